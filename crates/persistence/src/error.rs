@@ -1,0 +1,46 @@
+//! The one error type of the persistence crate.
+//!
+//! Policy: constraint violations are named (the API turns them into 404, 409 or
+//! 422 with a stable code); everything else is `Database`/`Pool`, which the API
+//! logs and answers with an opaque 500.
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("record not found")]
+    NotFound,
+    #[error("unique constraint `{0}` violated")]
+    Conflict(String),
+    #[error("foreign key `{0}` violated")]
+    Reference(String),
+    #[error("database pool: {0}")]
+    Pool(String),
+    #[error("database: {0}")]
+    Database(#[source] DieselError),
+    #[error("migrations: {0}")]
+    Migration(String),
+}
+
+impl From<DieselError> for StoreError {
+    fn from(error: DieselError) -> Self {
+        match error {
+            DieselError::NotFound => Self::NotFound,
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                Self::Conflict(info.constraint_name().unwrap_or_default().to_owned())
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
+                Self::Reference(info.constraint_name().unwrap_or_default().to_owned())
+            }
+            other => Self::Database(other),
+        }
+    }
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for StoreError {
+    fn from(error: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        Self::Pool(error.to_string())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;

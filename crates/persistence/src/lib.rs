@@ -1,0 +1,30 @@
+//! PostgreSQL storage for wacrm: the schema, one module of queries per
+//! aggregate, the pool, embedded migrations and the embedded cluster.
+//!
+//! Query functions take `&mut AsyncPgConnection`, so the same function runs on a
+//! pooled connection or inside a caller's transaction.
+
+pub mod api_keys;
+pub mod contacts;
+pub mod embedded;
+mod error;
+mod functions;
+pub mod leads;
+pub mod login_failures;
+pub mod migrate;
+mod page;
+pub mod pool;
+pub mod schema;
+pub mod sessions;
+pub mod staff;
+
+pub use diesel_async::AsyncPgConnection;
+pub use error::{StoreError, StoreResult};
+pub use page::{Page, PageRequest};
+pub use pool::{PgPool, PooledConnection};
+
+/// A `LIKE` pattern matching `text` anywhere, with its wildcards escaped.
+fn like_pattern(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}

@@ -1,0 +1,9 @@
+DROP TABLE contacts;
+DROP TABLE lead_notes;
+DROP TABLE leads;
+DROP TABLE lead_sources;
+DROP TABLE lead_statuses;
+DROP TABLE login_failures;
+DROP TABLE api_keys;
+DROP TABLE refresh_tokens;
+DROP TABLE staff;
