@@ -1,1 +1,20 @@
-//! placeholder
+//! The wacrm HTTP service: routes per resource, auth, permission checks,
+//! problem+json errors, OpenAPI and Swagger UI. `main.rs` is the `wacrm` binary.
+
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod database;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod pagination;
+pub mod request_id;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+pub mod validation;
+
+pub use app::Application;
+pub use config::Config;

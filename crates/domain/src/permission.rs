@@ -150,7 +150,13 @@ mod tests {
 
     #[test]
     fn crm_resources_have_the_four_verbs() {
-        for resource in ["leads", "contacts", "tickets", "whatsapp_bot", "quickreplies"] {
+        for resource in [
+            "leads",
+            "contacts",
+            "tickets",
+            "whatsapp_bot",
+            "quickreplies",
+        ] {
             for verb in ["view", "create", "edit", "delete"] {
                 assert!(Permission::parse(&format!("{resource}:{verb}")).is_ok());
             }

@@ -121,26 +121,48 @@ mod tests {
 
     #[test]
     fn national_numbers_use_the_default_country() {
-        assert_eq!(norm("0712 345678", Some("KE")).as_deref(), Ok("254712345678"));
-        assert_eq!(norm("(415) 555-2671", Some("us")).as_deref(), Ok("14155552671"));
+        assert_eq!(
+            norm("0712 345678", Some("KE")).as_deref(),
+            Ok("254712345678")
+        );
+        assert_eq!(
+            norm("(415) 555-2671", Some("us")).as_deref(),
+            Ok("14155552671")
+        );
     }
 
     #[test]
     fn a_full_international_number_survives_a_default_country() {
-        assert_eq!(norm("254712345678", Some("KE")).as_deref(), Ok("254712345678"));
-        assert_eq!(norm("+44 20 7946 0958", Some("KE")).as_deref(), Ok("442079460958"));
+        assert_eq!(
+            norm("254712345678", Some("KE")).as_deref(),
+            Ok("254712345678")
+        );
+        assert_eq!(
+            norm("+44 20 7946 0958", Some("KE")).as_deref(),
+            Ok("442079460958")
+        );
     }
 
     #[test]
     fn garbage_is_rejected() {
-        for input in ["", "+", "254XXXXXXX", "call me", "12", "+1234567890123456789"] {
+        for input in [
+            "",
+            "+",
+            "254XXXXXXX",
+            "call me",
+            "12",
+            "+1234567890123456789",
+        ] {
             assert!(norm(input, None).is_err(), "{input}");
         }
     }
 
     #[test]
     fn unknown_countries_are_rejected() {
-        assert!(matches!("ZZ".parse::<Country>(), Err(PhoneError::UnknownCountry(_))));
+        assert!(matches!(
+            "ZZ".parse::<Country>(),
+            Err(PhoneError::UnknownCountry(_))
+        ));
     }
 
     proptest! {

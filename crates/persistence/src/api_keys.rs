@@ -43,18 +43,29 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: NewApiKey) -> StoreResult
 }
 
 pub async fn list(conn: &mut AsyncPgConnection, page: PageRequest) -> StoreResult<Page<ApiKey>> {
-    let rows = crate::paginate!(api_keys::table.select(ApiKey::as_select()).into_boxed(), api_keys::id, page)
-        .load(conn)
-        .await?;
+    let rows = crate::paginate!(
+        api_keys::table.select(ApiKey::as_select()).into_boxed(),
+        api_keys::id,
+        page
+    )
+    .load(conn)
+    .await?;
     Ok(Page::from_rows(rows, page, |k| k.id))
 }
 
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<ApiKey> {
-    Ok(api_keys::table.find(id).select(ApiKey::as_select()).first(conn).await?)
+    Ok(api_keys::table
+        .find(id)
+        .select(ApiKey::as_select())
+        .first(conn)
+        .await?)
 }
 
 /// The unrevoked key with this digest; records its use at most once a minute.
-pub async fn authenticate(conn: &mut AsyncPgConnection, secret_hash: &[u8]) -> StoreResult<Option<ApiKey>> {
+pub async fn authenticate(
+    conn: &mut AsyncPgConnection,
+    secret_hash: &[u8],
+) -> StoreResult<Option<ApiKey>> {
     let key = api_keys::table
         .filter(api_keys::secret_hash.eq(secret_hash))
         .filter(api_keys::revoked_at.is_null())
@@ -64,7 +75,10 @@ pub async fn authenticate(conn: &mut AsyncPgConnection, secret_hash: &[u8]) -> S
         .optional()?;
     if let Some(key) = &key {
         let now = Utc::now();
-        if key.last_used_at.is_none_or(|used| now - used > Duration::minutes(1)) {
+        if key
+            .last_used_at
+            .is_none_or(|used| now - used > Duration::minutes(1))
+        {
             diesel::update(api_keys::table.find(key.id))
                 .set(api_keys::last_used_at.eq(now))
                 .execute(conn)
@@ -75,12 +89,16 @@ pub async fn authenticate(conn: &mut AsyncPgConnection, secret_hash: &[u8]) -> S
 }
 
 pub async fn revoke(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<ApiKey> {
-    let revoked = diesel::update(api_keys::table.find(id).filter(api_keys::revoked_at.is_null()))
-        .set(api_keys::revoked_at.eq(Utc::now()))
-        .returning(ApiKey::as_returning())
-        .get_result(conn)
-        .await
-        .optional()?;
+    let revoked = diesel::update(
+        api_keys::table
+            .find(id)
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(Utc::now()))
+    .returning(ApiKey::as_returning())
+    .get_result(conn)
+    .await
+    .optional()?;
     match revoked {
         Some(key) => Ok(key),
         // Revoking twice is harmless; an unknown id is not.

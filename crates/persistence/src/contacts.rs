@@ -61,7 +61,11 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: NewContact) -> StoreResul
 }
 
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Contact> {
-    Ok(contacts::table.find(id).select(Contact::as_select()).first(conn).await?)
+    Ok(contacts::table
+        .find(id)
+        .select(Contact::as_select())
+        .first(conn)
+        .await?)
 }
 
 pub async fn list(
@@ -86,11 +90,17 @@ pub async fn list(
                 .or(contacts::company.ilike(pattern)),
         );
     }
-    let rows = crate::paginate!(query, contacts::id, page).load(conn).await?;
+    let rows = crate::paginate!(query, contacts::id, page)
+        .load(conn)
+        .await?;
     Ok(Page::from_rows(rows, page, |contact| contact.id))
 }
 
-pub async fn update(conn: &mut AsyncPgConnection, id: Uuid, mut changes: ContactChanges) -> StoreResult<Contact> {
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    mut changes: ContactChanges,
+) -> StoreResult<Contact> {
     changes.updated_at = Some(Utc::now());
     Ok(diesel::update(contacts::table.find(id))
         .set(changes)
@@ -100,7 +110,10 @@ pub async fn update(conn: &mut AsyncPgConnection, id: Uuid, mut changes: Contact
 }
 
 pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<()> {
-    match diesel::delete(contacts::table.find(id)).execute(conn).await? {
+    match diesel::delete(contacts::table.find(id))
+        .execute(conn)
+        .await?
+    {
         0 => Err(StoreError::NotFound),
         _ => Ok(()),
     }

@@ -25,7 +25,9 @@ pub enum EmbeddedError {
          points, or under /usr/lib/postgresql/<version>/bin"
     )]
     NoBinaries,
-    #[error("the PostgreSQL socket path {0} is longer than the 107 bytes unix sockets allow; use a shorter WACRM_DATA_DIR")]
+    #[error(
+        "the PostgreSQL socket path {0} is longer than the 107 bytes unix sockets allow; use a shorter WACRM_DATA_DIR"
+    )]
     SocketPathTooLong(PathBuf),
     #[error("{action} failed: {detail}")]
     Command { action: String, detail: String },
@@ -88,8 +90,11 @@ impl EmbeddedPostgres {
 
     /// Stops the cluster (fast shutdown: sessions are ended, data is flushed).
     pub async fn stop(&self) -> Result<(), EmbeddedError> {
-        self.run("pg_ctl stop", self.pg_ctl().args(["stop", "-m", "fast", "-w"]))
-            .await
+        self.run(
+            "pg_ctl stop",
+            self.pg_ctl().args(["stop", "-m", "fast", "-w"]),
+        )
+        .await
     }
 
     /// Spawns a watchdog that stops the cluster when this process exits, however
@@ -119,10 +124,13 @@ impl EmbeddedPostgres {
 
     async fn initdb(&self) -> Result<(), EmbeddedError> {
         let mut initdb = self.command("initdb");
-        initdb
-            .arg("-D")
-            .arg(&self.data_dir)
-            .args(["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C"]);
+        initdb.arg("-D").arg(&self.data_dir).args([
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+        ]);
         self.run("initdb", &mut initdb).await
     }
 
@@ -132,13 +140,20 @@ impl EmbeddedPostgres {
             self.socket_dir.display()
         );
         let mut start = self.pg_ctl();
-        start.args(["start", "-w", "-t", "60", "-l"]).arg(log).arg("-o").arg(options);
+        start
+            .args(["start", "-w", "-t", "60", "-l"])
+            .arg(log)
+            .arg("-o")
+            .arg(options);
         self.run("pg_ctl start", &mut start).await
     }
 
     async fn is_running(&self) -> bool {
         let mut status = self.pg_ctl();
-        status.arg("status").stdout(Stdio::null()).stderr(Stdio::null());
+        status
+            .arg("status")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         matches!(status.status().await, Ok(code) if code.success())
     }
 
@@ -220,7 +235,8 @@ fn cluster_owner() -> Result<Option<User>, EmbeddedError> {
     }
     Err(EmbeddedError::Command {
         action: "choosing the cluster's owner".into(),
-        detail: "PostgreSQL will not run as root and there is no `postgres` or `nobody` user".into(),
+        detail: "PostgreSQL will not run as root and there is no `postgres` or `nobody` user"
+            .into(),
     })
 }
 

@@ -70,7 +70,11 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: NewLead) -> StoreResult<L
 }
 
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Lead> {
-    Ok(leads::table.find(id).select(Lead::as_select()).first(conn).await?)
+    Ok(leads::table
+        .find(id)
+        .select(Lead::as_select())
+        .first(conn)
+        .await?)
 }
 
 pub async fn list(
@@ -104,7 +108,11 @@ pub async fn list(
     Ok(Page::from_rows(rows, page, |lead| lead.id))
 }
 
-pub async fn update(conn: &mut AsyncPgConnection, id: Uuid, mut changes: LeadChanges) -> StoreResult<Lead> {
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    mut changes: LeadChanges,
+) -> StoreResult<Lead> {
     changes.updated_at = Some(Utc::now());
     Ok(diesel::update(leads::table.find(id))
         .set(changes)
@@ -156,7 +164,9 @@ pub async fn list_notes(
         .filter(lead_notes::lead_id.eq(lead_id))
         .select(LeadNote::as_select())
         .into_boxed();
-    let rows = crate::paginate!(query, lead_notes::id, page).load(conn).await?;
+    let rows = crate::paginate!(query, lead_notes::id, page)
+        .load(conn)
+        .await?;
     Ok(Page::from_rows(rows, page, |note| note.id))
 }
 
@@ -179,7 +189,11 @@ pub struct LeadStatusValues {
     pub color: Option<Option<String>>,
 }
 
-pub async fn insert_status(conn: &mut AsyncPgConnection, id: Uuid, values: LeadStatusValues) -> StoreResult<LeadStatus> {
+pub async fn insert_status(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    values: LeadStatusValues,
+) -> StoreResult<LeadStatus> {
     Ok(diesel::insert_into(lead_statuses::table)
         .values((lead_statuses::id.eq(id), values))
         .returning(LeadStatus::as_returning())
@@ -188,16 +202,31 @@ pub async fn insert_status(conn: &mut AsyncPgConnection, id: Uuid, values: LeadS
 }
 
 pub async fn find_status(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<LeadStatus> {
-    Ok(lead_statuses::table.find(id).select(LeadStatus::as_select()).first(conn).await?)
+    Ok(lead_statuses::table
+        .find(id)
+        .select(LeadStatus::as_select())
+        .first(conn)
+        .await?)
 }
 
-pub async fn list_statuses(conn: &mut AsyncPgConnection, page: PageRequest) -> StoreResult<Page<LeadStatus>> {
-    let query = lead_statuses::table.select(LeadStatus::as_select()).into_boxed();
-    let rows = crate::paginate!(query, lead_statuses::id, page).load(conn).await?;
+pub async fn list_statuses(
+    conn: &mut AsyncPgConnection,
+    page: PageRequest,
+) -> StoreResult<Page<LeadStatus>> {
+    let query = lead_statuses::table
+        .select(LeadStatus::as_select())
+        .into_boxed();
+    let rows = crate::paginate!(query, lead_statuses::id, page)
+        .load(conn)
+        .await?;
     Ok(Page::from_rows(rows, page, |status| status.id))
 }
 
-pub async fn update_status(conn: &mut AsyncPgConnection, id: Uuid, values: LeadStatusValues) -> StoreResult<LeadStatus> {
+pub async fn update_status(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    values: LeadStatusValues,
+) -> StoreResult<LeadStatus> {
     Ok(diesel::update(lead_statuses::table.find(id))
         .set(values)
         .returning(LeadStatus::as_returning())
@@ -207,7 +236,10 @@ pub async fn update_status(conn: &mut AsyncPgConnection, id: Uuid, values: LeadS
 
 /// Fails with [`StoreError::Reference`] while a lead still has this status.
 pub async fn delete_status(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<()> {
-    match diesel::delete(lead_statuses::table.find(id)).execute(conn).await? {
+    match diesel::delete(lead_statuses::table.find(id))
+        .execute(conn)
+        .await?
+    {
         0 => Err(StoreError::NotFound),
         _ => Ok(()),
     }
@@ -221,7 +253,11 @@ pub struct LeadSource {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn insert_source(conn: &mut AsyncPgConnection, id: Uuid, name: String) -> StoreResult<LeadSource> {
+pub async fn insert_source(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    name: String,
+) -> StoreResult<LeadSource> {
     Ok(diesel::insert_into(lead_sources::table)
         .values((lead_sources::id.eq(id), lead_sources::name.eq(name)))
         .returning(LeadSource::as_returning())
@@ -230,16 +266,31 @@ pub async fn insert_source(conn: &mut AsyncPgConnection, id: Uuid, name: String)
 }
 
 pub async fn find_source(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<LeadSource> {
-    Ok(lead_sources::table.find(id).select(LeadSource::as_select()).first(conn).await?)
+    Ok(lead_sources::table
+        .find(id)
+        .select(LeadSource::as_select())
+        .first(conn)
+        .await?)
 }
 
-pub async fn list_sources(conn: &mut AsyncPgConnection, page: PageRequest) -> StoreResult<Page<LeadSource>> {
-    let query = lead_sources::table.select(LeadSource::as_select()).into_boxed();
-    let rows = crate::paginate!(query, lead_sources::id, page).load(conn).await?;
+pub async fn list_sources(
+    conn: &mut AsyncPgConnection,
+    page: PageRequest,
+) -> StoreResult<Page<LeadSource>> {
+    let query = lead_sources::table
+        .select(LeadSource::as_select())
+        .into_boxed();
+    let rows = crate::paginate!(query, lead_sources::id, page)
+        .load(conn)
+        .await?;
     Ok(Page::from_rows(rows, page, |source| source.id))
 }
 
-pub async fn rename_source(conn: &mut AsyncPgConnection, id: Uuid, name: String) -> StoreResult<LeadSource> {
+pub async fn rename_source(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    name: String,
+) -> StoreResult<LeadSource> {
     Ok(diesel::update(lead_sources::table.find(id))
         .set(lead_sources::name.eq(name))
         .returning(LeadSource::as_returning())
@@ -249,7 +300,10 @@ pub async fn rename_source(conn: &mut AsyncPgConnection, id: Uuid, name: String)
 
 /// Fails with [`StoreError::Reference`] while a lead still has this source.
 pub async fn delete_source(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<()> {
-    match diesel::delete(lead_sources::table.find(id)).execute(conn).await? {
+    match diesel::delete(lead_sources::table.find(id))
+        .execute(conn)
+        .await?
+    {
         0 => Err(StoreError::NotFound),
         _ => Ok(()),
     }

@@ -25,6 +25,9 @@ pub use pool::{PgPool, PooledConnection};
 
 /// A `LIKE` pattern matching `text` anywhere, with its wildcards escaped.
 fn like_pattern(text: &str) -> String {
-    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     format!("%{escaped}%")
 }

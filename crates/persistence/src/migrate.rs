@@ -3,9 +3,9 @@
 
 use std::collections::BTreeSet;
 
+use diesel::migration::MigrationSource;
 use diesel::pg::Pg;
 use diesel::sql_types::BigInt;
-use diesel::migration::MigrationSource;
 use diesel::{Connection, sql_query};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -34,7 +34,9 @@ pub async fn run_pending(database_url: &str) -> StoreResult<usize> {
         }
         let lock = sql_query("SELECT pg_advisory_lock($1)").bind::<BigInt, _>(MIGRATION_LOCK);
         diesel::RunQueryDsl::execute(lock, &mut conn)?;
-        let applied = conn.run_pending_migrations(MIGRATIONS).map(|done| done.len());
+        let applied = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map(|done| done.len());
         let unlock = sql_query("SELECT pg_advisory_unlock($1)").bind::<BigInt, _>(MIGRATION_LOCK);
         diesel::RunQueryDsl::execute(unlock, &mut conn)?;
         applied.map_err(failed)
@@ -56,12 +58,11 @@ pub async fn all_applied(conn: &mut AsyncPgConnection) -> StoreResult<bool> {
         .iter()
         .map(|migration| migration.name().version().to_string())
         .collect();
-    let applied: BTreeSet<String> =
-        sql_query("SELECT version FROM __diesel_schema_migrations")
-            .load::<AppliedVersion>(conn)
-            .await?
-            .into_iter()
-            .map(|row| row.version)
-            .collect();
+    let applied: BTreeSet<String> = sql_query("SELECT version FROM __diesel_schema_migrations")
+        .load::<AppliedVersion>(conn)
+        .await?
+        .into_iter()
+        .map(|row| row.version)
+        .collect();
     Ok(embedded.is_subset(&applied))
 }

@@ -69,7 +69,10 @@ pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Staff> 
 }
 
 /// Emails are matched without regard to case.
-pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> StoreResult<Option<Staff>> {
+pub async fn find_by_email(
+    conn: &mut AsyncPgConnection,
+    email: &str,
+) -> StoreResult<Option<Staff>> {
     Ok(staff::table
         .filter(lower(staff::email).eq(email.to_lowercase()))
         .select(Staff::as_select())
@@ -79,13 +82,21 @@ pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> StoreRe
 }
 
 pub async fn list(conn: &mut AsyncPgConnection, page: PageRequest) -> StoreResult<Page<Staff>> {
-    let rows = crate::paginate!(staff::table.select(Staff::as_select()).into_boxed(), staff::id, page)
-        .load(conn)
-        .await?;
+    let rows = crate::paginate!(
+        staff::table.select(Staff::as_select()).into_boxed(),
+        staff::id,
+        page
+    )
+    .load(conn)
+    .await?;
     Ok(Page::from_rows(rows, page, |s| s.id))
 }
 
-pub async fn update(conn: &mut AsyncPgConnection, id: Uuid, mut changes: StaffChanges) -> StoreResult<Staff> {
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    mut changes: StaffChanges,
+) -> StoreResult<Staff> {
     changes.updated_at = Some(Utc::now());
     Ok(diesel::update(staff::table.find(id))
         .set(changes)

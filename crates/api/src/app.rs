@@ -1,0 +1,124 @@
+//! Builds the whole service from a [`Config`]: database, first admin, routes,
+//! middleware. `main` and the end-to-end tests use this same builder.
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use actix_web_prom::PrometheusMetricsBuilder;
+use anyhow::Context;
+use std::sync::Arc;
+use utoipa_actix_web::AppExt as _;
+use utoipa_swagger_ui::SwaggerUi;
+use wacrm_persistence::PgPool;
+
+use crate::auth::tokens::TokenKeys;
+use crate::bootstrap::{self, Outcome};
+use crate::config::Config;
+use crate::database::Database;
+use crate::error::{ApiError, extractors};
+use crate::state::AppState;
+use crate::{metrics, openapi, request_id, routes};
+
+/// Largest JSON body the API accepts (webhooks have their own, larger limit).
+pub const API_BODY_LIMIT: usize = 1024 * 1024;
+
+pub struct Application {
+    server: Server,
+    port: u16,
+    database: Database,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let database = Database::open(&config).await?;
+        if let Some((email, password)) = &config.admin {
+            match bootstrap::ensure_admin(&database.pool, email, password).await? {
+                Outcome::Created(id) => tracing::info!(%id, %email, "first admin created"),
+                Outcome::AlreadyExists(_) => {}
+            }
+        }
+        let state = AppState {
+            pool: database.pool.clone(),
+            tokens: Arc::new(TokenKeys::new(&config.jwt_secret)),
+            default_country: config.default_country,
+        };
+        let listener = TcpListener::bind(&config.listen)
+            .with_context(|| format!("binding {}", config.listen))?;
+        let port = listener.local_addr()?.port();
+        let server = serve(listener, state, database.pool.clone(), config.http_workers)?;
+        tracing::info!(address = %config.listen, port, "listening");
+        Ok(Self {
+            server,
+            port,
+            database,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server gracefully from elsewhere (tests, signal handlers).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGINT/SIGTERM or the handle), then stops the
+    /// embedded database if this process started one.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let served = self.server.await;
+        self.database.close().await;
+        Ok(served?)
+    }
+}
+
+fn serve(
+    listener: TcpListener,
+    state: AppState,
+    pool: PgPool,
+    workers: Option<usize>,
+) -> anyhow::Result<Server> {
+    let registry = metrics::registry(pool)?;
+    let prometheus = PrometheusMetricsBuilder::new("wacrm")
+        .registry(registry.clone())
+        .mask_unmatched_patterns("UNMATCHED")
+        .build()
+        .map_err(|error| anyhow::anyhow!("metrics: {error}"))?;
+    let state = web::Data::new(state);
+    let registry = web::Data::new(registry);
+    let mut server = HttpServer::new(move || {
+        let (app, document) = App::new()
+            .app_data(state.clone())
+            .app_data(registry.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(API_BODY_LIMIT)
+                    .error_handler(extractors::json),
+            )
+            .app_data(web::PathConfig::default().error_handler(extractors::path))
+            .app_data(web::QueryConfig::default().error_handler(extractors::query))
+            .wrap(prometheus.clone())
+            .wrap(from_fn(request_id::middleware))
+            .into_utoipa_app()
+            .openapi(openapi::base())
+            .configure(routes::configure)
+            .split_for_parts();
+        app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", document))
+            .default_service(web::to(no_such_route))
+    })
+    .listen(listener)?;
+    if let Some(workers) = workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}
+
+async fn no_such_route() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "not_found",
+        "no such route",
+    ))
+}

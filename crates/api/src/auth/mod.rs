@@ -1,0 +1,9 @@
+//! Who is calling and what they may do: passwords, tokens, API keys, the
+//! request principal and login throttling.
+
+pub mod password;
+pub mod principal;
+pub mod throttle;
+pub mod tokens;
+
+pub use principal::Principal;

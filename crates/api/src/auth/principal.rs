@@ -1,0 +1,103 @@
+//! The caller of a request: a staff member (bearer access token) or an API key
+//! (`X-Api-Key`), with the permissions they hold. Staff are loaded on every
+//! request, so deactivation and permission changes apply at once.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use uuid::Uuid;
+use wacrm_domain::{Permission, PermissionSet};
+use wacrm_persistence::{api_keys, staff};
+
+use crate::auth::tokens;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    Staff(Uuid),
+    ApiKey(Uuid),
+}
+
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub caller: Caller,
+    pub permissions: PermissionSet,
+}
+
+impl Principal {
+    /// 403 `permission_denied` naming `permission` unless the caller holds it.
+    pub fn require(&self, permission: Permission) -> ApiResult<()> {
+        if self.permissions.allows(permission) {
+            Ok(())
+        } else {
+            Err(ApiError::missing_permission(permission))
+        }
+    }
+
+    pub fn staff_id(&self) -> Option<Uuid> {
+        match self.caller {
+            Caller::Staff(id) => Some(id),
+            Caller::ApiKey(_) => None,
+        }
+    }
+
+    async fn authenticate(request: HttpRequest) -> ApiResult<Self> {
+        let state = request
+            .app_data::<web::Data<AppState>>()
+            .ok_or_else(|| ApiError::internal("AppState is not registered"))?;
+        let headers = request.headers();
+        if let Some(key) = headers.get(API_KEY_HEADER) {
+            let key = key.to_str().unwrap_or_default();
+            let mut conn = state.conn().await?;
+            let found = api_keys::authenticate(&mut conn, &tokens::digest(key))
+                .await?
+                .ok_or_else(|| {
+                    ApiError::unauthorized("invalid_api_key", "the API key is unknown or revoked")
+                })?;
+            return Ok(Self {
+                caller: Caller::ApiKey(found.id),
+                permissions: PermissionSet::parse(&found.permissions)
+                    .map_err(ApiError::internal)?,
+            });
+        }
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "unauthenticated",
+                    "send `Authorization: Bearer <access token>` or `X-Api-Key`",
+                )
+            })?;
+        let claims = state.tokens.verify(token.trim())?;
+        let mut conn = state.conn().await?;
+        let member = match staff::find(&mut conn, claims.sub).await {
+            Ok(member) if member.is_active => member,
+            Ok(_) | Err(wacrm_persistence::StoreError::NotFound) => {
+                return Err(ApiError::unauthorized(
+                    "invalid_token",
+                    "the account is not active",
+                ));
+            }
+            Err(other) => return Err(other.into()),
+        };
+        Ok(Self {
+            caller: Caller::Staff(member.id),
+            permissions: PermissionSet::parse(&member.permissions).map_err(ApiError::internal)?,
+        })
+    }
+}
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Box::pin(Self::authenticate(request.clone()))
+    }
+}

@@ -1,0 +1,278 @@
+//! Every failure the API answers, as RFC 9457 `application/problem+json`.
+//!
+//! Policy: a client error names what was wrong with a stable `code` (and field
+//! errors for validation); a server error is logged with its cause and answered
+//! with an opaque 500 that carries only the request id. Nothing internal, and
+//! never a secret, reaches a response body.
+
+use std::borrow::Cow;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+use wacrm_domain::Permission;
+use wacrm_persistence::StoreError;
+
+use crate::request_id;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type: `urn:wacrm:problem:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable, machine-readable: clients branch on this.
+    pub code: String,
+    /// The id the server logs carry for this request.
+    pub request_id: String,
+    /// Field-by-field validation failures.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// For `permission_denied`: the permission that was missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permission: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: Cow<'static, str>,
+    errors: Vec<FieldError>,
+    permission: Option<Permission>,
+    retry_after_secs: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        detail: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            permission: None,
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn unauthorized(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, detail)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        )
+    }
+
+    pub fn forbidden(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, detail)
+    }
+
+    pub fn missing_permission(permission: Permission) -> Self {
+        Self {
+            permission: Some(permission),
+            ..Self::forbidden(
+                "permission_denied",
+                format!("this requires the `{permission}` permission"),
+            )
+        }
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        Self {
+            errors,
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "the request has invalid fields",
+            )
+        }
+    }
+
+    pub fn too_many_requests(retry_after_secs: u64, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs.max(1)),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", detail)
+        }
+    }
+
+    /// Logs `cause` with the request id and hides it from the client.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "the server failed; quote the request id when reporting this",
+        )
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    fn problem(&self) -> Problem {
+        Problem {
+            kind: format!("urn:wacrm:problem:{}", self.code),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.to_string(),
+            code: self.code.to_owned(),
+            request_id: request_id::current(),
+            errors: self.errors.clone(),
+            permission: self.permission.map(|p| p.as_str().to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        response.content_type("application/problem+json");
+        if let Some(seconds) = self.retry_after_secs {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from(seconds)));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        response.json(self.problem())
+    }
+}
+
+/// Storage failures: constraint violations become client errors, the rest 500.
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Self::new(StatusCode::NOT_FOUND, "not_found", "no such record"),
+            StoreError::Conflict(constraint) => Self::new(
+                StatusCode::CONFLICT,
+                "already_exists",
+                format!(
+                    "a record with the same {} already exists",
+                    constraint_field(&constraint)
+                ),
+            ),
+            StoreError::Reference(constraint) => Self {
+                errors: vec![FieldError {
+                    field: constraint_field(&constraint).to_owned(),
+                    message: "names no existing record".into(),
+                }],
+                ..Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_reference",
+                    "the request refers to a record that does not exist",
+                )
+            },
+            other => Self::internal(other),
+        }
+    }
+}
+
+/// For diesel-async transactions, whose error type must absorb diesel's.
+impl From<diesel::result::Error> for ApiError {
+    fn from(error: diesel::result::Error) -> Self {
+        StoreError::from(error).into()
+    }
+}
+
+/// The column a constraint is about: `staff_email_key` -> `email`,
+/// `leads_status_id_fkey` -> `status_id`.
+fn constraint_field(constraint: &str) -> &str {
+    const KNOWN: &[(&str, &str)] = &[
+        ("staff_email_key", "email"),
+        ("lead_statuses_name_key", "name"),
+        ("lead_sources_name_key", "name"),
+        ("leads_status_id_fkey", "status_id"),
+        ("leads_source_id_fkey", "source_id"),
+        ("leads_assigned_staff_id_fkey", "assigned_staff_id"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(name, _)| *name == constraint)
+        .map(|(_, field)| *field)
+        .unwrap_or("value")
+}
+
+/// Turns actix's extractor failures into problems (JSON body, path, query).
+pub mod extractors {
+    use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+
+    use super::*;
+
+    pub fn json(error: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+        let problem = match &error {
+            JsonPayloadError::Overflow { limit }
+            | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body is larger than the {limit} bytes allowed"),
+            ),
+            JsonPayloadError::ContentType => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ),
+            JsonPayloadError::Deserialize(inner) if inner.is_data() => {
+                ApiError::bad_request("invalid_body", format!("the body does not fit: {inner}"))
+            }
+            JsonPayloadError::Deserialize(inner) => ApiError::bad_request(
+                "malformed_json",
+                format!("the body is not valid JSON: {inner}"),
+            ),
+            other => ApiError::bad_request("invalid_body", other.to_string()),
+        };
+        problem.into()
+    }
+
+    pub fn path(error: PathError, _: &HttpRequest) -> actix_web::Error {
+        let PathError::Deserialize(inner) = &error else {
+            return ApiError::bad_request("invalid_path", error.to_string()).into();
+        };
+        ApiError::bad_request(
+            "invalid_path",
+            format!("a path segment is invalid: {inner}"),
+        )
+        .into()
+    }
+
+    pub fn query(error: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("the query string is invalid: {error}"),
+        )
+        .into()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,67 @@
+//! The OpenAPI document: paths come from the registered routes, the rest
+//! (info, security schemes, tags, shared schemas) from here.
+
+use actix_web::App;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ComponentsBuilder, OpenApi as Document};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt as _;
+
+use crate::error::{FieldError, Problem};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "wacrm",
+        description = "The WhatsApp module of a CRM: inbox, leads, contacts, bots, campaigns and provider webhooks."
+    ),
+    components(schemas(Problem, FieldError)),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "service", description = "Health, readiness and metrics"),
+        (name = "auth", description = "Login, token refresh, logout and the signed-in staff member"),
+        (name = "staff", description = "Staff accounts and permissions (admin)"),
+        (name = "api-keys", description = "API keys for integrators (admin)"),
+        (name = "leads", description = "Leads, their notes, statuses and sources"),
+        (name = "contacts", description = "Contacts"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut Document) {
+        let components = openapi
+            .components
+            .get_or_insert_with(|| ComponentsBuilder::new().build());
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))),
+        );
+    }
+}
+
+/// The base document the routes are added to.
+pub fn base() -> Document {
+    ApiDoc::openapi()
+}
+
+/// The complete document, as `/api-docs/openapi.json` serves it.
+pub fn document() -> Document {
+    let (_, document) = App::new()
+        .into_utoipa_app()
+        .openapi(base())
+        .configure(crate::routes::configure)
+        .split_for_parts();
+    document
+}

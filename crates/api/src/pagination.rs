@@ -1,0 +1,95 @@
+//! The list contract: `?limit=&cursor=` in, `{items, next_cursor}` out. The
+//! cursor is opaque to clients (the last id seen, base64url-encoded).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use wacrm_persistence::{Page, PageRequest};
+
+use crate::error::{ApiError, ApiResult};
+
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 200;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items per page, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    pub fn request(&self) -> ApiResult<PageRequest> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("limit must be between 1 and {MAX_LIMIT}"),
+            ));
+        }
+        let after = self.cursor.as_deref().map(decode_cursor).transpose()?;
+        Ok(PageRequest {
+            after,
+            limit: i64::from(limit),
+        })
+    }
+}
+
+fn decode_cursor(cursor: &str) -> ApiResult<Uuid> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| Uuid::from_slice(&bytes).ok())
+        .ok_or_else(|| {
+            ApiError::bad_request("invalid_cursor", "the cursor is not one this API issued")
+        })
+}
+
+fn encode_cursor(id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageResponse<T: ToSchema> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T: ToSchema> PageResponse<T> {
+    pub fn from_page<S>(page: Page<S>, convert: impl FnMut(S) -> T) -> Self {
+        Self {
+            items: page.items.into_iter().map(convert).collect(),
+            next_cursor: page.next.map(encode_cursor),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        let id = Uuid::now_v7();
+        assert_eq!(decode_cursor(&encode_cursor(id)).unwrap(), id);
+    }
+
+    #[test]
+    fn foreign_cursors_and_limits_are_rejected() {
+        assert_eq!(
+            decode_cursor("not-a-cursor").unwrap_err().code(),
+            "invalid_cursor"
+        );
+        let params = PageParams {
+            limit: Some(0),
+            cursor: None,
+        };
+        assert_eq!(params.request().unwrap_err().code(), "invalid_query");
+    }
+}

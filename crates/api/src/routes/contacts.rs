@@ -1,0 +1,237 @@
+//! Contacts: people at customer companies.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use wacrm_domain::{NormalizedPhone, Permission};
+use wacrm_persistence::contacts;
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::pagination::{PageParams, PageResponse};
+use crate::state::AppState;
+use crate::validation::Checks;
+
+#[derive(Serialize, ToSchema)]
+pub struct ContactResponse {
+    pub id: Uuid,
+    pub name: String,
+    pub phone: Option<String>,
+    /// E.164 digits without `+`: what WhatsApp senders are matched on.
+    pub phone_normalized: Option<String>,
+    pub email: Option<String>,
+    pub company: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<contacts::Contact> for ContactResponse {
+    fn from(row: contacts::Contact) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            phone: row.phone,
+            phone_normalized: row.phone_normalized,
+            email: row.email,
+            company: row.company,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateContactRequest {
+    pub name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub company: Option<String>,
+}
+
+/// Only the fields given change; `null` clears an optional field.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateContactRequest {
+    pub name: Option<String>,
+    #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub phone: Option<Option<String>>,
+    #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub email: Option<Option<String>>,
+    #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub company: Option<Option<String>>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContactQuery {
+    /// Case-insensitive substring of the company.
+    pub company: Option<String>,
+    /// Matches the normalised phone, however it is written.
+    pub phone: Option<String>,
+    /// Case-insensitive search in name, email, phone and company.
+    pub q: Option<String>,
+}
+
+/// List contacts, newest first.
+#[utoipa::path(tag = "contacts", params(PageParams, ContactQuery), security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = PageResponse<ContactResponse>),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/contacts")]
+pub async fn list_contacts(
+    state: web::Data<AppState>,
+    principal: Principal,
+    page: web::Query<PageParams>,
+    query: web::Query<ContactQuery>,
+) -> ApiResult<web::Json<PageResponse<ContactResponse>>> {
+    principal.require(Permission::CONTACTS_VIEW)?;
+    let query = query.into_inner();
+    let phone_normalized = query
+        .phone
+        .as_deref()
+        .map(|phone| {
+            NormalizedPhone::parse(phone, state.default_country)
+                .map(NormalizedPhone::into_string)
+                .map_err(|error| ApiError::bad_request("invalid_query", error.to_string()))
+        })
+        .transpose()?;
+    let filter = contacts::ContactFilter {
+        company: query.company.filter(|c| !c.trim().is_empty()),
+        phone_normalized,
+        search: query.q.filter(|q| !q.trim().is_empty()),
+    };
+    let mut conn = state.conn().await?;
+    let page = contacts::list(&mut conn, &filter, page.request()?).await?;
+    Ok(web::Json(PageResponse::from_page(page, Into::into)))
+}
+
+/// Create a contact.
+#[utoipa::path(tag = "contacts", request_body = CreateContactRequest, security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 201, body = ContactResponse),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/contacts")]
+pub async fn create_contact(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: web::Json<CreateContactRequest>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::CONTACTS_CREATE)?;
+    let body = body.into_inner();
+    let mut checks = Checks::default();
+    let name = checks.text("name", &body.name, 200);
+    let email = body
+        .email
+        .as_deref()
+        .map(|email| checks.email("email", email));
+    let company = body
+        .company
+        .as_deref()
+        .map(|company| checks.text("company", company, 200));
+    let (phone, phone_normalized) = body
+        .phone
+        .as_deref()
+        .map(|phone| checks.phone("phone", phone, state.default_country))
+        .map_or((None, None), |(given, digits)| (Some(given), digits));
+    checks.finish()?;
+    let mut conn = state.conn().await?;
+    let contact = contacts::insert(
+        &mut conn,
+        contacts::NewContact {
+            id: Uuid::now_v7(),
+            name,
+            phone,
+            phone_normalized,
+            email,
+            company,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(ContactResponse::from(contact)))
+}
+
+/// One contact.
+#[utoipa::path(tag = "contacts", params(("id" = Uuid, Path)), security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = ContactResponse),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/contacts/{id}")]
+pub async fn get_contact(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<ContactResponse>> {
+    principal.require(Permission::CONTACTS_VIEW)?;
+    let mut conn = state.conn().await?;
+    Ok(web::Json(contacts::find(&mut conn, *id).await?.into()))
+}
+
+/// Change a contact.
+#[utoipa::path(tag = "contacts", params(("id" = Uuid, Path)), request_body = UpdateContactRequest, security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = ContactResponse),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[patch("/contacts/{id}")]
+pub async fn update_contact(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdateContactRequest>,
+) -> ApiResult<web::Json<ContactResponse>> {
+    principal.require(Permission::CONTACTS_EDIT)?;
+    let body = body.into_inner();
+    let mut checks = Checks::default();
+    let mut changes = contacts::ContactChanges {
+        name: body
+            .name
+            .as_deref()
+            .map(|name| checks.text("name", name, 200)),
+        email: body
+            .email
+            .map(|email| email.as_deref().map(|email| checks.email("email", email))),
+        company: body.company.map(|company| {
+            company
+                .as_deref()
+                .map(|company| checks.text("company", company, 200))
+        }),
+        ..Default::default()
+    };
+    if let Some(phone) = body.phone {
+        let (given, digits) = phone
+            .as_deref()
+            .map(|phone| checks.phone("phone", phone, state.default_country))
+            .map_or((None, None), |(given, digits)| (Some(given), digits));
+        changes.phone = Some(given);
+        changes.phone_normalized = Some(digits);
+    }
+    checks.finish()?;
+    let mut conn = state.conn().await?;
+    Ok(web::Json(
+        contacts::update(&mut conn, *id, changes).await?.into(),
+    ))
+}
+
+/// Delete a contact.
+#[utoipa::path(tag = "contacts", params(("id" = Uuid, Path)), security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 204),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[delete("/contacts/{id}")]
+pub async fn delete_contact(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::CONTACTS_DELETE)?;
+    let mut conn = state.conn().await?;
+    contacts::delete(&mut conn, *id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

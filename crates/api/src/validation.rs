@@ -1,0 +1,119 @@
+//! Field checks for request bodies, collected so one answer lists every problem.
+
+use wacrm_domain::{Country, NormalizedPhone, Permission, PermissionSet};
+
+use crate::error::{ApiError, ApiResult, FieldError};
+
+#[derive(Default)]
+pub struct Checks(Vec<FieldError>);
+
+impl Checks {
+    pub fn fail(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// Trimmed, non-empty, at most `max` characters.
+    pub fn text(&mut self, field: &str, value: &str, max: usize) -> String {
+        let value = value.trim();
+        if value.is_empty() {
+            self.fail(field, "must not be empty");
+        } else if value.chars().count() > max {
+            self.fail(field, format!("must be at most {max} characters"));
+        }
+        value.to_owned()
+    }
+
+    /// A plausible address (one `@`, something on both sides, a dot in the domain), lowercased.
+    pub fn email(&mut self, field: &str, value: &str) -> String {
+        let value = value.trim().to_lowercase();
+        let plausible = match value.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.contains('@')
+                    && !value.contains(' ')
+            }
+            None => false,
+        };
+        if !plausible || value.len() > 254 {
+            self.fail(field, "must be an email address");
+        }
+        value
+    }
+
+    pub fn password(&mut self, field: &str, value: &str) {
+        if value.chars().count() < 8 {
+            self.fail(field, "must be at least 8 characters");
+        }
+        if value.len() > 1024 {
+            self.fail(field, "must be at most 1024 bytes");
+        }
+    }
+
+    /// The phone as given plus its normalised digits.
+    pub fn phone(
+        &mut self,
+        field: &str,
+        value: &str,
+        country: Option<Country>,
+    ) -> (String, Option<String>) {
+        match NormalizedPhone::parse(value, country) {
+            Ok(normalized) => (value.trim().to_owned(), Some(normalized.into_string())),
+            Err(error) => {
+                self.fail(field, error.to_string());
+                (value.to_owned(), None)
+            }
+        }
+    }
+
+    pub fn permissions(&mut self, field: &str, names: &[String]) -> Vec<String> {
+        match PermissionSet::parse(names) {
+            Ok(set) => set.names(),
+            Err(error) => {
+                let known: Vec<_> = Permission::ALL.iter().map(|p| p.as_str()).collect();
+                self.fail(field, format!("{error}; known: {}", known.join(", ")));
+                Vec::new()
+            }
+        }
+    }
+
+    pub fn finish(self) -> ApiResult<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(self.0))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let mut checks = Checks::default();
+        checks.text("name", "  ", 10);
+        checks.email("email", "nobody");
+        checks.phone("phone", "call me", None);
+        let error = checks.finish().unwrap_err();
+        assert_eq!(error.code(), "validation_failed");
+    }
+
+    #[test]
+    fn good_values_pass_normalised() {
+        let mut checks = Checks::default();
+        assert_eq!(
+            checks.email("email", " Ana@Example.COM "),
+            "ana@example.com"
+        );
+        assert_eq!(
+            checks.phone("phone", "+254 712 345678", None).1.as_deref(),
+            Some("254712345678")
+        );
+        assert!(checks.finish().is_ok());
+    }
+}
