@@ -64,21 +64,38 @@ impl NormalizedPhone {
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(invalid());
         }
-        let parsed = match (international, default_country) {
-            (true, _) | (false, None) => phonenumber::parse(None, format!("+{digits}")),
-            (false, Some(Country(id))) => phonenumber::parse(Some(id), digits)
-                .ok()
-                .filter(|number| phonenumber::is_valid(number))
-                .map(Ok)
-                .unwrap_or_else(|| phonenumber::parse(None, format!("+{digits}"))),
-        }
-        .map_err(|_| invalid())?;
-        let e164 = parsed.format().mode(Mode::E164).to_string();
-        let digits = e164.trim_start_matches('+');
+        let digits = match (international, default_country) {
+            // An international number is already E.164: keep its digits as
+            // written. libphonenumber only vouches for its country code here,
+            // because it also strips national prefixes from international
+            // input (`+7 8…`), which would make normalising unstable.
+            (true, _) | (false, None) => {
+                phonenumber::parse(None, format!("+{digits}")).map_err(|_| invalid())?;
+                digits.to_owned()
+            }
+            (false, Some(Country(id))) => {
+                let national = phonenumber::parse(Some(id), digits)
+                    .ok()
+                    .filter(phonenumber::is_valid);
+                match national {
+                    Some(number) => number
+                        .format()
+                        .mode(Mode::E164)
+                        .to_string()
+                        .trim_start_matches('+')
+                        .to_owned(),
+                    // Not a valid national number: maybe an international one without `+`.
+                    None => {
+                        phonenumber::parse(None, format!("+{digits}")).map_err(|_| invalid())?;
+                        digits.to_owned()
+                    }
+                }
+            }
+        };
         if digits.len() < 7 || digits.len() > 15 {
             return Err(invalid());
         }
-        Ok(Self(digits.to_owned()))
+        Ok(Self(digits))
     }
 
     pub fn as_str(&self) -> &str {

@@ -1,0 +1,134 @@
+//! Bad input gets the right status and a problem body with a stable code.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::harness::TestApp;
+
+async fn raw_post(
+    app: &TestApp,
+    token: &str,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> crate::harness::Answer {
+    let response = app
+        .client
+        .post(app.url("/api/v1/leads"))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    TestApp::answer(response).await
+}
+
+#[tokio::test]
+async fn malformed_json_is_400() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let answer = raw_post(&app, &token, "application/json", "{\"name\": ").await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.problem_code(), "malformed_json");
+    assert_eq!(answer.body["status"], 400);
+    assert!(answer.body["request_id"].is_string());
+}
+
+#[tokio::test]
+async fn wrong_types_and_unknown_fields_are_400() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let wrong_type = app.post("/api/v1/leads", &token, json!({"name": 42})).await;
+    assert_eq!(wrong_type.status, StatusCode::BAD_REQUEST);
+    assert_eq!(wrong_type.problem_code(), "invalid_body");
+    let typo = app
+        .post(
+            "/api/v1/leads",
+            &token,
+            json!({"name": "Ana", "emial": "a@b.co"}),
+        )
+        .await;
+    assert_eq!(typo.status, StatusCode::BAD_REQUEST);
+    assert!(typo.body["detail"].as_str().unwrap().contains("emial"));
+    let bad_query = app.get("/api/v1/leads?limit=lots", &token).await;
+    assert_eq!(bad_query.problem_code(), "invalid_query");
+    let bad_cursor = app.get("/api/v1/leads?cursor=abc", &token).await;
+    assert_eq!(bad_cursor.problem_code(), "invalid_cursor");
+}
+
+#[tokio::test]
+async fn unknown_ids_are_404_and_bad_ids_400() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let id = uuid::Uuid::now_v7();
+    for path in [
+        format!("/api/v1/leads/{id}"),
+        format!("/api/v1/contacts/{id}"),
+        format!("/api/v1/staff/{id}"),
+    ] {
+        let answer = app.get(&path, &token).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(answer.problem_code(), "not_found");
+    }
+    assert_eq!(
+        app.patch(&format!("/api/v1/leads/{id}"), &token, json!({"name": "x"}))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.delete(&format!("/api/v1/contacts/{id}"), &token)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let bad = app.get("/api/v1/leads/not-a-uuid", &token).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.problem_code(), "invalid_path");
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_413_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let huge = json!({"name": "x".repeat(1024 * 1024 + 10)}).to_string();
+    let answer = raw_post(&app, &token, "application/json", huge).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(answer.problem_code(), "payload_too_large");
+    assert_eq!(
+        app.get("/api/v1/leads", &token).await.body["items"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn a_non_json_content_type_is_415() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let answer = raw_post(&app, &token, "text/plain", "{\"name\": \"Ana\"}").await;
+    assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(answer.problem_code(), "unsupported_media_type");
+}
+
+#[tokio::test]
+async fn invalid_fields_are_all_listed_in_one_422() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let answer = app
+        .post(
+            "/api/v1/leads",
+            &token,
+            json!({"name": " ", "email": "nope", "phone": "call me"}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer.problem_code(), "validation_failed");
+    let mut fields: Vec<&str> = answer.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    fields.sort();
+    assert_eq!(fields, ["email", "name", "phone"]);
+}

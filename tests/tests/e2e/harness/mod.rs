@@ -1,0 +1,202 @@
+//! The end-to-end harness: the real application (the same builder `main`
+//! uses) on a random port, over its own fresh database.
+//!
+//! Fake provider servers (Meta, Lipachat, Whats91, TATA) will live beside this
+//! module as `providers/`, one file per provider, started per test like the app.
+
+pub mod database;
+
+use base64::Engine as _;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use wacrm_api::{Application, Config};
+
+pub use database::TestDatabase;
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "admin-password";
+pub const JWT_SECRET: &str = "test-jwt-secret";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+    // Declared last: dropped after the server is told to stop.
+    _data_dir: tempfile::TempDir,
+    _database: TestDatabase,
+}
+
+/// A response as a test looks at it.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The problem `code`, asserting the body is `application/problem+json`.
+    pub fn problem_code(&self) -> &str {
+        let content_type = self
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert_eq!(
+            content_type, "application/problem+json",
+            "body: {}",
+            self.body
+        );
+        self.body["code"].as_str().unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Starts the app with extra environment settings on top of the test defaults.
+    pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
+        let database = TestDatabase::create().await;
+        let data_dir = tempfile::tempdir().expect("data dir");
+        let master_key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+        let mut vars: Vec<(String, String)> = [
+            ("DATABASE_URL", database.url.as_str()),
+            ("WACRM_LISTEN", "127.0.0.1:0"),
+            (
+                "WACRM_DATA_DIR",
+                data_dir.path().to_str().expect("utf-8 path"),
+            ),
+            ("WACRM_MASTER_KEY", master_key.as_str()),
+            ("WACRM_JWT_SECRET", JWT_SECRET),
+            ("WACRM_ADMIN_EMAIL", ADMIN_EMAIL),
+            ("WACRM_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("WACRM_HTTP_WORKERS", "1"),
+            ("WACRM_DB_POOL_SIZE", "4"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config = Config::from_vars(|name| {
+            vars.iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+        .expect("config");
+        let app = Application::build(config).await.expect("building the app");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        Self {
+            address,
+            client: reqwest::Client::new(),
+            handle,
+            _data_dir: data_dir,
+            _database: database,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Sends `body` (if any) as JSON with an optional bearer token.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::answer(request.send().await.expect("request")).await
+    }
+
+    pub async fn answer(response: reqwest::Response) -> Answer {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Logs in and returns the whole token answer.
+    pub async fn login(&self, email: &str, password: &str) -> Answer {
+        self.call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": email, "password": password})),
+        )
+        .await
+    }
+
+    pub async fn admin_token(&self) -> String {
+        let answer = self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// Creates a staff member holding exactly `permissions`; returns (id, access token).
+    pub async fn staff_with(&self, permissions: &[&str]) -> (String, String) {
+        let admin = self.admin_token().await;
+        let email = format!("agent-{}@example.com", uuid::Uuid::now_v7().simple());
+        let created = self
+            .post(
+                "/api/v1/staff",
+                &admin,
+                json!({"name": "Agent", "email": email, "password": "agent-password", "permissions": permissions}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let login = self.login(&email, "agent-password").await;
+        assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+        (
+            created.body["id"].as_str().expect("id").to_owned(),
+            login.body["access_token"]
+                .as_str()
+                .expect("token")
+                .to_owned(),
+        )
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop accepting work; the database is dropped (FORCE) right after.
+        drop(self.handle.stop(false));
+    }
+}

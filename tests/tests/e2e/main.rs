@@ -1,0 +1,13 @@
+//! End-to-end tests: the whole wacrm service over HTTP against real PostgreSQL.
+//! One binary, so the embedded cluster and the template database are set up
+//! once per run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+
+mod auth;
+mod crm;
+mod embedded;
+mod errors;
+mod permissions;
+mod service;

@@ -1,0 +1,109 @@
+//! Health, readiness, metrics, the OpenAPI document and request ids.
+
+use reqwest::StatusCode;
+
+use crate::harness::TestApp;
+
+#[tokio::test]
+async fn health_and_readiness_answer_once_migrated() {
+    let app = TestApp::spawn().await;
+    for path in ["/healthz", "/readyz"] {
+        let answer = TestApp::answer(app.client.get(app.url(path)).send().await.unwrap()).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}");
+        assert_eq!(answer.body["status"], "ok");
+    }
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_expose_the_pool() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    app.get("/api/v1/leads", &token).await;
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.lines()
+            .any(|line| line.starts_with("wacrm_http_requests_total")
+                && line.contains("endpoint=\"/api/v1/leads\"")
+                && line.contains("status=\"200\"")),
+        "{text}"
+    );
+    assert!(text.contains("wacrm_http_requests_duration_seconds_bucket"));
+    assert!(text.contains("wacrm_db_pool_max_connections 4"));
+}
+
+#[tokio::test]
+async fn the_served_spec_is_the_committed_one() {
+    let app = TestApp::spawn().await;
+    let served: serde_json::Value = app
+        .client
+        .get(app.url("/api-docs/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let committed: serde_json::Value =
+        serde_json::from_str(include_str!("../../../openapi/openapi.json")).unwrap();
+    assert!(
+        served == committed,
+        "openapi/openapi.json is stale: regenerate it with `cargo run -q -- openapi > openapi/openapi.json`"
+    );
+    for path in [
+        "/api/v1/auth/login",
+        "/api/v1/leads/{id}",
+        "/api/v1/api-keys",
+        "/readyz",
+    ] {
+        assert!(
+            served["paths"][path].is_object(),
+            "{path} is missing from the spec"
+        );
+    }
+    let schemes = &served["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    assert_eq!(schemes["api_key"]["name"], "X-Api-Key");
+}
+
+#[tokio::test]
+async fn swagger_ui_is_served() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .get(app.url("/swagger-ui/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.text().await.unwrap().contains("swagger"));
+}
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_problems_repeat_it() {
+    let app = TestApp::spawn().await;
+    let answer = TestApp::answer(
+        app.client
+            .get(app.url("/api/v1/nowhere"))
+            .header("x-request-id", "trace-me-123")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert_eq!(answer.problem_code(), "not_found");
+    assert_eq!(answer.headers["x-request-id"], "trace-me-123");
+    assert_eq!(answer.body["request_id"], "trace-me-123");
+
+    let generated =
+        TestApp::answer(app.client.get(app.url("/healthz")).send().await.unwrap()).await;
+    assert!(!generated.headers["x-request-id"].is_empty());
+}
