@@ -12,12 +12,17 @@ use std::sync::Arc;
 use utoipa_actix_web::AppExt as _;
 use utoipa_swagger_ui::SwaggerUi;
 use wacrm_persistence::PgPool;
+use wacrm_persistence::secrets::Cipher;
+use wacrm_worker::media_store::MediaStore;
+use wacrm_worker::{CancellationToken, WorkerContext};
 
 use crate::auth::tokens::TokenKeys;
 use crate::bootstrap::{self, Outcome};
 use crate::config::Config;
 use crate::database::Database;
 use crate::error::{ApiError, extractors};
+use crate::ingest::Ingest;
+use crate::realtime::Realtime;
 use crate::state::AppState;
 use crate::{metrics, openapi, request_id, routes};
 
@@ -28,6 +33,8 @@ pub struct Application {
     server: Server,
     port: u16,
     database: Database,
+    worker_context: WorkerContext,
+    workers: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
 }
 
 impl Application {
@@ -39,21 +46,46 @@ impl Application {
                 Outcome::AlreadyExists(_) => {}
             }
         }
+        let cipher = Cipher::new(&config.master_key_bytes()?)?;
+        let media = MediaStore::open(config.media_url.as_deref(), &config.data_dir)
+            .context("opening the media store")?;
+        let worker_context = WorkerContext::new(
+            database.pool.clone(),
+            cipher.clone(),
+            media.clone(),
+            config.graph_version.clone(),
+        );
         let state = AppState {
             pool: database.pool.clone(),
             tokens: Arc::new(TokenKeys::new(&config.jwt_secret)),
             default_country: config.default_country,
+            cipher,
+            public_url: config.public_url.clone(),
+            ingest: Ingest::start(database.pool.clone()),
+            connections: Arc::default(),
+            realtime: Realtime::start(database.url.clone()),
+            media,
         };
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("binding {}", config.listen))?;
         let port = listener.local_addr()?.port();
         let server = serve(listener, state, database.pool.clone(), config.http_workers)?;
         tracing::info!(address = %config.listen, port, "listening");
+        let workers = config
+            .run_workers
+            .then(|| start_workers(worker_context.clone()));
         Ok(Self {
             server,
             port,
             database,
+            worker_context,
+            workers,
         })
+    }
+
+    /// What the background jobs run with (tests drive jobs with it).
+    pub fn worker_context(&self) -> WorkerContext {
+        self.worker_context.clone()
     }
 
     pub fn port(&self) -> u16 {
@@ -69,9 +101,21 @@ impl Application {
     /// embedded database if this process started one.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let served = self.server.await;
+        if let Some((shutdown, running)) = self.workers {
+            shutdown.cancel();
+            let _ = running.await;
+        }
         self.database.close().await;
         Ok(served?)
     }
+}
+
+/// Runs every background job on this process until `shutdown` is cancelled.
+pub fn start_workers(context: WorkerContext) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let shutdown = CancellationToken::new();
+    let runner = wacrm_worker::jobs::runner(context);
+    let running = tokio::spawn(runner.run(shutdown.clone()));
+    (shutdown, running)
 }
 
 fn serve(

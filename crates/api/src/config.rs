@@ -36,6 +36,13 @@ pub struct Config {
     pub pool_size: usize,
     /// `WACRM_HTTP_WORKERS` (default: one per core).
     pub http_workers: Option<usize>,
+    /// `WACRM_RUN_WORKERS=false`: `serve` runs only the HTTP API.
+    pub run_workers: bool,
+    /// `WACRM_MEDIA_URL`: an object store URL (`s3://bucket/prefix`); unset:
+    /// `<data dir>/media`.
+    pub media_url: Option<String>,
+    /// `WACRM_META_GRAPH_VERSION`: the Graph API version (default `v25.0`).
+    pub graph_version: String,
 }
 
 impl Config {
@@ -80,7 +87,17 @@ impl Config {
             http_workers: var("WACRM_HTTP_WORKERS")
                 .map(|n| n.parse().context("WACRM_HTTP_WORKERS"))
                 .transpose()?,
+            run_workers: var("WACRM_RUN_WORKERS")
+                .is_none_or(|value| value != "false" && value != "0"),
+            media_url: var("WACRM_MEDIA_URL"),
+            graph_version: var("WACRM_META_GRAPH_VERSION").unwrap_or_else(|| "v25.0".into()),
         })
+    }
+
+    /// The master key's 32 bytes (validated when the configuration was read).
+    pub fn master_key_bytes(&self) -> anyhow::Result<Vec<u8>> {
+        use secrecy::ExposeSecret;
+        Ok(STANDARD.decode(self.master_key.expose_secret().trim())?)
     }
 }
 

@@ -9,6 +9,8 @@ use crate::config::Config;
 
 pub struct Database {
     pub pool: PgPool,
+    /// For connections outside the pool (LISTEN).
+    pub url: String,
     embedded: Option<EmbeddedPostgres>,
 }
 
@@ -31,7 +33,11 @@ impl Database {
             tracing::info!(applied, "migrations applied");
         }
         let pool = pool::connect(&url, config.pool_size)?;
-        Ok(Self { pool, embedded })
+        Ok(Self {
+            pool,
+            url,
+            embedded,
+        })
     }
 
     /// Stops the embedded cluster, if this process started it.

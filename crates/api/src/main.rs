@@ -6,6 +6,9 @@ use secrecy::SecretString;
 use wacrm_api::bootstrap::{self, Outcome};
 use wacrm_api::database::Database;
 use wacrm_api::{Application, Config, openapi, telemetry};
+use wacrm_persistence::secrets::Cipher;
+use wacrm_worker::WorkerContext;
+use wacrm_worker::media_store::MediaStore;
 
 #[derive(Parser)]
 #[command(
@@ -20,9 +23,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the HTTP API (the default).
+    /// Run the HTTP API and the background workers (the default;
+    /// `WACRM_RUN_WORKERS=false` leaves the workers to `wacrm worker`).
     Serve,
-    /// Run background workers only.
+    /// Run the background workers only.
     Worker,
     /// Apply pending database migrations and exit.
     Migrate,
@@ -35,6 +39,41 @@ enum Command {
         #[arg(long, env = "WACRM_ADMIN_PASSWORD", hide_env_values = true)]
         password: String,
     },
+}
+
+/// `wacrm worker`: the background jobs without the HTTP API, until SIGINT/SIGTERM.
+async fn run_workers_only(config: Config) -> anyhow::Result<()> {
+    let database = Database::open(&config).await?;
+    let cipher = Cipher::new(&config.master_key_bytes()?)?;
+    let media = MediaStore::open(config.media_url.as_deref(), &config.data_dir)?;
+    let context = WorkerContext::new(
+        database.pool.clone(),
+        cipher,
+        media,
+        config.graph_version.clone(),
+    );
+    let (shutdown, running) = wacrm_api::app::start_workers(context);
+    shutdown_signal().await;
+    tracing::info!("stopping the workers; running jobs finish first");
+    shutdown.cancel();
+    let _ = running.await;
+    database.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }
 
 #[tokio::main]
@@ -51,9 +90,7 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(config.log_json);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => Application::build(config).await?.run_until_stopped().await,
-        Command::Worker => anyhow::bail!(
-            "there are no background jobs yet: the job queue arrives with webhook ingest"
-        ),
+        Command::Worker => run_workers_only(config).await,
         Command::Migrate => {
             Database::open(&config).await?.close().await;
             Ok(())

@@ -24,6 +24,12 @@ use crate::error::{FieldError, Problem};
         (name = "api-keys", description = "API keys for integrators (admin)"),
         (name = "leads", description = "Leads, their notes, statuses and sources"),
         (name = "contacts", description = "Contacts"),
+        (name = "connections", description = "Provider connections (admin)"),
+        (name = "numbers", description = "Business numbers"),
+        (name = "webhooks", description = "Provider webhooks (public; verified by signature or URL token)"),
+        (name = "inbox", description = "Conversations, messages, media and the event stream"),
+        (name = "settings", description = "Auto-lead and inbound settings (admin)"),
+        (name = "admin", description = "Failed webhook events and dead jobs (admin)"),
     )
 )]
 struct ApiDoc;

@@ -39,6 +39,39 @@ impl PageParams {
     }
 }
 
+impl PageParams {
+    /// For lists keyed by a sequence number (jobs) instead of a UUID.
+    pub fn numeric(&self) -> ApiResult<(Option<i64>, i64)> {
+        let request = PageParams {
+            limit: self.limit,
+            cursor: None,
+        }
+        .request()?;
+        let after = match self.cursor.as_deref() {
+            None => None,
+            Some(cursor) => Some(
+                URL_SAFE_NO_PAD
+                    .decode(cursor)
+                    .ok()
+                    .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+                    .map(i64::from_be_bytes)
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_cursor",
+                            "the cursor is not one this API issued",
+                        )
+                    })?,
+            ),
+        };
+        Ok((after, request.limit))
+    }
+}
+
+/// The cursor for a sequence-numbered list.
+pub fn numeric_cursor(id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(id.to_be_bytes())
+}
+
 fn decode_cursor(cursor: &str) -> ApiResult<Uuid> {
     URL_SAFE_NO_PAD
         .decode(cursor)

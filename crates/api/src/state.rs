@@ -3,16 +3,28 @@
 use std::sync::Arc;
 
 use wacrm_domain::Country;
+use wacrm_persistence::secrets::Cipher;
 use wacrm_persistence::{PgPool, PooledConnection};
+use wacrm_worker::media_store::MediaStore;
 
 use crate::auth::tokens::TokenKeys;
+use crate::connection_cache::ConnectionCache;
 use crate::error::{ApiError, ApiResult};
+use crate::ingest::Ingest;
+use crate::realtime::Realtime;
 
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub tokens: Arc<TokenKeys>,
     pub default_country: Option<Country>,
+    pub cipher: Cipher,
+    /// Base of the webhook URLs handed out.
+    pub public_url: String,
+    pub ingest: Ingest,
+    pub connections: Arc<ConnectionCache>,
+    pub realtime: Realtime,
+    pub media: MediaStore,
 }
 
 impl AppState {

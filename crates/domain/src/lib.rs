@@ -1,11 +1,24 @@
-//! The rules of wacrm that need no I/O: phone numbers and permissions so far.
+//! The rules of wacrm that need no I/O: phone numbers, permissions, sender
+//! matching, the session window, message-status order and inbound events.
 //!
 //! Nothing here imports diesel, actix, reqwest or tokio; every rule is a plain
 //! function or type that the other crates call, and it is tested with plain
 //! `#[test]`s and proptest.
 
+pub mod backoff;
+pub mod connection;
+pub mod conversation;
+pub mod inbound;
+pub mod matching;
+pub mod message_status;
 pub mod permission;
 pub mod phone;
+pub mod provider;
+pub mod session;
+pub mod settings;
 
+pub use matching::RelType;
+pub use message_status::MessageStatus;
 pub use permission::{Permission, PermissionSet, UnknownPermission};
 pub use phone::{Country, NormalizedPhone, PhoneError};
+pub use provider::Provider;

@@ -20,6 +20,8 @@ pub enum StoreError {
     Database(#[source] DieselError),
     #[error("migrations: {0}")]
     Migration(String),
+    #[error("stored data cannot be read: {0}")]
+    Corrupt(String),
 }
 
 impl From<DieselError> for StoreError {

@@ -5,18 +5,28 @@
 //! pooled connection or inside a caller's transaction.
 
 pub mod api_keys;
+pub mod connections;
 pub mod contacts;
+pub mod conversations;
 pub mod embedded;
 mod error;
+pub mod events;
 mod functions;
+pub mod jobs;
 pub mod leads;
 pub mod login_failures;
+pub mod matching;
+pub mod messages;
 pub mod migrate;
+pub mod numbers;
 mod page;
 pub mod pool;
 pub mod schema;
+pub mod secrets;
 pub mod sessions;
+pub mod settings;
 pub mod staff;
+pub mod webhook_events;
 
 pub use diesel_async::AsyncPgConnection;
 pub use error::{StoreError, StoreResult};

@@ -106,12 +106,156 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    connections (id) {
+        id -> Uuid,
+        provider -> Text,
+        name -> Text,
+        base_url -> Nullable<Text>,
+        credentials -> Bytea,
+        is_healthy -> Bool,
+        health_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    numbers (id) {
+        id -> Uuid,
+        connection_id -> Uuid,
+        phone -> Text,
+        phone_normalized -> Text,
+        provider_number_id -> Nullable<Text>,
+        is_default -> Bool,
+        messages_per_second -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> Uuid,
+        connection_id -> Uuid,
+        provider -> Text,
+        event_key -> Text,
+        body -> Bytea,
+        status -> Text,
+        error -> Nullable<Text>,
+        received_at -> Timestamptz,
+        processed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    conversations (id) {
+        id -> Uuid,
+        number_id -> Uuid,
+        customer_phone -> Text,
+        profile_name -> Nullable<Text>,
+        rel_type -> Text,
+        rel_id -> Nullable<Uuid>,
+        status -> Text,
+        assigned_to -> Nullable<Uuid>,
+        unread_count -> Int4,
+        last_message_id -> Nullable<Uuid>,
+        last_message_at -> Nullable<Timestamptz>,
+        last_message_preview -> Nullable<Text>,
+        session_expires_at -> Nullable<Timestamptz>,
+        snooze_until -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Uuid,
+        conversation_id -> Uuid,
+        direction -> Text,
+        kind -> Text,
+        body -> Text,
+        payload -> Jsonb,
+        provider -> Text,
+        provider_message_id -> Nullable<Text>,
+        status -> Text,
+        error -> Nullable<Jsonb>,
+        sent_by -> Nullable<Text>,
+        sent_at -> Timestamptz,
+        context_message_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    message_media (message_id) {
+        message_id -> Uuid,
+        source -> Jsonb,
+        mime_type -> Nullable<Text>,
+        filename -> Nullable<Text>,
+        sha256 -> Nullable<Text>,
+        stored_key -> Nullable<Text>,
+        size_bytes -> Nullable<Int8>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    message_status_events (id) {
+        id -> Uuid,
+        message_id -> Nullable<Uuid>,
+        provider -> Text,
+        provider_message_id -> Text,
+        status -> Text,
+        occurred_at -> Timestamptz,
+        applied -> Bool,
+        errors -> Jsonb,
+        billing -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Jsonb,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Int8,
+        kind -> Text,
+        payload -> Jsonb,
+        unique_key -> Nullable<Text>,
+        status -> Text,
+        attempts -> Int4,
+        max_attempts -> Int4,
+        run_at -> Timestamptz,
+        locked_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> staff (staff_id));
 diesel::joinable!(api_keys -> staff (created_by));
 diesel::joinable!(leads -> lead_statuses (status_id));
 diesel::joinable!(leads -> lead_sources (source_id));
 diesel::joinable!(leads -> staff (assigned_staff_id));
 diesel::joinable!(lead_notes -> leads (lead_id));
+diesel::joinable!(numbers -> connections (connection_id));
+diesel::joinable!(webhook_events -> connections (connection_id));
+diesel::joinable!(conversations -> numbers (number_id));
+diesel::joinable!(messages -> conversations (conversation_id));
+diesel::joinable!(message_status_events -> messages (message_id));
+diesel::joinable!(message_media -> messages (message_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     staff,
@@ -123,4 +267,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     leads,
     lead_notes,
     contacts,
+    connections,
+    numbers,
+    webhook_events,
+    conversations,
+    messages,
+    message_media,
+    message_status_events,
+    settings,
+    jobs,
 );

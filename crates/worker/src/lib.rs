@@ -1,1 +1,25 @@
-//! placeholder
+//! Background jobs of wacrm and the runner that executes them.
+//!
+//! A job is a serialisable value implementing [`Job`]; [`enqueue`] stores it in
+//! the caller's transaction, so it commits or rolls back with the rows it is
+//! about. A [`Runner`] claims due jobs from PostgreSQL under a lease, runs them,
+//! and records the outcome: success deletes the job, a retryable failure backs
+//! off ([`wacrm_domain::backoff`]), a permanent one (or the last attempt) leaves
+//! the job dead for inspection. Storage lives in [`wacrm_persistence::jobs`].
+
+mod context;
+mod error;
+pub mod inbound;
+mod job;
+pub mod jobs;
+mod listener;
+pub mod media_store;
+mod outcome;
+mod periodic;
+mod runner;
+
+pub use context::WorkerContext;
+pub use error::WorkerError;
+pub use job::{Job, JobError, enqueue, new_job};
+pub use runner::Runner;
+pub use tokio_util::sync::CancellationToken;

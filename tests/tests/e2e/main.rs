@@ -9,5 +9,7 @@ mod auth;
 mod crm;
 mod embedded;
 mod errors;
+mod inbound;
+mod jobs;
 mod permissions;
 mod service;

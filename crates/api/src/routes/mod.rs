@@ -1,14 +1,22 @@
 //! Every route, registered through utoipa-actix-web so the OpenAPI document
 //! lists exactly what is served.
 
+pub mod admin;
 pub mod api_keys;
 pub mod auth;
+pub mod connections;
 pub mod contacts;
+pub mod conversations;
 pub mod health;
 pub mod lead_sources;
 pub mod lead_statuses;
 pub mod leads;
+pub mod messages;
+pub mod numbers;
+pub mod settings;
 pub mod staff;
+pub mod stream;
+pub mod webhooks;
 
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -18,6 +26,9 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(health::healthz)
         .service(health::readyz)
         .service(health::metrics)
+        .service(webhooks::verify_meta_webhook)
+        .service(webhooks::receive_webhook)
+        .service(webhooks::receive_webhook_with_token)
         .service(
             scope::scope("/api/v1")
                 .service(auth::login)
@@ -53,6 +64,30 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(contacts::create_contact)
                 .service(contacts::get_contact)
                 .service(contacts::update_contact)
-                .service(contacts::delete_contact),
+                .service(contacts::delete_contact)
+                .service(connections::list_connections)
+                .service(connections::create_connection)
+                .service(connections::get_connection)
+                .service(connections::update_connection)
+                .service(connections::delete_connection)
+                .service(numbers::list_numbers)
+                .service(numbers::create_number)
+                .service(numbers::get_number)
+                .service(numbers::update_number)
+                .service(numbers::delete_number)
+                .service(settings::get_auto_lead)
+                .service(settings::put_auto_lead)
+                .service(settings::get_inbound)
+                .service(settings::put_inbound)
+                .service(conversations::list_conversations)
+                .service(conversations::get_conversation)
+                .service(conversations::list_conversation_messages)
+                .service(messages::get_message)
+                .service(messages::get_message_media)
+                .service(stream::stream_events)
+                .service(admin::list_webhook_events)
+                .service(admin::retry_webhook_event)
+                .service(admin::list_jobs)
+                .service(admin::retry_job),
         );
 }

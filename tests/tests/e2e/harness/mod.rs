@@ -1,10 +1,12 @@
 //! The end-to-end harness: the real application (the same builder `main`
 //! uses) on a random port, over its own fresh database.
 //!
-//! Fake provider servers (Meta, Lipachat, Whats91, TATA) will live beside this
-//! module as `providers/`, one file per provider, started per test like the app.
+//! Background jobs do not run by themselves here: a test calls
+//! [`TestApp::run_jobs`] to process everything queued, so it can look at the
+//! state before and after. Provider APIs are played by [`fake_provider`].
 
 pub mod database;
+pub mod fake_provider;
 
 use base64::Engine as _;
 use reqwest::{Method, StatusCode};
@@ -21,6 +23,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     handle: actix_web::dev::ServerHandle,
+    worker_context: wacrm_worker::WorkerContext,
     // Declared last: dropped after the server is told to stop.
     _data_dir: tempfile::TempDir,
     _database: TestDatabase,
@@ -73,6 +76,7 @@ impl TestApp {
             ("WACRM_ADMIN_PASSWORD", ADMIN_PASSWORD),
             ("WACRM_HTTP_WORKERS", "1"),
             ("WACRM_DB_POOL_SIZE", "4"),
+            ("WACRM_RUN_WORKERS", "false"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -88,14 +92,33 @@ impl TestApp {
         let app = Application::build(config).await.expect("building the app");
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
+        let worker_context = app.worker_context();
         tokio::spawn(app.run_until_stopped());
         Self {
             address,
             client: reqwest::Client::new(),
             handle,
+            worker_context,
             _data_dir: data_dir,
             _database: database,
         }
+    }
+
+    /// A connection to this test's own database, for arranging state that no
+    /// endpoint creates yet.
+    pub async fn db(&self) -> wacrm_persistence::AsyncPgConnection {
+        use diesel_async::AsyncConnection as _;
+        wacrm_persistence::AsyncPgConnection::establish(&self._database.url)
+            .await
+            .expect("connecting")
+    }
+
+    /// Runs every job that is due, as the workers would; returns how many ran.
+    pub async fn run_jobs(&self) -> usize {
+        wacrm_worker::jobs::runner(self.worker_context.clone())
+            .run_until_idle()
+            .await
+            .expect("running jobs")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -144,6 +167,19 @@ impl TestApp {
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
         self.call(Method::PATCH, path, Some(token), Some(body))
             .await
+    }
+
+    /// POSTs raw bytes as a provider would, with the given extra headers.
+    pub async fn post_raw(&self, path: &str, body: &[u8], headers: &[(&str, &str)]) -> Answer {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Self::answer(request.send().await.expect("request")).await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Answer {

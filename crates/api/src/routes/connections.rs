@@ -1,0 +1,308 @@
+//! Provider connections (admin only): credentials are write-only, and each
+//! connection answers with the webhook URL to register with its provider.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use wacrm_domain::connection::Credentials;
+use wacrm_domain::{Permission, Provider};
+use wacrm_persistence::connections::{self, Connection, NewConnection};
+
+use crate::auth::{Principal, tokens};
+use crate::error::{ApiError, ApiResult, FieldError, Problem};
+use crate::pagination::{PageParams, PageResponse};
+use crate::state::AppState;
+use crate::validation::Checks;
+
+#[derive(Serialize, ToSchema)]
+pub struct ConnectionResponse {
+    pub id: Uuid,
+    /// `meta`, `lipachat`, `whats91` or `tata`.
+    pub provider: String,
+    pub name: String,
+    /// The provider API host in use (`null`: the provider's real host).
+    pub base_url: Option<String>,
+    /// The exact URL to register with the provider, including any secret token.
+    pub webhook_url: String,
+    /// Meta's WhatsApp Business Account id (not a secret).
+    pub waba_id: Option<String>,
+    pub has_access_token: bool,
+    pub has_app_secret: bool,
+    pub has_verify_token: bool,
+    pub has_api_key: bool,
+    pub has_signing_secret: bool,
+    pub has_verification_token: bool,
+    /// False after the provider rejected our credentials (e.g. an expired token).
+    pub is_healthy: bool,
+    pub health_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ConnectionResponse {
+    fn new(connection: Connection, public_url: &str) -> Self {
+        let credentials = &connection.credentials;
+        let has = |field: &str| credentials.get(field).is_some();
+        Self {
+            webhook_url: webhook_url(public_url, &connection),
+            waba_id: credentials.waba_id.clone(),
+            has_access_token: has("access_token"),
+            has_app_secret: has("app_secret"),
+            has_verify_token: has("verify_token"),
+            has_api_key: has("api_key"),
+            has_signing_secret: has("signing_secret"),
+            has_verification_token: has("verification_token"),
+            id: connection.id,
+            provider: connection.provider.as_str().to_owned(),
+            name: connection.name,
+            base_url: connection.base_url,
+            is_healthy: connection.is_healthy,
+            health_error: connection.health_error,
+            created_at: connection.created_at,
+            updated_at: connection.updated_at,
+        }
+    }
+}
+
+/// `/webhooks/{provider}/{id}`, plus the URL secret for providers that do not sign.
+pub fn webhook_url(public_url: &str, connection: &Connection) -> String {
+    let base = format!(
+        "{}/webhooks/{}/{}",
+        public_url.trim_end_matches('/'),
+        connection.provider,
+        connection.id
+    );
+    match connection.credentials.webhook_token.as_deref() {
+        Some(token) if !connection.provider.signs_webhooks() => format!("{base}/{token}"),
+        _ => base,
+    }
+}
+
+/// Write-only credentials; which fields apply depends on the provider.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsRequest {
+    /// meta
+    pub access_token: Option<String>,
+    /// meta
+    pub app_secret: Option<String>,
+    /// meta: the token Meta echoes when verifying the webhook
+    pub verify_token: Option<String>,
+    /// meta
+    pub waba_id: Option<String>,
+    /// lipachat, whats91, tata
+    pub api_key: Option<String>,
+    /// whats91: signs `X-Whats91-Signature`
+    pub signing_secret: Option<String>,
+    /// whats91 (optional): expected `X-CRM-Webhook-Token`
+    pub verification_token: Option<String>,
+}
+
+impl CredentialsRequest {
+    fn into_credentials(self, provider: Provider, checks: &mut Checks) -> Credentials {
+        let credentials = Credentials {
+            access_token: self.access_token,
+            app_secret: self.app_secret,
+            verify_token: self.verify_token,
+            waba_id: self.waba_id,
+            api_key: self.api_key,
+            signing_secret: self.signing_secret,
+            verification_token: self.verification_token,
+            webhook_token: None,
+        };
+        for field in [
+            "access_token",
+            "app_secret",
+            "verify_token",
+            "waba_id",
+            "api_key",
+            "signing_secret",
+            "verification_token",
+        ] {
+            if credentials.get(field).is_some() && !Credentials::accepted(provider).contains(&field)
+            {
+                checks.fail(
+                    &format!("credentials.{field}"),
+                    format!("{provider} does not use it"),
+                );
+            }
+        }
+        credentials
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConnectionRequest {
+    /// `meta`, `lipachat`, `whats91` or `tata`.
+    pub provider: String,
+    pub name: String,
+    pub credentials: CredentialsRequest,
+    /// Overrides the provider's API host (sandboxes, proxies, tests).
+    pub base_url: Option<String>,
+}
+
+/// Only the fields given change; credentials merge field by field.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConnectionRequest {
+    pub name: Option<String>,
+    pub credentials: Option<CredentialsRequest>,
+    #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub base_url: Option<Option<String>>,
+}
+
+fn check_base_url(checks: &mut Checks, base_url: Option<&str>) {
+    if let Some(url) = base_url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            checks.fail("base_url", "must be an http(s) URL");
+        }
+    }
+}
+
+/// List connections.
+#[utoipa::path(tag = "connections", params(PageParams), security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = PageResponse<ConnectionResponse>),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/connections")]
+pub async fn list_connections(
+    state: web::Data<AppState>,
+    principal: Principal,
+    page: web::Query<PageParams>,
+) -> ApiResult<web::Json<PageResponse<ConnectionResponse>>> {
+    principal.require(Permission::ADMIN)?;
+    let mut conn = state.conn().await?;
+    let page = connections::list(&mut conn, &state.cipher, page.request()?).await?;
+    Ok(web::Json(PageResponse::from_page(page, |c| {
+        ConnectionResponse::new(c, &state.public_url)
+    })))
+}
+
+/// Create a connection; the answer names the webhook URL to register.
+#[utoipa::path(tag = "connections", request_body = CreateConnectionRequest, security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 201, body = ConnectionResponse),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/connections")]
+pub async fn create_connection(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: web::Json<CreateConnectionRequest>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::ADMIN)?;
+    let body = body.into_inner();
+    let Some(provider) = Provider::parse(&body.provider) else {
+        return Err(ApiError::validation(vec![FieldError {
+            field: "provider".into(),
+            message: "must be one of meta, lipachat, whats91, tata".into(),
+        }]));
+    };
+    let mut checks = Checks::default();
+    let name = checks.text("name", &body.name, 200);
+    check_base_url(&mut checks, body.base_url.as_deref());
+    let mut credentials = body.credentials.into_credentials(provider, &mut checks);
+    for field in credentials.missing(provider) {
+        checks.fail(
+            &format!("credentials.{field}"),
+            format!("{provider} needs it"),
+        );
+    }
+    checks.finish()?;
+    if !provider.signs_webhooks() {
+        credentials.webhook_token = Some(tokens::new_secret());
+    }
+    let mut conn = state.conn().await?;
+    let created = connections::insert(
+        &mut conn,
+        &state.cipher,
+        NewConnection {
+            id: Uuid::now_v7(),
+            provider,
+            name,
+            base_url: body.base_url,
+            credentials,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(ConnectionResponse::new(created, &state.public_url)))
+}
+
+/// One connection.
+#[utoipa::path(tag = "connections", params(("id" = Uuid, Path)), security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = ConnectionResponse),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/connections/{id}")]
+pub async fn get_connection(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<ConnectionResponse>> {
+    principal.require(Permission::ADMIN)?;
+    let mut conn = state.conn().await?;
+    let connection = connections::find(&mut conn, &state.cipher, *id).await?;
+    Ok(web::Json(ConnectionResponse::new(
+        connection,
+        &state.public_url,
+    )))
+}
+
+/// Change a connection's name, API host or credentials.
+#[utoipa::path(tag = "connections", params(("id" = Uuid, Path)), request_body = UpdateConnectionRequest, security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = ConnectionResponse),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[patch("/connections/{id}")]
+pub async fn update_connection(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdateConnectionRequest>,
+) -> ApiResult<web::Json<ConnectionResponse>> {
+    principal.require(Permission::ADMIN)?;
+    let body = body.into_inner();
+    let mut conn = state.conn().await?;
+    let mut connection = connections::find(&mut conn, &state.cipher, *id).await?;
+    let mut checks = Checks::default();
+    if let Some(name) = &body.name {
+        connection.name = checks.text("name", name, 200);
+    }
+    if let Some(base_url) = body.base_url {
+        check_base_url(&mut checks, base_url.as_deref());
+        connection.base_url = base_url;
+    }
+    if let Some(credentials) = body.credentials {
+        let changes = credentials.into_credentials(connection.provider, &mut checks);
+        connection.credentials.merge(changes);
+    }
+    checks.finish()?;
+    let updated = connections::update(&mut conn, &state.cipher, &connection).await?;
+    state.connections.forget(updated.id);
+    Ok(web::Json(ConnectionResponse::new(
+        updated,
+        &state.public_url,
+    )))
+}
+
+/// Delete a connection with its numbers, conversations and messages.
+#[utoipa::path(tag = "connections", params(("id" = Uuid, Path)), security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 204),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[delete("/connections/{id}")]
+pub async fn delete_connection(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::ADMIN)?;
+    let mut conn = state.conn().await?;
+    connections::delete(&mut conn, *id).await?;
+    state.connections.forget(*id);
+    Ok(HttpResponse::NoContent().finish())
+}

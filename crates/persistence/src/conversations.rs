@@ -1,0 +1,136 @@
+//! Conversations: one per business number and customer phone.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::error::StoreResult;
+use crate::page::{Page, PageRequest};
+use crate::schema::conversations;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = conversations)]
+pub struct Conversation {
+    pub id: Uuid,
+    pub number_id: Uuid,
+    pub customer_phone: String,
+    pub profile_name: Option<String>,
+    pub rel_type: String,
+    pub rel_id: Option<Uuid>,
+    pub status: String,
+    pub assigned_to: Option<Uuid>,
+    pub unread_count: i32,
+    pub last_message_id: Option<Uuid>,
+    pub last_message_at: Option<DateTime<Utc>>,
+    pub last_message_preview: Option<String>,
+    pub session_expires_at: Option<DateTime<Utc>>,
+    pub snooze_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = conversations)]
+pub struct ConversationChanges {
+    pub profile_name: Option<Option<String>>,
+    pub rel_type: Option<String>,
+    pub rel_id: Option<Option<Uuid>>,
+    pub status: Option<String>,
+    pub assigned_to: Option<Option<Uuid>>,
+    pub unread_count: Option<i32>,
+    pub last_message_id: Option<Option<Uuid>>,
+    pub last_message_at: Option<Option<DateTime<Utc>>>,
+    pub last_message_preview: Option<Option<String>>,
+    pub session_expires_at: Option<Option<DateTime<Utc>>>,
+    pub snooze_until: Option<Option<DateTime<Utc>>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Default)]
+pub struct ConversationFilter {
+    pub rel_type: Option<String>,
+    pub status: Option<String>,
+    pub number_id: Option<Uuid>,
+    pub assigned_to: Option<Uuid>,
+    pub unread: Option<bool>,
+}
+
+/// The conversation of this number and customer, created if new, and locked
+/// (`FOR UPDATE`) for the rest of the caller's transaction so concurrent
+/// messages of one conversation apply one after the other.
+pub async fn lock_or_create(
+    conn: &mut AsyncPgConnection,
+    number_id: Uuid,
+    customer_phone: &str,
+) -> StoreResult<Conversation> {
+    diesel::insert_into(conversations::table)
+        .values((
+            conversations::id.eq(Uuid::now_v7()),
+            conversations::number_id.eq(number_id),
+            conversations::customer_phone.eq(customer_phone),
+        ))
+        .on_conflict((conversations::number_id, conversations::customer_phone))
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(conversations::table
+        .filter(conversations::number_id.eq(number_id))
+        .filter(conversations::customer_phone.eq(customer_phone))
+        .select(Conversation::as_select())
+        .for_update()
+        .first(conn)
+        .await?)
+}
+
+pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Conversation> {
+    Ok(conversations::table
+        .find(id)
+        .select(Conversation::as_select())
+        .first(conn)
+        .await?)
+}
+
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    mut changes: ConversationChanges,
+) -> StoreResult<Conversation> {
+    changes.updated_at = Some(Utc::now());
+    Ok(diesel::update(conversations::table.find(id))
+        .set(changes)
+        .returning(Conversation::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &ConversationFilter,
+    page: PageRequest,
+) -> StoreResult<Page<Conversation>> {
+    let mut query = conversations::table
+        .select(Conversation::as_select())
+        .into_boxed();
+    if let Some(rel_type) = &filter.rel_type {
+        query = query.filter(conversations::rel_type.eq(rel_type.clone()));
+    }
+    if let Some(status) = &filter.status {
+        query = query.filter(conversations::status.eq(status.clone()));
+    }
+    if let Some(number_id) = filter.number_id {
+        query = query.filter(conversations::number_id.eq(number_id));
+    }
+    if let Some(staff) = filter.assigned_to {
+        query = query.filter(conversations::assigned_to.eq(staff));
+    }
+    match filter.unread {
+        Some(true) => query = query.filter(conversations::unread_count.gt(0)),
+        Some(false) => query = query.filter(conversations::unread_count.eq(0)),
+        None => {}
+    }
+    let rows = crate::paginate!(query, conversations::id, page)
+        .load(conn)
+        .await?;
+    Ok(Page::from_rows(rows, page, |conversation| conversation.id))
+}

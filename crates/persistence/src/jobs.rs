@@ -1,0 +1,370 @@
+//! The background job queue's storage: enqueue (inside the caller's
+//! transaction), claim with a lease, and the outcomes of an attempt.
+//!
+//! A claimed job is `running` until `locked_until`; no transaction is held
+//! while it runs. When the lease runs out (the worker crashed or hung) the next
+//! claim takes the job again, or buries it if that was its last attempt.
+//! Finished jobs are deleted; dead ones stay for inspection until revived.
+
+use std::io::Write as _;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use deadpool::managed::Manager as _;
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::dsl::count_star;
+use diesel::expression::AsExpression;
+use diesel::pg::{Pg, PgValue};
+use diesel::prelude::*;
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::{BigInt, Interval, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{StoreError, StoreResult};
+use crate::pool::PgPool;
+use crate::schema::jobs;
+
+/// The NOTIFY channel the insert trigger signals on (see the migration).
+pub const CHANNEL: &str = "wacrm_jobs";
+
+/// PostgreSQL allows 65 535 bind parameters per statement; a new job takes 5.
+const MAX_ROWS_PER_INSERT: usize = 10_000;
+
+/// Where a job is in its life. A finished job has no status: it is deleted.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, AsExpression, FromSqlRow,
+)]
+#[diesel(sql_type = Text)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    /// Waiting for `run_at`.
+    Queued,
+    /// Claimed by a worker until `locked_until`.
+    Running,
+    /// Failed for good (permanent error or out of attempts); kept until revived.
+    Dead,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Dead => "dead",
+        }
+    }
+}
+
+impl std::fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown job status `{0}`")]
+pub struct UnknownJobStatus(pub String);
+
+impl FromStr for JobStatus {
+    type Err = UnknownJobStatus;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "queued" => Ok(Self::Queued),
+            "running" => Ok(Self::Running),
+            "dead" => Ok(Self::Dead),
+            other => Err(UnknownJobStatus(other.to_owned())),
+        }
+    }
+}
+
+impl ToSql<Text, Pg> for JobStatus {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(self.as_str().as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<Text, Pg> for JobStatus {
+    fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
+        let text = <String as FromSql<Text, Pg>>::from_sql(value)?;
+        Ok(text.parse()?)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
+#[diesel(table_name = jobs)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub unique_key: Option<String>,
+    pub status: JobStatus,
+    /// Attempts started so far, this one included while `running`.
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_at: DateTime<Utc>,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = jobs)]
+pub struct NewJob {
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// While a queued or running job holds this key, the same key is not queued again.
+    pub unique_key: Option<String>,
+    /// `None`: now.
+    pub run_at: Option<DateTime<Utc>>,
+    pub max_attempts: i32,
+}
+
+/// Where a page of jobs starts and how long it is (keyset on the `bigserial` id).
+#[derive(Debug, Clone, Copy)]
+pub struct JobPageRequest {
+    /// The last id of the previous page, if any.
+    pub after: Option<i64>,
+    pub limit: i64,
+}
+
+/// Jobs newest first.
+#[derive(Debug, Clone)]
+pub struct JobPage {
+    pub items: Vec<Job>,
+    /// The id to resume after, when more rows exist.
+    pub next: Option<i64>,
+}
+
+/// How many jobs are in each status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct JobCounts {
+    pub queued: i64,
+    pub running: i64,
+    pub dead: i64,
+}
+
+/// Queues a job; `None` when an active job with the same `unique_key` exists.
+pub async fn enqueue(conn: &mut AsyncPgConnection, new: NewJob) -> StoreResult<Option<i64>> {
+    Ok(diesel::insert_into(jobs::table)
+        .values(new)
+        .on_conflict_do_nothing()
+        .returning(jobs::id)
+        .get_result(conn)
+        .await
+        .optional()?)
+}
+
+/// Queues many jobs in one multi-row INSERT (so one NOTIFY); jobs whose
+/// `unique_key` is already active are skipped.
+pub async fn enqueue_many(conn: &mut AsyncPgConnection, new: Vec<NewJob>) -> StoreResult<()> {
+    for chunk in new.chunks(MAX_ROWS_PER_INSERT) {
+        diesel::insert_into(jobs::table)
+            .values(chunk)
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Claims up to `limit` due jobs for `lease`: queued jobs whose `run_at` has
+/// come, and running jobs whose lease expired. Each claim starts an attempt.
+/// An expired job that already used its last attempt is buried instead and not
+/// returned. Rows other workers are claiming are skipped, never waited for.
+pub async fn claim(
+    conn: &mut AsyncPgConnection,
+    limit: i64,
+    lease: chrono::Duration,
+) -> StoreResult<Vec<Job>> {
+    let mut claimed: Vec<Job> = diesel::sql_query(
+        "WITH due AS (
+             SELECT id,
+                    status = 'running' AND attempts >= max_attempts AS exhausted,
+                    status = 'running' AS expired
+             FROM jobs
+             WHERE (status = 'queued' AND run_at <= now())
+                OR (status = 'running' AND locked_until < now())
+             ORDER BY run_at
+             LIMIT $1
+             FOR UPDATE SKIP LOCKED
+         )
+         UPDATE jobs SET
+             status = CASE WHEN due.exhausted THEN 'dead' ELSE 'running' END,
+             attempts = CASE WHEN due.exhausted THEN jobs.attempts ELSE jobs.attempts + 1 END,
+             locked_until = CASE WHEN due.exhausted THEN NULL ELSE now() + $2 END,
+             last_error = CASE
+                 WHEN due.exhausted THEN 'the lease expired during the last attempt (worker crashed or hung)'
+                 WHEN due.expired THEN 'the lease expired during the previous attempt (worker crashed or hung)'
+                 ELSE jobs.last_error
+             END,
+             updated_at = now()
+         FROM due
+         WHERE jobs.id = due.id
+         RETURNING jobs.*",
+    )
+    .bind::<BigInt, _>(limit)
+    .bind::<Interval, _>(lease)
+    .load(conn)
+    .await?;
+    claimed.retain(|job| {
+        let running = job.status == JobStatus::Running;
+        if !running {
+            tracing::warn!(
+                job.id = job.id,
+                job.kind = %job.kind,
+                job.attempts = job.attempts,
+                "job buried: its lease expired during its last attempt"
+            );
+        }
+        running
+    });
+    Ok(claimed)
+}
+
+/// The job succeeded: it is deleted.
+pub async fn complete(conn: &mut AsyncPgConnection, id: i64) -> StoreResult<()> {
+    match diesel::delete(jobs::table.find(id)).execute(conn).await? {
+        0 => Err(StoreError::NotFound),
+        _ => Ok(()),
+    }
+}
+
+/// The running job failed and will be tried again at `run_at`.
+/// `NotFound` when the job is not running (any more).
+pub async fn retry_later(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    error: &str,
+    run_at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let updated = diesel::update(jobs::table.find(id))
+        .filter(jobs::status.eq(JobStatus::Running))
+        .set((
+            jobs::status.eq(JobStatus::Queued),
+            jobs::run_at.eq(run_at),
+            jobs::locked_until.eq(None::<DateTime<Utc>>),
+            jobs::last_error.eq(error),
+            jobs::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    match updated {
+        0 => Err(StoreError::NotFound),
+        _ => Ok(()),
+    }
+}
+
+/// The running job failed for good: it is kept as dead with its error.
+/// `NotFound` when the job is not running (any more).
+pub async fn bury(conn: &mut AsyncPgConnection, id: i64, error: &str) -> StoreResult<()> {
+    let updated = diesel::update(jobs::table.find(id))
+        .filter(jobs::status.eq(JobStatus::Running))
+        .set((
+            jobs::status.eq(JobStatus::Dead),
+            jobs::locked_until.eq(None::<DateTime<Utc>>),
+            jobs::last_error.eq(error),
+            jobs::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    match updated {
+        0 => Err(StoreError::NotFound),
+        _ => Ok(()),
+    }
+}
+
+/// Jobs newest first, optionally only those in `status`.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    status: Option<JobStatus>,
+    page: JobPageRequest,
+) -> StoreResult<JobPage> {
+    let mut query = jobs::table
+        .select(Job::as_select())
+        .order(jobs::id.desc())
+        .limit(page.limit.max(0) + 1)
+        .into_boxed();
+    if let Some(status) = status {
+        query = query.filter(jobs::status.eq(status));
+    }
+    if let Some(after) = page.after {
+        query = query.filter(jobs::id.lt(after));
+    }
+    let mut items: Vec<Job> = query.load(conn).await?;
+    let limit = usize::try_from(page.limit).unwrap_or(0);
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = if more {
+        items.last().map(|job| job.id)
+    } else {
+        None
+    };
+    Ok(JobPage { items, next })
+}
+
+pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> StoreResult<Job> {
+    Ok(jobs::table
+        .find(id)
+        .select(Job::as_select())
+        .first(conn)
+        .await?)
+}
+
+/// A dead job gets a fresh set of attempts, due now; its last error is kept.
+/// `NotFound` unless the job is dead; `Conflict` when an active job holds its
+/// `unique_key`.
+pub async fn revive(conn: &mut AsyncPgConnection, id: i64) -> StoreResult<Job> {
+    let job = diesel::update(jobs::table.find(id))
+        .filter(jobs::status.eq(JobStatus::Dead))
+        .set((
+            jobs::status.eq(JobStatus::Queued),
+            jobs::attempts.eq(0),
+            jobs::run_at.eq(diesel::dsl::now),
+            jobs::locked_until.eq(None::<DateTime<Utc>>),
+            jobs::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(Job::as_returning())
+        .get_result(conn)
+        .await?;
+    // The insert trigger does not see updates: wake the workers here.
+    diesel::sql_query("SELECT pg_notify($1, '')")
+        .bind::<Text, _>(CHANNEL)
+        .execute(conn)
+        .await?;
+    Ok(job)
+}
+
+pub async fn count_by_status(conn: &mut AsyncPgConnection) -> StoreResult<JobCounts> {
+    let rows: Vec<(JobStatus, i64)> = jobs::table
+        .group_by(jobs::status)
+        .select((jobs::status, count_star()))
+        .load(conn)
+        .await?;
+    let mut counts = JobCounts::default();
+    for (status, count) in rows {
+        match status {
+            JobStatus::Queued => counts.queued = count,
+            JobStatus::Running => counts.running = count,
+            JobStatus::Dead => counts.dead = count,
+        }
+    }
+    Ok(counts)
+}
+
+/// A connection of its own (not from the pool, with the pool's settings) that
+/// listens on [`CHANNEL`]; read it with `notifications_stream()`.
+pub async fn listen(pool: &PgPool) -> StoreResult<AsyncPgConnection> {
+    let mut conn = pool
+        .manager()
+        .create()
+        .await
+        .map_err(|error| StoreError::Pool(error.to_string()))?;
+    diesel::sql_query(format!("LISTEN {CHANNEL}"))
+        .execute(&mut conn)
+        .await?;
+    Ok(conn)
+}

@@ -1,0 +1,271 @@
+//! Messages, their media, and every status a provider reported for them.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::error::StoreResult;
+use crate::page::{Page, PageRequest};
+use crate::schema::{message_media, message_status_events, messages};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = messages)]
+pub struct Message {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub direction: String,
+    pub kind: String,
+    pub body: String,
+    pub payload: serde_json::Value,
+    pub provider: String,
+    pub provider_message_id: Option<String>,
+    pub status: String,
+    pub error: Option<serde_json::Value>,
+    pub sent_by: Option<String>,
+    pub sent_at: DateTime<Utc>,
+    pub context_message_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = messages)]
+pub struct NewMessage {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub direction: String,
+    pub kind: String,
+    pub body: String,
+    pub payload: serde_json::Value,
+    pub provider: String,
+    pub provider_message_id: Option<String>,
+    pub status: String,
+    pub sent_by: Option<String>,
+    pub sent_at: DateTime<Utc>,
+    pub context_message_id: Option<String>,
+}
+
+/// Inserts unless the provider's message id is already stored (a provider's
+/// second delivery); `None` then, and nothing changed.
+pub async fn insert_unless_known(
+    conn: &mut AsyncPgConnection,
+    new: NewMessage,
+) -> StoreResult<Option<Message>> {
+    Ok(diesel::insert_into(messages::table)
+        .values(new)
+        .on_conflict_do_nothing()
+        .returning(Message::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?)
+}
+
+pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Message> {
+    Ok(messages::table
+        .find(id)
+        .select(Message::as_select())
+        .first(conn)
+        .await?)
+}
+
+/// The message a provider knows by this id, locked for the caller's transaction.
+pub async fn lock_by_provider_id(
+    conn: &mut AsyncPgConnection,
+    provider: &str,
+    provider_message_id: &str,
+) -> StoreResult<Option<Message>> {
+    Ok(messages::table
+        .filter(messages::provider.eq(provider))
+        .filter(messages::provider_message_id.eq(provider_message_id))
+        .select(Message::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// A conversation's messages, newest first.
+pub async fn list_for_conversation(
+    conn: &mut AsyncPgConnection,
+    conversation_id: Uuid,
+    page: PageRequest,
+) -> StoreResult<Page<Message>> {
+    let query = messages::table
+        .filter(messages::conversation_id.eq(conversation_id))
+        .select(Message::as_select())
+        .into_boxed();
+    let rows = crate::paginate!(query, messages::id, page)
+        .load(conn)
+        .await?;
+    Ok(Page::from_rows(rows, page, |message| message.id))
+}
+
+pub async fn set_status(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    status: &str,
+    error: Option<serde_json::Value>,
+) -> StoreResult<()> {
+    diesel::update(messages::table.find(id))
+        .set((
+            messages::status.eq(status),
+            messages::error.eq(error),
+            messages::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = message_status_events)]
+pub struct StatusEvent {
+    pub id: Uuid,
+    pub message_id: Option<Uuid>,
+    pub provider: String,
+    pub provider_message_id: String,
+    pub status: String,
+    pub occurred_at: DateTime<Utc>,
+    pub applied: bool,
+    pub errors: serde_json::Value,
+    pub billing: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Records a status report; false when the same report was already recorded.
+pub async fn record_status_event(
+    conn: &mut AsyncPgConnection,
+    event: StatusEvent,
+) -> StoreResult<bool> {
+    let inserted = diesel::insert_into(message_status_events::table)
+        .values(event)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(inserted > 0)
+}
+
+/// Every status reported for a message, in the order they happened.
+pub async fn status_history(
+    conn: &mut AsyncPgConnection,
+    message_id: Uuid,
+) -> StoreResult<Vec<StatusEvent>> {
+    Ok(message_status_events::table
+        .filter(message_status_events::message_id.eq(message_id))
+        .order((
+            message_status_events::occurred_at,
+            message_status_events::id,
+        ))
+        .select(StatusEvent::as_select())
+        .load(conn)
+        .await?)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = message_media)]
+pub struct Media {
+    pub message_id: Uuid,
+    pub source: serde_json::Value,
+    pub mime_type: Option<String>,
+    pub filename: Option<String>,
+    pub sha256: Option<String>,
+    pub stored_key: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = message_media)]
+pub struct NewMedia {
+    pub message_id: Uuid,
+    pub source: serde_json::Value,
+    pub mime_type: Option<String>,
+    pub filename: Option<String>,
+    pub sha256: Option<String>,
+}
+
+pub async fn insert_media(conn: &mut AsyncPgConnection, media: NewMedia) -> StoreResult<()> {
+    diesel::insert_into(message_media::table)
+        .values(media)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn find_media(
+    conn: &mut AsyncPgConnection,
+    message_id: Uuid,
+) -> StoreResult<Option<Media>> {
+    Ok(message_media::table
+        .find(message_id)
+        .select(Media::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Media of several messages at once (for listing a page of messages).
+pub async fn media_of(
+    conn: &mut AsyncPgConnection,
+    message_ids: &[Uuid],
+) -> StoreResult<Vec<Media>> {
+    Ok(message_media::table
+        .filter(message_media::message_id.eq_any(message_ids))
+        .select(Media::as_select())
+        .load(conn)
+        .await?)
+}
+
+pub async fn media_stored(
+    conn: &mut AsyncPgConnection,
+    message_id: Uuid,
+    key: &str,
+    size: i64,
+    mime_type: Option<&str>,
+) -> StoreResult<()> {
+    diesel::update(message_media::table.find(message_id))
+        .set((
+            message_media::stored_key.eq(key),
+            message_media::size_bytes.eq(size),
+            message_media::mime_type.eq(mime_type),
+            message_media::last_error.eq(None::<String>),
+            message_media::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn media_failed(
+    conn: &mut AsyncPgConnection,
+    message_id: Uuid,
+    error: &str,
+) -> StoreResult<()> {
+    diesel::update(message_media::table.find(message_id))
+        .set((
+            message_media::last_error.eq(error),
+            message_media::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The status histories of several messages (for listing a page of messages).
+pub async fn status_histories(
+    conn: &mut AsyncPgConnection,
+    message_ids: &[Uuid],
+) -> StoreResult<Vec<StatusEvent>> {
+    Ok(message_status_events::table
+        .filter(message_status_events::message_id.eq_any(message_ids))
+        .order((
+            message_status_events::occurred_at,
+            message_status_events::id,
+        ))
+        .select(StatusEvent::as_select())
+        .load(conn)
+        .await?)
+}

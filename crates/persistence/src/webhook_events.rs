@@ -1,0 +1,137 @@
+//! Raw webhook bodies, stored before the provider gets its 200, processed by a
+//! job, and kept (failed ones with their reason) for inspection and replay.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::upsert::on_constraint;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::error::StoreResult;
+use crate::page::{Page, PageRequest};
+use crate::schema::webhook_events;
+
+pub const PENDING: &str = "pending";
+pub const PROCESSED: &str = "processed";
+pub const FAILED: &str = "failed";
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webhook_events)]
+pub struct WebhookEvent {
+    pub id: Uuid,
+    pub connection_id: Uuid,
+    pub provider: String,
+    pub event_key: String,
+    pub body: Vec<u8>,
+    pub status: String,
+    pub error: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = webhook_events)]
+pub struct NewWebhookEvent {
+    pub id: Uuid,
+    pub connection_id: Uuid,
+    pub provider: String,
+    pub event_key: String,
+    pub body: Vec<u8>,
+    pub status: String,
+    pub error: Option<String>,
+}
+
+/// Inserts every event in one statement; a body already stored (same provider
+/// and key) is skipped. Returns the ids actually inserted.
+pub async fn insert_new(
+    conn: &mut AsyncPgConnection,
+    events: &[NewWebhookEvent],
+) -> StoreResult<Vec<Uuid>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(diesel::insert_into(webhook_events::table)
+        .values(events)
+        .on_conflict(on_constraint("webhook_events_provider_event_key_key"))
+        .do_nothing()
+        .returning(webhook_events::id)
+        .get_results(conn)
+        .await?)
+}
+
+pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<WebhookEvent> {
+    Ok(webhook_events::table
+        .find(id)
+        .select(WebhookEvent::as_select())
+        .first(conn)
+        .await?)
+}
+
+pub async fn mark_processed(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<()> {
+    diesel::update(webhook_events::table.find(id))
+        .set((
+            webhook_events::status.eq(PROCESSED),
+            webhook_events::error.eq(None::<String>),
+            webhook_events::processed_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_failed(conn: &mut AsyncPgConnection, id: Uuid, reason: &str) -> StoreResult<()> {
+    diesel::update(webhook_events::table.find(id))
+        .set((
+            webhook_events::status.eq(FAILED),
+            webhook_events::error.eq(reason),
+            webhook_events::processed_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Back to pending for a replay; `None` if the event is not failed.
+pub async fn reset_failed(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> StoreResult<Option<WebhookEvent>> {
+    Ok(diesel::update(
+        webhook_events::table
+            .find(id)
+            .filter(webhook_events::status.eq(FAILED)),
+    )
+    .set((
+        webhook_events::status.eq(PENDING),
+        webhook_events::processed_at.eq(None::<DateTime<Utc>>),
+    ))
+    .returning(WebhookEvent::as_returning())
+    .get_result(conn)
+    .await
+    .optional()?)
+}
+
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    status: Option<&str>,
+    page: PageRequest,
+) -> StoreResult<Page<WebhookEvent>> {
+    let mut query = webhook_events::table
+        .select(WebhookEvent::as_select())
+        .into_boxed();
+    if let Some(status) = status {
+        query = query.filter(webhook_events::status.eq(status.to_owned()));
+    }
+    let rows = crate::paginate!(query, webhook_events::id, page)
+        .load(conn)
+        .await?;
+    Ok(Page::from_rows(rows, page, |event| event.id))
+}
+
+pub async fn count(conn: &mut AsyncPgConnection, status: &str) -> StoreResult<i64> {
+    Ok(webhook_events::table
+        .filter(webhook_events::status.eq(status.to_owned()))
+        .count()
+        .get_result(conn)
+        .await?)
+}

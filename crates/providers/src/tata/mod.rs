@@ -1,0 +1,4 @@
+//! TATA (Tata Tele Business Services): Meta-shaped messages and statuses in TATA's own
+//! envelope, unsigned, so a secret token in our webhook URL proves the caller.
+
+pub mod webhook;

@@ -1,0 +1,3 @@
+DROP TRIGGER jobs_notify ON jobs;
+DROP FUNCTION jobs_notify();
+DROP TABLE jobs;

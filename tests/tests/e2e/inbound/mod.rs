@@ -1,0 +1,110 @@
+//! Webhooks from each provider, through the HTTP endpoints and the jobs, into
+//! the inbox as the API shows it.
+
+mod admin;
+mod lipachat;
+mod meta;
+mod stream;
+mod tata;
+mod whats91;
+
+use hmac::{Hmac, Mac};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::harness::TestApp;
+
+/// An app with one provider connection and one business number.
+pub struct Inbox {
+    pub app: TestApp,
+    pub admin: String,
+    pub connection: Value,
+    pub number_id: String,
+}
+
+impl Inbox {
+    pub async fn new(provider: &str, credentials: Value, number: Value) -> Self {
+        Self::with_app(TestApp::spawn().await, provider, credentials, number).await
+    }
+
+    pub async fn with_app(app: TestApp, provider: &str, credentials: Value, number: Value) -> Self {
+        let admin = app.admin_token().await;
+        let connection = app
+            .post(
+                "/api/v1/connections",
+                &admin,
+                json!({"provider": provider, "name": provider, "credentials": credentials}),
+            )
+            .await;
+        assert_eq!(
+            connection.status,
+            StatusCode::CREATED,
+            "{}",
+            connection.body
+        );
+        let mut number = number;
+        number["connection_id"] = connection.body["id"].clone();
+        let created = app.post("/api/v1/numbers", &admin, number).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        Self {
+            number_id: created.body["id"].as_str().unwrap().to_owned(),
+            connection: connection.body,
+            app,
+            admin,
+        }
+    }
+
+    /// The webhook path wacrm told us to register (with its token, if any).
+    pub fn webhook_path(&self) -> String {
+        let url = self.connection["webhook_url"].as_str().unwrap();
+        url[url.find("/webhooks/").unwrap()..].to_owned()
+    }
+
+    pub async fn conversations(&self, query: &str) -> Vec<Value> {
+        let answer = self
+            .app
+            .get(&format!("/api/v1/conversations{query}"), &self.admin)
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.body["items"].as_array().unwrap().clone()
+    }
+
+    /// The one conversation there is, with its messages (newest first).
+    pub async fn only_conversation(&self) -> (Value, Vec<Value>) {
+        let conversations = self.conversations("").await;
+        assert_eq!(conversations.len(), 1, "{conversations:?}");
+        let conversation = conversations[0].clone();
+        let messages = self
+            .app
+            .get(
+                &format!(
+                    "/api/v1/conversations/{}/messages",
+                    conversation["id"].as_str().unwrap()
+                ),
+                &self.admin,
+            )
+            .await;
+        (
+            conversation,
+            messages.body["items"].as_array().unwrap().clone(),
+        )
+    }
+
+    pub async fn webhook_events(&self, status: &str) -> Vec<Value> {
+        let answer = self
+            .app
+            .get(
+                &format!("/api/v1/admin/webhook-events?status={status}"),
+                &self.admin,
+            )
+            .await;
+        answer.body["items"].as_array().unwrap().clone()
+    }
+}
+
+pub fn hmac_hex(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}

@@ -1,0 +1,79 @@
+//! Server-Sent Events: a new inbound message reaches a connected agent.
+
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use super::{Inbox, hmac_hex};
+
+#[tokio::test]
+async fn a_connected_agent_receives_message_created() {
+    let inbox = Inbox::new(
+        "meta",
+        json!({"access_token": "EAAG", "app_secret": "s", "verify_token": "v", "waba_id": "1"}),
+        json!({"phone": "+15550100999", "provider_number_id": "111"}),
+    )
+    .await;
+    let (_, agent) = inbox.app.staff_with(&["whatsapp_chat:view"]).await;
+    let unauthenticated = inbox
+        .app
+        .client
+        .get(inbox.app.url("/api/v1/stream"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+
+    let response = inbox
+        .app
+        .client
+        .get(inbox.app.url("/api/v1/stream"))
+        .bearer_auth(&agent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut stream = response.bytes_stream();
+
+    let payload = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"phone_number_id": "111"},
+        "messages": [{"from": "254712345678", "id": "wamid.sse", "timestamp": "1779872400", "type": "text", "text": {"body": "live!"}}]
+    }}]}]});
+    let body = payload.to_string().into_bytes();
+    let signature = format!("sha256={}", hmac_hex("s", &body));
+    // The listener subscribes asynchronously; give it a moment before sending.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        inbox
+            .app
+            .post_raw(
+                &inbox.webhook_path(),
+                &body,
+                &[("x-hub-signature-256", &signature)]
+            )
+            .await
+            .status,
+        StatusCode::OK
+    );
+    inbox.app.run_jobs().await;
+
+    let mut received = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(chunk) = stream.next().await {
+            received.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if received.contains("event: message.created") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(found, "got: {received}");
+    let (conversation, messages) = inbox.only_conversation().await;
+    assert!(received.contains(messages[0]["id"].as_str().unwrap()));
+    assert!(received.contains(conversation["id"].as_str().unwrap()));
+}
