@@ -36,6 +36,12 @@ pub struct Problem {
     /// For `permission_denied`: the permission that was missing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub permission: Option<String>,
+    /// For `session_expired`: when the 24-hour window closed (`null`: never opened).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Option<chrono::DateTime<chrono::Utc>>>,
+    /// What to do instead, when there is something.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -49,9 +55,18 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     detail: Cow<'static, str>,
+    /// Boxed: most errors have none, and `Result<T, ApiError>` stays small.
+    extras: Box<Extras>,
+}
+
+/// What only some problems carry.
+#[derive(Debug, Default)]
+struct Extras {
     errors: Vec<FieldError>,
     permission: Option<Permission>,
     retry_after_secs: Option<u64>,
+    expires_at: Option<Option<chrono::DateTime<chrono::Utc>>>,
+    hint: Option<String>,
 }
 
 impl ApiError {
@@ -64,10 +79,25 @@ impl ApiError {
             status,
             code,
             detail: detail.into(),
-            errors: Vec::new(),
-            permission: None,
-            retry_after_secs: None,
+            extras: Box::default(),
         }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.extras.hint = Some(hint.into());
+        self
+    }
+
+    /// 422 `session_expired`: free-form content outside the 24-hour window.
+    pub fn session_expired(expires_at: Option<chrono::DateTime<chrono::Utc>>) -> Self {
+        let mut error = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "session_expired",
+            "the customer has not written in the last 24 hours, so only an approved template can be sent",
+        )
+        .with_hint("send a template message (type \"template\") to re-open the conversation");
+        error.extras.expires_at = Some(expires_at);
+        error
     }
 
     pub fn bad_request(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
@@ -91,31 +121,42 @@ impl ApiError {
     }
 
     pub fn missing_permission(permission: Permission) -> Self {
-        Self {
-            permission: Some(permission),
-            ..Self::forbidden(
-                "permission_denied",
-                format!("this requires the `{permission}` permission"),
-            )
-        }
+        let mut error = Self::forbidden(
+            "permission_denied",
+            format!("this requires the `{permission}` permission"),
+        );
+        error.extras.permission = Some(permission);
+        error
     }
 
     pub fn validation(errors: Vec<FieldError>) -> Self {
-        Self {
-            errors,
-            ..Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                "the request has invalid fields",
-            )
-        }
+        let mut error = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "the request has invalid fields",
+        );
+        error.extras.errors = errors;
+        error
+    }
+
+    /// 422 `invalid_reference`: `field` names no existing (or no usable) record.
+    pub fn invalid_reference(field: &str) -> Self {
+        let mut error = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_reference",
+            "the request refers to a record that does not exist",
+        );
+        error.extras.errors = vec![FieldError {
+            field: field.to_owned(),
+            message: "names no existing record".into(),
+        }];
+        error
     }
 
     pub fn too_many_requests(retry_after_secs: u64, detail: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            retry_after_secs: Some(retry_after_secs.max(1)),
-            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", detail)
-        }
+        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", detail);
+        error.extras.retry_after_secs = Some(retry_after_secs.max(1));
+        error
     }
 
     /// Logs `cause` with the request id and hides it from the client.
@@ -140,8 +181,10 @@ impl ApiError {
             detail: self.detail.to_string(),
             code: self.code.to_owned(),
             request_id: request_id::current(),
-            errors: self.errors.clone(),
-            permission: self.permission.map(|p| p.as_str().to_owned()),
+            errors: self.extras.errors.clone(),
+            permission: self.extras.permission.map(|p| p.as_str().to_owned()),
+            expires_at: self.extras.expires_at,
+            hint: self.extras.hint.clone(),
         }
     }
 }
@@ -160,7 +203,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
         response.content_type("application/problem+json");
-        if let Some(seconds) = self.retry_after_secs {
+        if let Some(seconds) = self.extras.retry_after_secs {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from(seconds)));
         }
         if self.status == StatusCode::UNAUTHORIZED {
@@ -183,17 +226,9 @@ impl From<StoreError> for ApiError {
                     constraint_field(&constraint)
                 ),
             ),
-            StoreError::Reference(constraint) => Self {
-                errors: vec![FieldError {
-                    field: constraint_field(&constraint).to_owned(),
-                    message: "names no existing record".into(),
-                }],
-                ..Self::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_reference",
-                    "the request refers to a record that does not exist",
-                )
-            },
+            StoreError::Reference(constraint) => {
+                Self::invalid_reference(constraint_field(&constraint))
+            }
             other => Self::internal(other),
         }
     }
@@ -216,6 +251,11 @@ fn constraint_field(constraint: &str) -> &str {
         ("leads_status_id_fkey", "status_id"),
         ("leads_source_id_fkey", "source_id"),
         ("leads_assigned_staff_id_fkey", "assigned_staff_id"),
+        ("tickets_assigned_to_fkey", "assigned_to"),
+        ("tickets_conversation_id_fkey", "conversation_id"),
+        ("tickets_lead_id_fkey", "lead_id"),
+        ("tickets_contact_id_fkey", "contact_id"),
+        ("quick_replies_shortcut_key", "shortcut"),
     ];
     KNOWN
         .iter()

@@ -24,11 +24,15 @@ use crate::error::{FieldError, Problem};
         (name = "api-keys", description = "API keys for integrators (admin)"),
         (name = "leads", description = "Leads, their notes, statuses and sources"),
         (name = "contacts", description = "Contacts"),
+        (name = "tickets", description = "Support tickets, opened by hand or from a conversation"),
+        (name = "quick-replies", description = "Canned answers with variables, rendered per conversation"),
         (name = "connections", description = "Provider connections (admin)"),
         (name = "numbers", description = "Business numbers"),
         (name = "webhooks", description = "Provider webhooks (public; verified by signature or URL token)"),
         (name = "inbox", description = "Conversations, messages, media and the event stream"),
         (name = "settings", description = "Auto-lead and inbound settings (admin)"),
+        (name = "templates", description = "Message templates synced from the providers"),
+        (name = "activity-log", description = "Every call made to a provider, secrets redacted"),
         (name = "admin", description = "Failed webhook events and dead jobs (admin)"),
     )
 )]

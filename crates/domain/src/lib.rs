@@ -11,11 +11,15 @@ pub mod conversation;
 pub mod inbound;
 pub mod matching;
 pub mod message_status;
+pub mod outbound;
 pub mod permission;
 pub mod phone;
 pub mod provider;
+pub mod quick_reply;
 pub mod session;
 pub mod settings;
+pub mod template;
+pub mod ticket;
 
 pub use matching::RelType;
 pub use message_status::MessageStatus;

@@ -31,3 +31,23 @@ impl Default for InboundSettings {
         Self { lead_notes: true }
     }
 }
+
+/// Which conversations agents (staff without `admin`) see.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboxVisibility {
+    /// Every conversation.
+    #[default]
+    All,
+    /// Those assigned to them, and unassigned ones.
+    AssignedOrUnassigned,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxSettings {
+    pub visibility: InboxVisibility,
+}
+
+impl InboxSettings {
+    pub const KEY: &'static str = "inbox";
+}

@@ -177,3 +177,12 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<()> {
         _ => Ok(()),
     }
 }
+
+/// Every connection's id.
+pub async fn ids(conn: &mut AsyncPgConnection) -> StoreResult<Vec<Uuid>> {
+    Ok(connections::table
+        .select(connections::id)
+        .order(connections::id)
+        .load(conn)
+        .await?)
+}

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::error::StoreResult;
 use crate::page::{Page, PageRequest};
-use crate::schema::conversations;
+use crate::schema::{conversations, messages};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = conversations)]
@@ -47,13 +47,17 @@ pub struct ConversationChanges {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ConversationFilter {
     pub rel_type: Option<String>,
     pub status: Option<String>,
     pub number_id: Option<Uuid>,
     pub assigned_to: Option<Uuid>,
     pub unread: Option<bool>,
+    /// Case-insensitive search in the profile name, the phone and message text.
+    pub search: Option<String>,
+    /// Only conversations assigned to this staff member or to nobody.
+    pub visible_to: Option<Uuid>,
 }
 
 /// The conversation of this number and customer, created if new, and locked
@@ -104,14 +108,9 @@ pub async fn update(
         .await?)
 }
 
-pub async fn list(
-    conn: &mut AsyncPgConnection,
-    filter: &ConversationFilter,
-    page: PageRequest,
-) -> StoreResult<Page<Conversation>> {
-    let mut query = conversations::table
-        .select(Conversation::as_select())
-        .into_boxed();
+type Boxed<'a, S> = conversations::BoxedQuery<'a, diesel::pg::Pg, S>;
+
+fn filtered<'a, S: 'a>(filter: &ConversationFilter, mut query: Boxed<'a, S>) -> Boxed<'a, S> {
     if let Some(rel_type) = &filter.rel_type {
         query = query.filter(conversations::rel_type.eq(rel_type.clone()));
     }
@@ -129,8 +128,94 @@ pub async fn list(
         Some(false) => query = query.filter(conversations::unread_count.eq(0)),
         None => {}
     }
+    if let Some(staff) = filter.visible_to {
+        query = query.filter(
+            conversations::assigned_to
+                .is_null()
+                .or(conversations::assigned_to.eq(staff)),
+        );
+    }
+    if let Some(search) = &filter.search {
+        let pattern = crate::like_pattern(search);
+        let in_messages = messages::table
+            .filter(messages::conversation_id.eq(conversations::id))
+            .filter(messages::body.ilike(pattern.clone()));
+        query = query.filter(
+            conversations::profile_name
+                .ilike(pattern.clone())
+                .or(conversations::customer_phone.ilike(pattern))
+                .or(diesel::dsl::exists(in_messages)),
+        );
+    }
+    query
+}
+
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &ConversationFilter,
+    page: PageRequest,
+) -> StoreResult<Page<Conversation>> {
+    let query = filtered(
+        filter,
+        conversations::table
+            .select(Conversation::as_select())
+            .into_boxed(),
+    );
     let rows = crate::paginate!(query, conversations::id, page)
         .load(conn)
         .await?;
     Ok(Page::from_rows(rows, page, |conversation| conversation.id))
+}
+
+/// How many conversations of each rel type match `filter` (its `rel_type` ignored).
+pub async fn count_by_rel_type(
+    conn: &mut AsyncPgConnection,
+    filter: &ConversationFilter,
+    rel_types: &[&str],
+) -> StoreResult<Vec<(String, i64)>> {
+    let mut counts = Vec::with_capacity(rel_types.len());
+    for rel_type in rel_types {
+        let filter = ConversationFilter {
+            rel_type: Some((*rel_type).to_owned()),
+            ..filter.clone()
+        };
+        let query = filtered(
+            &filter,
+            conversations::table
+                .select(diesel::dsl::count_star())
+                .into_boxed(),
+        );
+        counts.push(((*rel_type).to_owned(), query.first(conn).await?));
+    }
+    Ok(counts)
+}
+
+/// Reopens snoozed conversations whose `snooze_until` has passed; their ids.
+pub async fn wake_snoozed(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<Uuid>> {
+    Ok(diesel::update(
+        conversations::table
+            .filter(conversations::status.eq("snoozed"))
+            .filter(conversations::snooze_until.le(now)),
+    )
+    .set((
+        conversations::status.eq("open"),
+        conversations::snooze_until.eq(None::<DateTime<Utc>>),
+        conversations::updated_at.eq(now),
+    ))
+    .returning(conversations::id)
+    .get_results(conn)
+    .await?)
+}
+
+/// The conversation, locked for the rest of the caller's transaction.
+pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Conversation> {
+    Ok(conversations::table
+        .find(id)
+        .select(Conversation::as_select())
+        .for_update()
+        .first(conn)
+        .await?)
 }

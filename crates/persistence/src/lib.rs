@@ -4,6 +4,7 @@
 //! Query functions take `&mut AsyncPgConnection`, so the same function runs on a
 //! pooled connection or inside a caller's transaction.
 
+pub mod activity_log;
 pub mod api_keys;
 pub mod connections;
 pub mod contacts;
@@ -12,6 +13,7 @@ pub mod embedded;
 mod error;
 pub mod events;
 mod functions;
+pub mod idempotency;
 pub mod jobs;
 pub mod leads;
 pub mod login_failures;
@@ -21,11 +23,14 @@ pub mod migrate;
 pub mod numbers;
 mod page;
 pub mod pool;
+pub mod quick_replies;
 pub mod schema;
 pub mod secrets;
 pub mod sessions;
 pub mod settings;
 pub mod staff;
+pub mod templates;
+pub mod tickets;
 pub mod webhook_events;
 
 pub use diesel_async::AsyncPgConnection;

@@ -27,6 +27,8 @@ pub struct Message {
     pub context_message_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set when a delivery attempt is about to call the provider.
+    pub send_started_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -67,6 +69,66 @@ pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Message
         .select(Message::as_select())
         .first(conn)
         .await?)
+}
+
+/// The message, locked for the caller's transaction.
+pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Message> {
+    Ok(messages::table
+        .find(id)
+        .select(Message::as_select())
+        .for_update()
+        .first(conn)
+        .await?)
+}
+
+/// Marks that a delivery attempt is about to call the provider.
+pub async fn mark_send_started(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<()> {
+    diesel::update(messages::table.find(id))
+        .set(messages::send_started_at.eq(Utc::now()))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The provider refused before accepting anything: a later attempt may call again.
+pub async fn clear_send_started(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<()> {
+    diesel::update(messages::table.find(id))
+        .set(messages::send_started_at.eq(None::<DateTime<Utc>>))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The provider accepted the message under `provider_message_id`.
+pub async fn mark_sent(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    provider_message_id: &str,
+) -> StoreResult<()> {
+    diesel::update(messages::table.find(id))
+        .set((
+            messages::provider_message_id.eq(provider_message_id),
+            messages::status.eq("sent"),
+            messages::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The newest inbound message of a conversation (what "mark read" acknowledges).
+pub async fn latest_inbound(
+    conn: &mut AsyncPgConnection,
+    conversation_id: Uuid,
+) -> StoreResult<Option<Message>> {
+    Ok(messages::table
+        .filter(messages::conversation_id.eq(conversation_id))
+        .filter(messages::direction.eq("inbound"))
+        .order(messages::id.desc())
+        .select(Message::as_select())
+        .first(conn)
+        .await
+        .optional()?)
 }
 
 /// The message a provider knows by this id, locked for the caller's transaction.

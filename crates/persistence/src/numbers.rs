@@ -169,3 +169,17 @@ pub async fn find_default(
         .next()
         .filter(|number| number.is_default || sole))
 }
+
+/// The number to send from when none is named: a default number of a healthy
+/// connection, else any number of a healthy connection.
+pub async fn sending_default(conn: &mut AsyncPgConnection) -> StoreResult<Option<Number>> {
+    use crate::schema::connections;
+    Ok(numbers::table
+        .inner_join(connections::table)
+        .filter(connections::is_healthy)
+        .order((numbers::is_default.desc(), numbers::id))
+        .select(Number::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}

@@ -186,6 +186,7 @@ diesel::table! {
         context_message_id -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        send_started_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -215,6 +216,53 @@ diesel::table! {
         applied -> Bool,
         errors -> Jsonb,
         billing -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    templates (id) {
+        id -> Uuid,
+        connection_id -> Uuid,
+        provider_template_id -> Nullable<Text>,
+        name -> Text,
+        language -> Text,
+        category -> Nullable<Text>,
+        status -> Text,
+        components -> Jsonb,
+        status_reason -> Nullable<Text>,
+        synced_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (scope, key) {
+        scope -> Text,
+        key -> Text,
+        request_hash -> Bytea,
+        response_status -> Nullable<Int4>,
+        response_body -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    activity_log (id) {
+        id -> Uuid,
+        connection_id -> Nullable<Uuid>,
+        provider -> Text,
+        operation -> Text,
+        method -> Text,
+        path -> Text,
+        status -> Nullable<Int4>,
+        duration_ms -> Int4,
+        request_body -> Nullable<Text>,
+        response_body -> Nullable<Text>,
+        error -> Nullable<Text>,
+        message_id -> Nullable<Uuid>,
         created_at -> Timestamptz,
     }
 }
@@ -256,6 +304,7 @@ diesel::joinable!(conversations -> numbers (number_id));
 diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(message_status_events -> messages (message_id));
 diesel::joinable!(message_media -> messages (message_id));
+diesel::joinable!(templates -> connections (connection_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     staff,
@@ -274,6 +323,51 @@ diesel::allow_tables_to_appear_in_same_query!(
     messages,
     message_media,
     message_status_events,
+    templates,
+    idempotency_keys,
+    activity_log,
     settings,
     jobs,
 );
+
+diesel::table! {
+    tickets (id) {
+        id -> Uuid,
+        subject -> Text,
+        description -> Nullable<Text>,
+        status -> Text,
+        priority -> Text,
+        assigned_to -> Nullable<Uuid>,
+        conversation_id -> Nullable<Uuid>,
+        lead_id -> Nullable<Uuid>,
+        contact_id -> Nullable<Uuid>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    quick_replies (id) {
+        id -> Uuid,
+        shortcut -> Text,
+        title -> Nullable<Text>,
+        body -> Text,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(tickets -> staff (assigned_to));
+diesel::joinable!(tickets -> conversations (conversation_id));
+diesel::joinable!(tickets -> leads (lead_id));
+diesel::joinable!(tickets -> contacts (contact_id));
+diesel::joinable!(quick_replies -> staff (created_by));
+
+// Only pairs with a new table: diesel rejects a pair declared twice, and the
+// pairs among the tables above are declared in the list above.
+diesel::allow_tables_to_appear_in_same_query!(tickets, quick_replies, staff);
+diesel::allow_tables_to_appear_in_same_query!(tickets, conversations);
+diesel::allow_tables_to_appear_in_same_query!(tickets, leads);
+diesel::allow_tables_to_appear_in_same_query!(tickets, contacts);

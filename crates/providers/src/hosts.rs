@@ -9,7 +9,7 @@ pub fn default_base_url(provider: Provider) -> &'static str {
     match provider {
         Provider::Meta => "https://graph.facebook.com",
         Provider::Lipachat => "https://gateway.lipachat.com/api/v1",
-        Provider::Whats91 => "https://api.whats91.com/api/v1",
+        Provider::Whats91 => "https://graph.whats91.com/api/v2",
         Provider::Tata => "https://wb.omni.tatatelebusiness.com",
     }
 }

@@ -7,6 +7,7 @@ use wacrm_persistence::PgPool;
 use wacrm_persistence::secrets::Cipher;
 
 use crate::media_store::MediaStore;
+use crate::pacer::Pacer;
 
 #[derive(Clone)]
 pub struct WorkerContext {
@@ -16,6 +17,8 @@ pub struct WorkerContext {
     pub media: MediaStore,
     /// Meta Graph API version, e.g. `v25.0`.
     pub graph_version: String,
+    /// Per-number send pacing (messages per second).
+    pub pacer: Pacer,
 }
 
 impl WorkerContext {
@@ -32,6 +35,7 @@ impl WorkerContext {
             http,
             media,
             graph_version,
+            pacer: Pacer::default(),
         }
     }
 }

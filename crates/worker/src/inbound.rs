@@ -17,7 +17,7 @@ use wacrm_persistence::connections::Connection;
 use wacrm_persistence::conversations::{self, ConversationChanges};
 use wacrm_persistence::messages::{self, NewMedia, NewMessage, StatusEvent};
 use wacrm_persistence::numbers::{self, Number};
-use wacrm_persistence::{AsyncPgConnection, StoreResult, events, leads, matching};
+use wacrm_persistence::{AsyncPgConnection, StoreResult, events, leads, matching, templates};
 
 /// Settings that shape how inbound messages are applied, read once per webhook.
 #[derive(Debug, Clone, Default)]
@@ -267,12 +267,25 @@ pub async fn apply_status(
     .await
 }
 
-/// Template records arrive with template sync; for now the change is announced.
+/// Updates the template's status (by name, and language when given) and announces it.
 pub async fn apply_template_status(
     conn: &mut AsyncPgConnection,
     connection: &Connection,
     update: TemplateStatusUpdate,
 ) -> StoreResult<()> {
+    let status = serde_json::to_value(update.status)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    templates::set_status(
+        conn,
+        connection.id,
+        &update.name,
+        update.language.as_deref(),
+        &status,
+        update.reason.as_deref(),
+    )
+    .await?;
     events::publish(
         conn,
         &json!({

@@ -15,6 +15,7 @@ pub mod jobs;
 mod listener;
 pub mod media_store;
 mod outcome;
+mod pacer;
 mod periodic;
 mod runner;
 

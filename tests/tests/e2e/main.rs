@@ -11,5 +11,8 @@ mod embedded;
 mod errors;
 mod inbound;
 mod jobs;
+mod outbound;
 mod permissions;
+mod quick_replies;
 mod service;
+mod tickets;

@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use wacrm_domain::conversation::ConversationStatus;
+use wacrm_domain::settings::{InboxSettings, InboxVisibility};
 use wacrm_domain::{Permission, RelType, session};
-use wacrm_persistence::{conversations, messages};
+use wacrm_persistence::{AsyncPgConnection, conversations, messages, settings};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -91,8 +92,75 @@ pub struct ConversationQuery {
     pub status: Option<String>,
     pub assigned_to: Option<Uuid>,
     pub number_id: Option<Uuid>,
-    /// `true`: only conversations with unread messages.
+    /// `true`: only conversations with unread messages; `false`: only read ones.
     pub unread: Option<bool>,
+    /// Case-insensitive search in the customer's name, phone and message text.
+    pub q: Option<String>,
+}
+
+impl ConversationQuery {
+    fn filter(self, visible_to: Option<Uuid>) -> ApiResult<conversations::ConversationFilter> {
+        if let Some(rel_type) = &self.rel_type {
+            RelType::parse(rel_type).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    "rel_type must be lead, contact, staff or general",
+                )
+            })?;
+        }
+        if let Some(status) = &self.status {
+            ConversationStatus::parse(status).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    "status must be open, pending, resolved or snoozed",
+                )
+            })?;
+        }
+        Ok(conversations::ConversationFilter {
+            rel_type: self.rel_type,
+            status: self.status,
+            number_id: self.number_id,
+            assigned_to: self.assigned_to,
+            unread: self.unread,
+            search: self.q.filter(|q| !q.trim().is_empty()),
+            visible_to,
+        })
+    }
+}
+
+/// The staff member whose view is restricted by the inbox visibility setting:
+/// agents (no `admin`) when it is `assigned_or_unassigned`.
+async fn restricted_to(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+) -> ApiResult<Option<Uuid>> {
+    if principal.permissions.is_admin() {
+        return Ok(None);
+    }
+    let settings: InboxSettings = settings::load(conn, InboxSettings::KEY).await?;
+    Ok(match settings.visibility {
+        InboxVisibility::All => None,
+        InboxVisibility::AssignedOrUnassigned => principal.staff_id(),
+    })
+}
+
+/// The conversation, if the caller may see it (404 otherwise, as if absent).
+pub async fn visible_conversation(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+) -> ApiResult<conversations::Conversation> {
+    let conversation = conversations::find(conn, id).await?;
+    match restricted_to(conn, principal).await? {
+        Some(staff)
+            if conversation
+                .assigned_to
+                .is_some_and(|assignee| assignee != staff) =>
+        {
+            Err(ApiError::not_found("conversation"))
+        }
+        _ => Ok(conversation),
+    }
 }
 
 /// List conversations, newest first.
@@ -109,33 +177,55 @@ pub async fn list_conversations(
     query: web::Query<ConversationQuery>,
 ) -> ApiResult<web::Json<PageResponse<ConversationResponse>>> {
     principal.require(Permission::WHATSAPP_CHAT_VIEW)?;
-    let query = query.into_inner();
-    if let Some(rel_type) = &query.rel_type {
-        RelType::parse(rel_type).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_query",
-                "rel_type must be lead, contact, staff or general",
-            )
-        })?;
-    }
-    if let Some(status) = &query.status {
-        ConversationStatus::parse(status).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_query",
-                "status must be open, pending, resolved or snoozed",
-            )
-        })?;
-    }
-    let filter = conversations::ConversationFilter {
-        rel_type: query.rel_type,
-        status: query.status,
-        number_id: query.number_id,
-        assigned_to: query.assigned_to,
-        unread: query.unread,
-    };
+    let request = page.request()?;
     let mut conn = state.conn().await?;
-    let page = conversations::list(&mut conn, &filter, page.request()?).await?;
+    let filter = query
+        .into_inner()
+        .filter(restricted_to(&mut conn, &principal).await?)?;
+    let page = conversations::list(&mut conn, &filter, request).await?;
     Ok(web::Json(PageResponse::from_page(page, Into::into)))
+}
+
+/// How many conversations each rel type has, under the same filters as the list.
+#[derive(Serialize, ToSchema)]
+pub struct ConversationCounts {
+    pub lead: i64,
+    pub contact: i64,
+    pub staff: i64,
+    pub general: i64,
+    pub total: i64,
+}
+
+#[utoipa::path(tag = "inbox", params(ConversationQuery), security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = ConversationCounts),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/conversations/counts")]
+pub async fn count_conversations(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<ConversationQuery>,
+) -> ApiResult<web::Json<ConversationCounts>> {
+    principal.require(Permission::WHATSAPP_CHAT_VIEW)?;
+    let mut conn = state.conn().await?;
+    let filter = query
+        .into_inner()
+        .filter(restricted_to(&mut conn, &principal).await?)?;
+    let names: Vec<&str> = RelType::ALL.iter().map(|rel| rel.as_str()).collect();
+    let counts = conversations::count_by_rel_type(&mut conn, &filter, &names).await?;
+    let count = |rel: RelType| {
+        counts
+            .iter()
+            .find(|(name, _)| name == rel.as_str())
+            .map_or(0, |(_, n)| *n)
+    };
+    Ok(web::Json(ConversationCounts {
+        lead: count(RelType::Lead),
+        contact: count(RelType::Contact),
+        staff: count(RelType::Staff),
+        general: count(RelType::General),
+        total: counts.iter().map(|(_, n)| n).sum(),
+    }))
 }
 
 /// One conversation, with its session window.
@@ -151,7 +241,11 @@ pub async fn get_conversation(
 ) -> ApiResult<web::Json<ConversationResponse>> {
     principal.require(Permission::WHATSAPP_CHAT_VIEW)?;
     let mut conn = state.conn().await?;
-    Ok(web::Json(conversations::find(&mut conn, *id).await?.into()))
+    Ok(web::Json(
+        visible_conversation(&mut conn, &principal, *id)
+            .await?
+            .into(),
+    ))
 }
 
 /// A conversation's messages, newest first, each with its status history.
@@ -169,7 +263,7 @@ pub async fn list_conversation_messages(
     principal.require(Permission::WHATSAPP_CHAT_VIEW)?;
     let request = page.request()?;
     let mut conn = state.conn().await?;
-    conversations::find(&mut conn, *id).await?;
+    visible_conversation(&mut conn, &principal, *id).await?;
     let page = messages::list_for_conversation(&mut conn, *id, request).await?;
     let next = page.next;
     let items = load_messages(&mut conn, page.items).await?;

@@ -12,6 +12,7 @@ use wacrm_persistence::{AsyncPgConnection, messages};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::routes::conversations::visible_conversation;
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -137,6 +138,7 @@ pub async fn get_message(
     principal.require(Permission::WHATSAPP_CHAT_VIEW)?;
     let mut conn = state.conn().await?;
     let row = messages::find(&mut conn, *id).await?;
+    visible_conversation(&mut conn, &principal, row.conversation_id).await?;
     let mut loaded = load_messages(&mut conn, vec![row]).await?;
     loaded
         .pop()
@@ -157,7 +159,8 @@ pub async fn get_message_media(
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::WHATSAPP_CHAT_VIEW)?;
     let mut conn = state.conn().await?;
-    messages::find(&mut conn, *id).await?;
+    let message = messages::find(&mut conn, *id).await?;
+    visible_conversation(&mut conn, &principal, message.conversation_id).await?;
     let media = messages::find_media(&mut conn, *id)
         .await?
         .ok_or_else(|| ApiError::not_found("media"))?;

@@ -1,6 +1,7 @@
 //! Every route, registered through utoipa-actix-web so the OpenAPI document
 //! lists exactly what is served.
 
+pub mod activity_log;
 pub mod admin;
 pub mod api_keys;
 pub mod auth;
@@ -8,14 +9,19 @@ pub mod connections;
 pub mod contacts;
 pub mod conversations;
 pub mod health;
+pub mod inbox_actions;
 pub mod lead_sources;
 pub mod lead_statuses;
 pub mod leads;
 pub mod messages;
 pub mod numbers;
+pub mod quick_replies;
+pub mod send;
 pub mod settings;
 pub mod staff;
 pub mod stream;
+pub mod templates;
+pub mod tickets;
 pub mod webhooks;
 
 use utoipa_actix_web::scope;
@@ -65,6 +71,18 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(contacts::get_contact)
                 .service(contacts::update_contact)
                 .service(contacts::delete_contact)
+                .service(tickets::list_tickets)
+                .service(tickets::create_ticket)
+                .service(tickets::get_ticket)
+                .service(tickets::update_ticket)
+                .service(tickets::delete_ticket)
+                .service(tickets::create_conversation_ticket)
+                .service(quick_replies::list_quick_replies)
+                .service(quick_replies::create_quick_reply)
+                .service(quick_replies::get_quick_reply)
+                .service(quick_replies::update_quick_reply)
+                .service(quick_replies::delete_quick_reply)
+                .service(quick_replies::render_quick_reply)
                 .service(connections::list_connections)
                 .service(connections::create_connection)
                 .service(connections::get_connection)
@@ -79,9 +97,22 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(settings::put_auto_lead)
                 .service(settings::get_inbound)
                 .service(settings::put_inbound)
+                .service(settings::get_inbox)
+                .service(settings::put_inbox)
                 .service(conversations::list_conversations)
+                .service(conversations::count_conversations)
                 .service(conversations::get_conversation)
                 .service(conversations::list_conversation_messages)
+                .service(send::send_message)
+                .service(send::start_message)
+                .service(inbox_actions::assign_conversation)
+                .service(inbox_actions::set_conversation_status)
+                .service(inbox_actions::mark_conversation_read)
+                .service(templates::list_templates)
+                .service(templates::sync_templates)
+                .service(templates::get_template)
+                .service(activity_log::list_activity)
+                .service(activity_log::clear_activity)
                 .service(messages::get_message)
                 .service(messages::get_message_media)
                 .service(stream::stream_events)

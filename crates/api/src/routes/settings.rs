@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use wacrm_domain::Permission;
-use wacrm_domain::settings::{AutoLeadSettings, InboundSettings};
+use wacrm_domain::settings::{AutoLeadSettings, InboundSettings, InboxSettings, InboxVisibility};
 use wacrm_persistence::{leads, settings, staff};
 
 use crate::auth::Principal;
@@ -134,5 +134,57 @@ pub async fn put_inbound(
         },
     )
     .await?;
+    Ok(body)
+}
+
+/// Which conversations agents (staff without `admin`) see.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InboxBody {
+    /// `all`, or `assigned_or_unassigned`: theirs and nobody's.
+    pub visibility: String,
+}
+
+#[utoipa::path(tag = "settings", security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = InboxBody),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/settings/inbox")]
+pub async fn get_inbox(
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> ApiResult<web::Json<InboxBody>> {
+    principal.require(Permission::ADMIN)?;
+    let mut conn = state.conn().await?;
+    let stored: InboxSettings = settings::load(&mut conn, InboxSettings::KEY).await?;
+    let visibility = serde_json::to_value(stored.visibility)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    Ok(web::Json(InboxBody { visibility }))
+}
+
+#[utoipa::path(tag = "settings", request_body = InboxBody, security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = InboxBody),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[put("/settings/inbox")]
+pub async fn put_inbox(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: web::Json<InboxBody>,
+) -> ApiResult<web::Json<InboxBody>> {
+    principal.require(Permission::ADMIN)?;
+    let visibility: InboxVisibility = serde_json::from_value(serde_json::Value::String(
+        body.visibility.clone(),
+    ))
+    .map_err(|_| {
+        ApiError::validation(vec![FieldError {
+            field: "visibility".into(),
+            message: "must be all or assigned_or_unassigned".into(),
+        }])
+    })?;
+    let mut conn = state.conn().await?;
+    settings::save(&mut conn, InboxSettings::KEY, &InboxSettings { visibility }).await?;
     Ok(body)
 }

@@ -1,21 +1,36 @@
 //! The jobs wacrm runs, and the runner that knows them all.
 
+mod activity;
+mod deliver_message;
 mod fetch_media;
+mod maintenance;
+mod mark_read;
 mod process_webhook;
+mod sync_templates;
 
 use std::time::Duration;
 
+pub use deliver_message::DeliverMessage;
 pub use fetch_media::FetchMedia;
+pub use maintenance::{SweepIdempotencyKeys, WakeSnoozed};
+pub use mark_read::MarkRead;
 pub use process_webhook::ProcessWebhook;
+pub use sync_templates::{SyncAllTemplates, SyncTemplates};
 
 use crate::Runner;
 use crate::context::WorkerContext;
 
-/// A runner with every job registered.
+/// A runner with every job registered and the periodic ones scheduled.
 pub fn runner(context: WorkerContext) -> Runner<WorkerContext> {
     Runner::new(context.pool.clone(), context)
         .register::<ProcessWebhook>()
         .register::<FetchMedia>()
-        .concurrency(8)
+        .register::<DeliverMessage>()
+        .register::<MarkRead>()
+        .register::<SyncTemplates>()
+        .every::<SyncAllTemplates>(Duration::from_secs(3600), || SyncAllTemplates)
+        .every::<WakeSnoozed>(Duration::from_secs(30), || WakeSnoozed)
+        .every::<SweepIdempotencyKeys>(Duration::from_secs(3600), || SweepIdempotencyKeys)
+        .concurrency(16)
         .poll_interval(Duration::from_secs(5))
 }

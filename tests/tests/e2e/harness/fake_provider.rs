@@ -11,7 +11,15 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 pub struct Recorded {
     pub method: String,
     pub path: String,
+    pub query: String,
     pub headers: HashMap<String, String>,
+    pub body: web::Bytes,
+}
+
+impl Recorded {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
 }
 
 #[derive(Clone)]
@@ -87,6 +95,13 @@ impl FakeProvider {
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.requests.lock().unwrap().clone()
     }
+
+    pub fn requests_to(&self, method: &str, path: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == method && r.path == path)
+            .collect()
+    }
 }
 
 impl Drop for FakeProvider {
@@ -95,12 +110,13 @@ impl Drop for FakeProvider {
     }
 }
 
-async fn answer(request: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
+async fn answer(request: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
     let method = request.method().to_string();
     let path = request.path().to_owned();
     shared.requests.lock().unwrap().push(Recorded {
         method: method.clone(),
         path: path.clone(),
+        query: request.query_string().to_owned(),
         headers: request
             .headers()
             .iter()
@@ -111,6 +127,7 @@ async fn answer(request: HttpRequest, shared: web::Data<Shared>) -> HttpResponse
                 )
             })
             .collect(),
+        body,
     });
     let mut routes = shared.routes.lock().unwrap();
     let Some(answers) = routes.get_mut(&(method, path)) else {

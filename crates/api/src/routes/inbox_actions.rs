@@ -1,0 +1,170 @@
+//! What agents do to a conversation: assign it, move its status, mark it read.
+
+use actix_web::{post, web};
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection as _;
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+use wacrm_domain::Permission;
+use wacrm_domain::conversation::ConversationStatus;
+use wacrm_persistence::conversations::{self, ConversationChanges};
+use wacrm_persistence::{StoreError, events, messages, staff};
+use wacrm_worker::jobs::MarkRead;
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult, FieldError, Problem};
+use crate::routes::conversations::{ConversationResponse, visible_conversation};
+use crate::state::AppState;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    /// The staff member to assign; `null` unassigns.
+    pub staff_id: Option<Uuid>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRequest {
+    /// `open`, `pending`, `resolved` or `snoozed`.
+    pub status: String,
+    /// Required with `snoozed`: when it reopens by itself.
+    pub snooze_until: Option<DateTime<Utc>>,
+}
+
+/// Assign the conversation to a staff member (or unassign it).
+#[utoipa::path(tag = "inbox", params(("id" = Uuid, Path)), request_body = AssignRequest, security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = ConversationResponse),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/conversations/{id}/assign")]
+pub async fn assign_conversation(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<AssignRequest>,
+) -> ApiResult<web::Json<ConversationResponse>> {
+    principal.require(Permission::WHATSAPP_CHAT_VIEW)?;
+    let mut conn = state.conn().await?;
+    visible_conversation(&mut conn, &principal, *id).await?;
+    if let Some(staff_id) = body.staff_id {
+        match staff::find(&mut conn, staff_id).await {
+            Ok(member) if member.is_active => {}
+            Ok(_) | Err(StoreError::NotFound) => {
+                return Err(ApiError::validation(vec![FieldError {
+                    field: "staff_id".into(),
+                    message: "names no active staff member".into(),
+                }]));
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let changes = ConversationChanges {
+        assigned_to: Some(body.staff_id),
+        ..Default::default()
+    };
+    let updated = update_and_announce(&mut conn, *id, changes).await?;
+    Ok(web::Json(updated.into()))
+}
+
+/// Move the conversation to open, pending, resolved or snoozed (until a time).
+#[utoipa::path(tag = "inbox", params(("id" = Uuid, Path)), request_body = StatusRequest, security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = ConversationResponse),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/conversations/{id}/status")]
+pub async fn set_conversation_status(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<StatusRequest>,
+) -> ApiResult<web::Json<ConversationResponse>> {
+    principal.require(Permission::WHATSAPP_CHAT_VIEW)?;
+    let field = |field: &str, message: &str| {
+        ApiError::validation(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    };
+    let status = ConversationStatus::parse(&body.status)
+        .ok_or_else(|| field("status", "must be open, pending, resolved or snoozed"))?;
+    let snooze_until = match (status, body.snooze_until) {
+        (ConversationStatus::Snoozed, Some(until)) if until > Utc::now() => Some(until),
+        (ConversationStatus::Snoozed, _) => {
+            return Err(field("snooze_until", "snoozing needs a time in the future"));
+        }
+        (_, Some(_)) => return Err(field("snooze_until", "only a snoozed conversation has one")),
+        (_, None) => None,
+    };
+    let mut conn = state.conn().await?;
+    visible_conversation(&mut conn, &principal, *id).await?;
+    let changes = ConversationChanges {
+        status: Some(status.as_str().into()),
+        snooze_until: Some(snooze_until),
+        ..Default::default()
+    };
+    let updated = update_and_announce(&mut conn, *id, changes).await?;
+    Ok(web::Json(updated.into()))
+}
+
+/// Mark the conversation read, and tell the provider (read receipts) where it can.
+#[utoipa::path(tag = "inbox", params(("id" = Uuid, Path)), security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = ConversationResponse),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/conversations/{id}/read")]
+pub async fn mark_conversation_read(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<ConversationResponse>> {
+    principal.require(Permission::WHATSAPP_CHAT_VIEW)?;
+    let mut conn = state.conn().await?;
+    let conversation = visible_conversation(&mut conn, &principal, *id).await?;
+    let id = conversation.id;
+    let updated = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            if conversation.unread_count > 0 {
+                if let Some(latest) = messages::latest_inbound(conn, id).await? {
+                    if let Some(provider_message_id) = latest.provider_message_id {
+                        let receipt = MarkRead {
+                            number_id: conversation.number_id,
+                            provider_message_id,
+                        };
+                        wacrm_worker::enqueue(conn, &receipt)
+                            .await
+                            .map_err(ApiError::internal)?;
+                    }
+                }
+            }
+            Ok(update_and_announce(
+                conn,
+                id,
+                ConversationChanges {
+                    unread_count: Some(0),
+                    ..Default::default()
+                },
+            )
+            .await?)
+        })
+        .await?;
+    Ok(web::Json(updated.into()))
+}
+
+async fn update_and_announce(
+    conn: &mut wacrm_persistence::AsyncPgConnection,
+    id: Uuid,
+    changes: ConversationChanges,
+) -> Result<conversations::Conversation, StoreError> {
+    let updated = conversations::update(conn, id, changes).await?;
+    events::publish(
+        conn,
+        &json!({"type": "conversation.updated", "conversation_id": id}),
+    )
+    .await?;
+    Ok(updated)
+}

@@ -1,0 +1,255 @@
+//! Sending: into a conversation, or to a phone number (starting a conversation).
+
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+use wacrm_domain::Permission;
+use wacrm_domain::outbound::{Interactive, Media, OutboundContent};
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::routes::messages::MessageResponse;
+use crate::sending::{self, Outgoing, Recipient};
+use crate::state::AppState;
+
+/// What to send. The content sits under a key named like its type, as in
+/// Meta's API: `{"type": "text", "text": "Hi"}`, `{"type": "template",
+/// "template": {"name", "language", "header"?, "body_params"?, "button_params"?}}`,
+/// `{"type": "image", "image": {"link" | "media_id", "caption"?}}`, …
+#[derive(Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentRequest {
+    Text {
+        text: String,
+        #[serde(default)]
+        preview_url: bool,
+    },
+    Template {
+        #[schema(value_type = Object)]
+        template: TemplateRequest,
+    },
+    Image {
+        #[schema(value_type = Object)]
+        image: Media,
+    },
+    Audio {
+        #[schema(value_type = Object)]
+        audio: Media,
+    },
+    Video {
+        #[schema(value_type = Object)]
+        video: Media,
+    },
+    Document {
+        #[schema(value_type = Object)]
+        document: Media,
+    },
+    Sticker {
+        #[schema(value_type = Object)]
+        sticker: Media,
+    },
+    Location {
+        location: LocationRequest,
+    },
+    Contacts {
+        /// Contact cards as Meta documents them.
+        contacts: Vec<Value>,
+    },
+    Interactive {
+        /// `{"kind": "buttons" | "list" | "cta_url", ...}`.
+        #[schema(value_type = Object)]
+        interactive: Interactive,
+    },
+    Reaction {
+        reaction: ReactionRequest,
+    },
+}
+
+#[derive(Deserialize)]
+pub struct TemplateRequest {
+    name: String,
+    language: String,
+    #[serde(default)]
+    header: Option<wacrm_domain::outbound::TemplateHeader>,
+    #[serde(default)]
+    body_params: Vec<String>,
+    #[serde(default)]
+    button_params: Vec<wacrm_domain::outbound::ButtonParam>,
+    #[serde(default)]
+    body_param_names: Vec<String>,
+    #[serde(default)]
+    header_param_name: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LocationRequest {
+    latitude: f64,
+    longitude: f64,
+    name: Option<String>,
+    address: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ReactionRequest {
+    /// Our id of the message reacted to.
+    message_id: Uuid,
+    /// An empty string removes the reaction.
+    emoji: String,
+}
+
+impl From<ContentRequest> for OutboundContent {
+    fn from(request: ContentRequest) -> Self {
+        match request {
+            ContentRequest::Text { text, preview_url } => Self::Text { text, preview_url },
+            ContentRequest::Template { template } => Self::Template {
+                name: template.name,
+                language: template.language,
+                header: template.header,
+                body_params: template.body_params,
+                button_params: template.button_params,
+                body_param_names: template.body_param_names,
+                header_param_name: template.header_param_name,
+            },
+            ContentRequest::Image { image } => Self::Image(image),
+            ContentRequest::Audio { audio } => Self::Audio(audio),
+            ContentRequest::Video { video } => Self::Video(video),
+            ContentRequest::Document { document } => Self::Document(document),
+            ContentRequest::Sticker { sticker } => Self::Sticker(sticker),
+            ContentRequest::Location { location } => Self::Location {
+                latitude: location.latitude,
+                longitude: location.longitude,
+                name: location.name,
+                address: location.address,
+            },
+            ContentRequest::Contacts { contacts } => Self::Contacts { contacts },
+            ContentRequest::Interactive { interactive } => Self::Interactive(interactive),
+            ContentRequest::Reaction { reaction } => Self::Reaction {
+                message_id: reaction.message_id.to_string(),
+                emoji: reaction.emoji,
+            },
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SendMessageRequest {
+    #[serde(flatten)]
+    pub content: ContentRequest,
+    /// Our id of a message in the conversation this one replies to.
+    pub reply_to: Option<Uuid>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct StartMessageRequest {
+    /// The customer's phone in any common spelling.
+    pub to_phone: String,
+    /// The business number to send from (default: a default number with a working connection).
+    pub number_id: Option<Uuid>,
+    #[serde(flatten)]
+    pub content: ContentRequest,
+    pub reply_to: Option<Uuid>,
+}
+
+fn idempotency(request: &HttpRequest, body: &Value) -> ApiResult<Option<(String, Vec<u8>)>> {
+    let Some(key) = request.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = key
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1 to 255 visible characters",
+            )
+        })?;
+    // serde_json's maps are ordered, so equal JSON bodies give equal bytes.
+    let canonical = serde_json::to_vec(body).map_err(ApiError::internal)?;
+    Ok(Some((
+        key.to_owned(),
+        sending::fingerprint(request.path(), &canonical),
+    )))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: Value) -> ApiResult<T> {
+    serde_json::from_value(body).map_err(|error| {
+        ApiError::bad_request("invalid_body", format!("the body does not fit: {error}"))
+    })
+}
+
+fn answer(answer: sending::Answer) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(answer.status)
+        .unwrap_or(actix_web::http::StatusCode::ACCEPTED);
+    HttpResponse::build(status).json(answer.body)
+}
+
+/// Queue a message in a conversation: free-form content only inside the
+/// 24-hour window, an approved template any time. Delivery happens in the
+/// background; the answer is the message with status `queued`. Send an
+/// `Idempotency-Key` header to make retries safe: the same key and body get the
+/// same answer and one send, for 24 hours.
+#[utoipa::path(tag = "inbox", params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    request_body = SendMessageRequest, security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 202, body = MessageResponse),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json", description = "`idempotency_key_in_use`"),
+    (status = 422, body = Problem, content_type = "application/problem+json",
+        description = "`session_expired` (with `expires_at` and a hint), `template_not_found`, `template_not_approved`, `template_parameters_mismatch`, `unsupported_by_provider`, `idempotency_key_reused`, `validation_failed`"),
+))]
+#[post("/conversations/{id}/messages")]
+pub async fn send_message(
+    state: web::Data<AppState>,
+    principal: Principal,
+    request: HttpRequest,
+    id: web::Path<Uuid>,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::WHATSAPP_CHAT_VIEW)?;
+    let body = body.into_inner();
+    let idempotency = idempotency(&request, &body)?;
+    let parsed: SendMessageRequest = parse(body)?;
+    let outgoing = Outgoing {
+        recipient: Recipient::Conversation(*id),
+        content: parsed.content.into(),
+        reply_to: parsed.reply_to,
+        idempotency,
+    };
+    Ok(answer(sending::queue(&state, &principal, outgoing).await?))
+}
+
+/// Send to a phone number: continues its conversation on the number, or starts
+/// one (seed 003). 503 `provider_not_configured` when no number can send.
+#[utoipa::path(tag = "inbox", params(("Idempotency-Key" = Option<String>, Header)),
+    request_body = StartMessageRequest, security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 202, body = MessageResponse),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+    (status = 503, body = Problem, content_type = "application/problem+json", description = "`provider_not_configured`"),
+))]
+#[post("/messages")]
+pub async fn start_message(
+    state: web::Data<AppState>,
+    principal: Principal,
+    request: HttpRequest,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::WHATSAPP_CHAT_VIEW)?;
+    let body = body.into_inner();
+    let idempotency = idempotency(&request, &body)?;
+    let parsed: StartMessageRequest = parse(body)?;
+    let outgoing = Outgoing {
+        recipient: Recipient::Phone {
+            to_phone: parsed.to_phone,
+            number_id: parsed.number_id,
+        },
+        content: parsed.content.into(),
+        reply_to: parsed.reply_to,
+        idempotency,
+    };
+    Ok(answer(sending::queue(&state, &principal, outgoing).await?))
+}

@@ -1,0 +1,158 @@
+//! Message templates as synced from the providers, with their approval status.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::error::StoreResult;
+use crate::page::{Page, PageRequest};
+use crate::schema::templates;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = templates)]
+pub struct Template {
+    pub id: Uuid,
+    pub connection_id: Uuid,
+    pub provider_template_id: Option<String>,
+    pub name: String,
+    pub language: String,
+    pub category: Option<String>,
+    pub status: String,
+    pub components: serde_json::Value,
+    pub status_reason: Option<String>,
+    pub synced_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A template as a provider lists it.
+#[derive(Debug, Clone)]
+pub struct SyncedTemplate {
+    pub provider_template_id: Option<String>,
+    pub name: String,
+    pub language: String,
+    pub category: Option<String>,
+    pub status: String,
+    pub components: serde_json::Value,
+}
+
+#[derive(Debug, Default)]
+pub struct TemplateFilter {
+    pub connection_id: Option<Uuid>,
+    pub status: Option<String>,
+    pub name: Option<String>,
+}
+
+/// Inserts or refreshes each template of the connection (by name and language).
+pub async fn upsert_all(
+    conn: &mut AsyncPgConnection,
+    connection_id: Uuid,
+    synced: Vec<SyncedTemplate>,
+) -> StoreResult<usize> {
+    let now = Utc::now();
+    let mut count = 0;
+    for template in synced {
+        count += diesel::insert_into(templates::table)
+            .values((
+                templates::id.eq(Uuid::now_v7()),
+                templates::connection_id.eq(connection_id),
+                templates::provider_template_id.eq(&template.provider_template_id),
+                templates::name.eq(&template.name),
+                templates::language.eq(&template.language),
+                templates::category.eq(&template.category),
+                templates::status.eq(&template.status),
+                templates::components.eq(&template.components),
+                templates::synced_at.eq(now),
+            ))
+            .on_conflict((
+                templates::connection_id,
+                templates::name,
+                templates::language,
+            ))
+            .do_update()
+            .set((
+                templates::provider_template_id.eq(&template.provider_template_id),
+                templates::category.eq(&template.category),
+                templates::status.eq(&template.status),
+                templates::components.eq(&template.components),
+                templates::synced_at.eq(now),
+                templates::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .await?;
+    }
+    Ok(count)
+}
+
+/// Applies a status-change webhook; returns the templates changed.
+pub async fn set_status(
+    conn: &mut AsyncPgConnection,
+    connection_id: Uuid,
+    name: &str,
+    language: Option<&str>,
+    status: &str,
+    reason: Option<&str>,
+) -> StoreResult<Vec<Template>> {
+    let mut target = diesel::update(templates::table)
+        .filter(templates::connection_id.eq(connection_id))
+        .filter(templates::name.eq(name))
+        .into_boxed();
+    if let Some(language) = language {
+        target = target.filter(templates::language.eq(language.to_owned()));
+    }
+    Ok(target
+        .set((
+            templates::status.eq(status),
+            templates::status_reason.eq(reason),
+            templates::updated_at.eq(Utc::now()),
+        ))
+        .returning(Template::as_returning())
+        .get_results(conn)
+        .await?)
+}
+
+pub async fn find_for_send(
+    conn: &mut AsyncPgConnection,
+    connection_id: Uuid,
+    name: &str,
+    language: &str,
+) -> StoreResult<Option<Template>> {
+    Ok(templates::table
+        .filter(templates::connection_id.eq(connection_id))
+        .filter(templates::name.eq(name))
+        .filter(templates::language.eq(language))
+        .select(Template::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Template> {
+    Ok(templates::table
+        .find(id)
+        .select(Template::as_select())
+        .first(conn)
+        .await?)
+}
+
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &TemplateFilter,
+    page: PageRequest,
+) -> StoreResult<Page<Template>> {
+    let mut query = templates::table.select(Template::as_select()).into_boxed();
+    if let Some(connection_id) = filter.connection_id {
+        query = query.filter(templates::connection_id.eq(connection_id));
+    }
+    if let Some(status) = &filter.status {
+        query = query.filter(templates::status.eq(status.clone()));
+    }
+    if let Some(name) = &filter.name {
+        query = query.filter(templates::name.ilike(crate::like_pattern(name)));
+    }
+    let rows = crate::paginate!(query, templates::id, page)
+        .load(conn)
+        .await?;
+    Ok(Page::from_rows(rows, page, |template| template.id))
+}

@@ -1,0 +1,200 @@
+//! TATA's WhatsApp API (Tata Tele Business Services "Omni", base
+//! `https://wb.omni.tatatelebusiness.com`): `POST /whatsapp-cloud/messages` with Meta's
+//! message body (built in `meta::outbound`) and `Authorization: {api_key}`, the key as
+//! it is, no `Bearer`. The key belongs to one business number, so no sender is named.
+//!
+//! The answer is `{id}`: TATA's id for the *request*, not the wamid. It is what we
+//! return as the provider message id. TATA's status webhooks (seed 004) name the
+//! wamid in `statuses[].id`, not this request id, so they cannot be matched by it:
+//! when TATA does answer Meta's `{messages: [{id: "wamid…"}]}` we return that wamid
+//! instead; otherwise the worker has to match a status to the message by its
+//! recipient (`recipient_id`) and time, or keep the wamid from the first status.
+//!
+//! No read-receipt or template-list endpoint is documented for us to rely on:
+//! marking read reports `false` and listing gives an empty list, without a call.
+//! Errors in Meta's shape are read as Meta's (see `failure`).
+
+use serde_json::Value;
+use wacrm_domain::Provider;
+use wacrm_domain::outbound::OutboundMessage;
+
+use crate::call::{Auth, CallLog, Request, endpoint};
+use crate::client::{ProviderClient, Sent};
+use crate::error::ProviderError;
+use crate::failure;
+use crate::meta::outbound::message_body;
+use crate::templates::RemoteTemplate;
+use crate::webhook::json;
+
+pub(crate) async fn send(
+    client: &ProviderClient<'_>,
+    log: &mut CallLog<'_>,
+    message: &OutboundMessage,
+) -> Result<Sent, ProviderError> {
+    let api_key = client.credential("api_key")?;
+    let url = endpoint(client.base_url, &["whatsapp-cloud", "messages"])?;
+    let answer = log
+        .call(Request::post(
+            url,
+            Auth::Header("Authorization", api_key),
+            message_body(message),
+        ))
+        .await?;
+    if !answer.is_success()
+        || answer
+            .body
+            .get("error")
+            .is_some_and(|error| !error.is_null())
+    {
+        return Err(failure::classify(Provider::Tata, &answer));
+    }
+    let wamid = answer
+        .body
+        .get("messages")
+        .and_then(Value::as_array)
+        .and_then(|messages| messages.first())
+        .and_then(|message| json::text(message, "id"));
+    let id = wamid
+        .or_else(|| json::text(&answer.body, "id"))
+        .ok_or_else(|| failure::unexpected(Provider::Tata, "a request id"))?;
+    Ok(Sent {
+        provider_message_id: id,
+        queued_by_provider: false,
+    })
+}
+
+/// TATA documents no template listing that we could verify.
+pub(crate) fn list_templates() -> Vec<RemoteTemplate> {
+    Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    //! TATA's client against a fake Omni API.
+
+    use std::time::Duration;
+
+    use serde_json::json;
+    use wacrm_domain::Provider;
+    use wacrm_domain::connection::Credentials;
+
+    use crate::client::{ProviderClient, SenderNumber, Sent};
+    use crate::error::ProviderError;
+    use crate::fake_provider::FakeProvider;
+    use crate::fake_provider::fixtures::*;
+    use crate::meta::outbound::message_body;
+
+    const KEY: &str = "tata-secret-key-456";
+    const PATH: &str = "/whatsapp-cloud/messages";
+    const FROM: SenderNumber<'static> = SenderNumber {
+        phone: "919355421616",
+        provider_number_id: None,
+    };
+
+    fn credentials() -> Credentials {
+        Credentials {
+            api_key: Some(KEY.into()),
+            ..Credentials::default()
+        }
+    }
+
+    fn client<'a>(
+        http: &'a reqwest::Client,
+        fake: &'a FakeProvider,
+        credentials: &'a Credentials,
+    ) -> ProviderClient<'a> {
+        ProviderClient {
+            http,
+            provider: Provider::Tata,
+            base_url: &fake.base_url,
+            graph_version: "v25.0",
+            credentials,
+        }
+    }
+
+    #[tokio::test]
+    async fn metas_body_goes_to_tata_with_the_raw_key() {
+        let fake = FakeProvider::start("").await;
+        let http = reqwest::Client::new();
+        let credentials = credentials();
+        let tata = client(&http, &fake, &credentials);
+        let contents = [
+            text("hi"),
+            template(),
+            buttons(),
+            list(),
+            cta_url(),
+            location(),
+            contacts(),
+            reaction(),
+        ];
+        for (number, content) in contents.into_iter().enumerate() {
+            let request_id = format!("268e8b65-59a2-45df-9006-bd4b2aedbf{number:02}");
+            fake.answer("POST", PATH, 200, json!({"id": request_id}));
+            let message = message(content);
+            let outcome = tata.send(&FROM, &message).await;
+            assert_eq!(
+                outcome.result,
+                Ok(Sent {
+                    provider_message_id: request_id,
+                    queued_by_provider: false
+                })
+            );
+            let [request] = fake.take_requests().try_into().unwrap();
+            assert_eq!(
+                (request.method.as_str(), request.path.as_str()),
+                ("POST", PATH)
+            );
+            assert_eq!(request.header("authorization"), Some(KEY));
+            assert_eq!(request.body, message_body(&message));
+            assert_eq!(request.body["to"], CUSTOMER);
+            assert_no_secret(&outcome.calls, KEY);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wamid_in_the_answer_is_preferred_to_the_request_id() {
+        let fake = FakeProvider::start("").await;
+        let http = reqwest::Client::new();
+        let credentials = credentials();
+        fake.answer(
+            "POST",
+            PATH,
+            200,
+            json!({"id": "req-1", "messages": [{"id": "wamid.T"}]}),
+        );
+        let outcome = client(&http, &fake, &credentials)
+            .send(&FROM, &message(text("hi")))
+            .await;
+        assert_eq!(outcome.result.unwrap().provider_message_id, "wamid.T");
+    }
+
+    #[tokio::test]
+    async fn relayed_meta_errors_and_outages_are_classified() {
+        let fake = FakeProvider::start("").await;
+        let http = reqwest::Client::new();
+        let credentials = credentials();
+        let tata = client(&http, &fake, &credentials);
+        fake.answer("POST", PATH, 400, json!({"error": {"message": "Re-engagement message", "code": 131047,
+            "error_data": {"details": "Message failed to send because more than 24 hours have passed"}}}));
+        fake.answer_with("POST", PATH, 503, &[("Retry-After", "12")], "upstream down");
+        fake.answer("POST", PATH, 401, json!({"message": "Unauthorized"}));
+
+        let closed = tata.send(&FROM, &message(text("hi"))).await;
+        assert!(
+            matches!(closed.result, Err(ProviderError::Permanent { code: Some(ref code), .. }) if code == "131047")
+        );
+        let down = tata.send(&FROM, &message(text("hi"))).await;
+        assert!(
+            matches!(down.result, Err(ProviderError::Retryable { retry_after: Some(after), .. })
+            if after == Duration::from_secs(12))
+        );
+        let refused = tata.send(&FROM, &message(text("hi"))).await;
+        assert!(matches!(refused.result, Err(ProviderError::Auth { .. })));
+        for outcome in [closed, down, refused] {
+            assert_no_secret(&outcome.calls, KEY);
+        }
+        assert_eq!(tata.mark_read(&FROM, "wamid.X").await.result, Ok(false));
+        assert_eq!(tata.list_templates(&FROM).await.result, Ok(vec![]));
+    }
+}

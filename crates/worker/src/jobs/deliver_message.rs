@@ -1,0 +1,228 @@
+//! Sends one queued message through its number's provider.
+//!
+//! At most one provider call per message is ever in flight, and a crash
+//! between the provider's answer and our commit never causes a second send:
+//! `send_started_at` is committed before the call, so an attempt that finds it
+//! already set cannot know whether the provider got the message, and ends it
+//! `failed` with `delivery_unknown` for a person to check.
+
+use chrono::Utc;
+use diesel_async::AsyncConnection as _;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+use wacrm_domain::outbound::{OutboundContent, OutboundMessage};
+use wacrm_persistence::connections::Connection;
+use wacrm_persistence::conversations::Conversation;
+use wacrm_persistence::messages::Message;
+use wacrm_persistence::numbers::Number;
+use wacrm_persistence::{
+    AsyncPgConnection, StoreError, connections, conversations, events, messages, numbers,
+};
+use wacrm_providers::client::{ProviderClient, SenderNumber};
+use wacrm_providers::{ProviderError, hosts};
+
+use crate::context::WorkerContext;
+use crate::jobs::activity::record_calls;
+use crate::{Job, JobError};
+
+/// Attempts before a retryable failure is given up (the job's own limit).
+const MAX_ATTEMPTS: i32 = 8;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeliverMessage {
+    pub message_id: Uuid,
+}
+
+enum Step {
+    Done,
+    Send(Box<(Message, Conversation, Number, Connection)>),
+}
+
+impl Job for DeliverMessage {
+    const KIND: &'static str = "deliver_message";
+    const MAX_ATTEMPTS: i32 = MAX_ATTEMPTS;
+    type Context = WorkerContext;
+
+    async fn run(&self, ctx: &WorkerContext) -> Result<(), JobError> {
+        let mut conn = ctx.pool.get().await.map_err(retry)?;
+        let id = self.message_id;
+        let cipher = ctx.cipher.clone();
+        let step = conn
+            .transaction::<_, StoreError, _>(async |conn| {
+                let message = messages::lock(conn, id).await?;
+                if message.status != "queued" {
+                    return Ok(Step::Done);
+                }
+                if message.send_started_at.is_some() {
+                    fail(conn, &message, json!({
+                        "code": "delivery_unknown",
+                        "title": "An earlier attempt may have reached the provider",
+                        "detail": "wacrm stopped after calling the provider and before recording its answer. Check with the customer or the provider before sending again.",
+                        "provider_code": null,
+                    }))
+                    .await?;
+                    return Ok(Step::Done);
+                }
+                let conversation = conversations::find(conn, message.conversation_id).await?;
+                let number = numbers::find(conn, conversation.number_id).await?;
+                let connection = connections::find(conn, &cipher, number.connection_id).await?;
+                messages::mark_send_started(conn, id).await?;
+                Ok(Step::Send(Box::new((message, conversation, number, connection))))
+            })
+            .await
+            .map_err(|error| match error {
+                StoreError::NotFound => JobError::Permanent("the message or its number is gone".into()),
+                other => retry(other),
+            })?;
+        let Step::Send(parts) = step else {
+            return Ok(());
+        };
+        let (message, conversation, number, connection) = *parts;
+
+        let content: OutboundContent = match serde_json::from_value(message.payload.clone()) {
+            Ok(content) => content,
+            Err(error) => {
+                let problem = json!({"code": "invalid_message", "title": "The stored message cannot be read", "detail": error.to_string(), "provider_code": null});
+                fail(&mut conn, &message, problem).await.map_err(retry)?;
+                return Ok(());
+            }
+        };
+        ctx.pacer.wait(number.id, number.messages_per_second).await;
+        let client = ProviderClient {
+            http: &ctx.http,
+            provider: connection.provider,
+            base_url: connection
+                .base_url
+                .as_deref()
+                .unwrap_or(hosts::default_base_url(connection.provider)),
+            graph_version: &ctx.graph_version,
+            credentials: &connection.credentials,
+        };
+        let sender = SenderNumber {
+            phone: &number.phone_normalized,
+            provider_number_id: number.provider_number_id.as_deref(),
+        };
+        let outgoing = OutboundMessage {
+            client_id: message.id,
+            to: conversation.customer_phone.clone(),
+            content,
+            reply_to: message.context_message_id.clone(),
+        };
+        let outcome = client.send(&sender, &outgoing).await;
+        record_calls(
+            &mut conn,
+            &connection,
+            "send_message",
+            Some(message.id),
+            outcome.calls,
+        )
+        .await
+        .map_err(retry)?;
+
+        match outcome.result {
+            Ok(sent) => {
+                conn.transaction::<_, StoreError, _>(async |conn| {
+                    messages::mark_sent(conn, message.id, &sent.provider_message_id).await?;
+                    publish_status(conn, &message, "sent").await
+                })
+                .await
+                .map_err(retry)?;
+                if !connection.is_healthy {
+                    connections::set_health(&mut conn, connection.id, None)
+                        .await
+                        .map_err(retry)?;
+                }
+                Ok(())
+            }
+            Err(ProviderError::Retryable {
+                code,
+                message: reason,
+                retry_after,
+            }) => {
+                let attempts = previous_attempts(&message) + 1;
+                let problem = json!({"code": "delivery_retrying", "title": reason, "detail": null, "provider_code": code, "attempts": attempts});
+                if attempts >= MAX_ATTEMPTS {
+                    let mut problem = problem;
+                    problem["code"] = json!("delivery_failed");
+                    fail(&mut conn, &message, problem).await.map_err(retry)?;
+                    return Ok(());
+                }
+                messages::clear_send_started(&mut conn, message.id)
+                    .await
+                    .map_err(retry)?;
+                messages::set_status(&mut conn, message.id, "queued", Some(problem))
+                    .await
+                    .map_err(retry)?;
+                Err(match retry_after {
+                    Some(after) => JobError::retry_after(
+                        reason,
+                        chrono::Duration::from_std(after).unwrap_or(chrono::Duration::seconds(60)),
+                    ),
+                    None => JobError::retry(reason),
+                })
+            }
+            Err(ProviderError::Permanent {
+                code,
+                message: reason,
+            }) => {
+                let problem = json!({"code": "provider_rejected", "title": reason, "detail": null, "provider_code": code});
+                fail(&mut conn, &message, problem).await.map_err(retry)?;
+                Ok(())
+            }
+            Err(ProviderError::Auth {
+                code,
+                message: reason,
+            }) => {
+                tracing::warn!(connection_id = %connection.id, "the provider refused our credentials; connection flagged");
+                connections::set_health(&mut conn, connection.id, Some(&reason))
+                    .await
+                    .map_err(retry)?;
+                let problem = json!({
+                    "code": "provider_auth_failed",
+                    "title": "The provider refused the connection's credentials",
+                    "detail": format!("{reason}. Update the connection's credentials, then send again."),
+                    "provider_code": code,
+                });
+                fail(&mut conn, &message, problem).await.map_err(retry)?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Retryable failures so far, as recorded on the message.
+fn previous_attempts(message: &Message) -> i32 {
+    message
+        .error
+        .as_ref()
+        .and_then(|error| error.get("attempts"))
+        .and_then(serde_json::Value::as_i64)
+        .and_then(|n| i32::try_from(n).ok())
+        .unwrap_or(0)
+}
+
+async fn fail(
+    conn: &mut AsyncPgConnection,
+    message: &Message,
+    problem: serde_json::Value,
+) -> Result<(), StoreError> {
+    messages::set_status(conn, message.id, "failed", Some(problem)).await?;
+    publish_status(conn, message, "failed").await
+}
+
+async fn publish_status(
+    conn: &mut AsyncPgConnection,
+    message: &Message,
+    status: &str,
+) -> Result<(), StoreError> {
+    events::publish(
+        conn,
+        &json!({"type": "message.status", "message_id": message.id, "conversation_id": message.conversation_id, "status": status, "at": Utc::now()}),
+    )
+    .await
+}
+
+fn retry(error: impl std::fmt::Display) -> JobError {
+    JobError::retry(error.to_string())
+}

@@ -1,0 +1,2 @@
+DROP TABLE quick_replies;
+DROP TABLE tickets;
