@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Inbound benchmark, from a clean state: builds wacrm and the load generator
+# (release), starts `wacrm serve` on 127.0.0.1 with a fresh data directory (its
+# own embedded PostgreSQL), loads it with signed Meta webhooks, waits for the
+# backlog to be processed, prints the figures with wacrm's and PostgreSQL's
+# memory, then stops wacrm (which stops PostgreSQL) and removes everything.
+#
+#   bash bench/ingest.sh                      # 20 s, 64 in flight
+#   DURATION=30 CONCURRENCY=128 bash bench/ingest.sh
+#   bash bench/ingest.sh --duration 10 --concurrency 32 --threads 2
+#
+# Environment: DURATION (s, default 20), CONCURRENCY (default 64), SENDERS
+# (default 20000), GEN_THREADS (generator threads, default 1), DRAIN_TIMEOUT
+# (s, default 300), SKIP_BUILD=1 (use the binaries already in target/release),
+# WACRM_HTTP_WORKERS / WACRM_DB_POOL_SIZE (passed to wacrm when set). Extra
+# arguments go to ingest-bench (see `ingest-bench --help`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION="${DURATION:-20}"
+CONCURRENCY="${CONCURRENCY:-64}"
+SENDERS="${SENDERS:-20000}"
+GEN_THREADS="${GEN_THREADS:-1}"
+DRAIN_TIMEOUT="${DRAIN_TIMEOUT:-300}"
+ADMIN_EMAIL="bench-admin@example.com"
+ADMIN_PASSWORD="bench-password-$RANDOM$RANDOM"
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  echo "== building (release) =="
+  # Two commands, not one: built together, the two would unify their
+  # dependencies' features differently and rebuild wacrm.
+  cargo build --release -q -p wacrm-api
+  cargo build --release -q -p wacrm-bench-ingest
+fi
+WACRM="$PWD/target/release/wacrm"
+GENERATOR="$PWD/target/release/ingest-bench"
+
+# A port nothing listens on.
+port=""
+for _ in $(seq 1 50); do
+  candidate=$((20000 + RANDOM % 40000))
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
+    port="$candidate"
+    break
+  fi
+done
+[ -n "$port" ] || { echo "no free port found" >&2; exit 1; }
+URL="http://127.0.0.1:$port"
+
+DATA_DIR="$(mktemp -d /tmp/wacrm-bench.XXXXXX)"
+# As root, the embedded cluster runs as `postgres`/`nobody`, which must be able
+# to enter the data directory.
+chmod 755 "$DATA_DIR"
+WACRM_PID=""
+SAMPLER_PID=""
+
+postmaster_pid() {
+  head -n 1 "$DATA_DIR/postgres/data/postmaster.pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  if [ -n "$SAMPLER_PID" ]; then kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; fi
+  local pg
+  pg="$(postmaster_pid)"
+  if [ -n "$WACRM_PID" ] && kill -0 "$WACRM_PID" 2>/dev/null; then
+    kill -TERM "$WACRM_PID" 2>/dev/null || true
+    for _ in $(seq 1 300); do kill -0 "$WACRM_PID" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$WACRM_PID" 2>/dev/null; then
+      echo "wacrm did not stop within 30 s; killing it" >&2
+      kill -KILL "$WACRM_PID" 2>/dev/null || true
+    fi
+    wait "$WACRM_PID" 2>/dev/null || true
+  fi
+  # wacrm stops its cluster on shutdown (and a watchdog does if it died);
+  # make sure before removing the directory.
+  if [ -n "$pg" ]; then
+    for _ in $(seq 1 100); do kill -0 "$pg" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pg" 2>/dev/null; then
+      echo "the embedded PostgreSQL (pid $pg) is still up; stopping it" >&2
+      kill -INT "$pg" 2>/dev/null || true
+      for _ in $(seq 1 100); do kill -0 "$pg" 2>/dev/null || break; sleep 0.1; done
+    fi
+  fi
+  rm -rf "$DATA_DIR"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== starting wacrm on $URL (data: $DATA_DIR) =="
+extra_env=()
+[ -n "${WACRM_HTTP_WORKERS:-}" ] && extra_env+=("WACRM_HTTP_WORKERS=$WACRM_HTTP_WORKERS")
+[ -n "${WACRM_DB_POOL_SIZE:-}" ] && extra_env+=("WACRM_DB_POOL_SIZE=$WACRM_DB_POOL_SIZE")
+env -u DATABASE_URL -u WACRM_PUBLIC_URL -u WACRM_MASTER_KEY -u WACRM_JWT_SECRET \
+    -u WACRM_ENV -u WACRM_MEDIA_URL -u WACRM_RUN_WORKERS -u WACRM_LOG_FORMAT \
+    -u WACRM_HTTP_WORKERS -u WACRM_DB_POOL_SIZE \
+    WACRM_DATA_DIR="$DATA_DIR" WACRM_LISTEN="127.0.0.1:$port" \
+    WACRM_ADMIN_EMAIL="$ADMIN_EMAIL" WACRM_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+    WACRM_LOG=warn "${extra_env[@]}" \
+    "$WACRM" serve >"$DATA_DIR/wacrm.log" 2>&1 &
+WACRM_PID=$!
+
+started=$(date +%s)
+until [ "$(curl -s -o /dev/null -w '%{http_code}' --noproxy '*' "$URL/readyz" || true)" = "200" ]; do
+  if ! kill -0 "$WACRM_PID" 2>/dev/null; then
+    echo "wacrm exited during start-up:" >&2
+    cat "$DATA_DIR/wacrm.log" >&2
+    exit 1
+  fi
+  if [ $(( $(date +%s) - started )) -ge 120 ]; then
+    echo "wacrm was not ready within 120 s:" >&2
+    tail -n 50 "$DATA_DIR/wacrm.log" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+echo "ready after $(( $(date +%s) - started )) s"
+
+# Memory, sampled every 0.5 s: wacrm's own VmRSS/VmHWM, and the embedded
+# PostgreSQL's processes (postmaster and its children) summed, as RSS (counts
+# shared buffers once per process) and as PSS (shared pages split fairly).
+MEM_LOG="$DATA_DIR/memory.log"
+sample_memory() {
+  local pg pids rss pss
+  while kill -0 "$WACRM_PID" 2>/dev/null; do
+    pg="$(postmaster_pid)"
+    pids=""
+    if [ -n "$pg" ]; then
+      pids="$pg $(awk -v parent="$pg" '$4 == parent { print $1 }' /proc/[0-9]*/stat 2>/dev/null | tr '\n' ' ')"
+    fi
+    rss=0; pss=0
+    for p in $pids; do
+      rss=$(( rss + $(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0) ))
+      pss=$(( pss + $(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0) ))
+    done
+    echo "$(awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { print r + 0, h + 0 }' "/proc/$WACRM_PID/status" 2>/dev/null) $rss $pss $(echo $pids | wc -w)" >>"$MEM_LOG"
+    sleep 0.5
+  done
+}
+sample_memory &
+SAMPLER_PID=$!
+
+# CPU ticks (1/100 s): the whole machine, wacrm, and the embedded PostgreSQL
+# (postmaster with its exited children, plus its live children).
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
+wacrm_ticks() { awk '{ print $14 + $15 }' "/proc/$WACRM_PID/stat" 2>/dev/null || echo 0; }
+postgres_ticks() {
+  local pg total=0
+  pg="$(postmaster_pid)"
+  [ -n "$pg" ] || { echo 0; return; }
+  total=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pg/stat" 2>/dev/null || echo 0)
+  for p in $(awk -v parent="$pg" '$4 == parent { print $1 }' /proc/[0-9]*/stat 2>/dev/null); do
+    total=$(( total + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0) ))
+  done
+  echo "$total"
+}
+read -r busy0 total0 < <(machine_ticks)
+wacrm0=$(wacrm_ticks)
+pg0=$(postgres_ticks)
+
+echo "== load: ${DURATION} s, ${CONCURRENCY} in flight =="
+WACRM_ADMIN_PASSWORD="$ADMIN_PASSWORD" "$GENERATOR" \
+  --url "$URL" --email "$ADMIN_EMAIL" \
+  --duration "$DURATION" --concurrency "$CONCURRENCY" --senders "$SENDERS" \
+  --threads "$GEN_THREADS" --drain-timeout "$DRAIN_TIMEOUT" "$@" \
+  | tee "$DATA_DIR/report.txt"
+
+read -r busy1 total1 < <(machine_ticks)
+wacrm1=$(wacrm_ticks)
+pg1=$(postgres_ticks)
+kill "$SAMPLER_PID" 2>/dev/null || true
+wait "$SAMPLER_PID" 2>/dev/null || true
+SAMPLER_PID=""
+generator_cpu=$(awk '/^generator CPU/ { print $(NF - 3) }' "$DATA_DIR/report.txt")
+hwm_now=$(awk '/^VmHWM:/ { print $2 }' "/proc/$WACRM_PID/status" 2>/dev/null || echo 0)
+
+echo "-- memory (sampled every 0.5 s during the run) --"
+awk -v hwm="$hwm_now" '
+  { if ($1 > rss) rss = $1; if ($3 > pgrss) pgrss = $3; if ($4 > pgpss) pgpss = $4; if ($5 > procs) procs = $5; n++ }
+  END {
+    if (hwm > 0) peak = hwm; else peak = rss
+    printf "wacrm peak RSS         %.1f MB  (VmHWM at the end; highest VmRSS sampled %.1f MB)\n", peak / 1024, rss / 1024
+    printf "postgres peak (sum)    RSS %.1f MB, PSS %.1f MB  (up to %d processes; %d samples)\n", pgrss / 1024, pgpss / 1024, procs, n
+  }' "$MEM_LOG"
+awk -v busy=$((busy1 - busy0)) -v total=$((total1 - total0)) -v w=$((wacrm1 - wacrm0)) \
+    -v pg=$((pg1 - pg0)) -v gen="${generator_cpu:-0}" -v cores="$(nproc)" 'BEGIN {
+  other = busy / 100 - w / 100 - pg / 100 - gen; if (other < 0) other = 0
+  printf "-- CPU over the whole run (load + drain: %.0f s x %d cores = %.0f core-s) --\n", total / 100 / cores, cores, total / 100
+  printf "wacrm %.1f s, postgres %.1f s, generator %.1f s, other processes %.1f s, idle %.1f s\n", w / 100, pg / 100, gen, other, (total - busy) / 100
+}'
+echo "machine                $(nproc) cores, $(awk '/^model name/ { sub(/^[^:]*: /, ""); print; exit }' /proc/cpuinfo), $(awk '/^MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo); $(date -u +%Y-%m-%dT%H:%MZ)"
+if grep -qE 'ERROR|WARN' "$DATA_DIR/wacrm.log"; then
+  echo "-- wacrm log: $(grep -cE 'ERROR|WARN' "$DATA_DIR/wacrm.log") warning/error lines; the first 10 --"
+  grep -E 'ERROR|WARN' "$DATA_DIR/wacrm.log" | head -n 10 | cut -c 1-400
+fi
