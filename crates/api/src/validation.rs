@@ -53,18 +53,24 @@ impl Checks {
         }
     }
 
-    /// The phone as given plus its normalised digits.
+    /// The phone as given and its normalised digits; both `None` without a phone.
     pub fn phone(
         &mut self,
         field: &str,
-        value: &str,
+        value: Option<&str>,
         country: Option<Country>,
-    ) -> (String, Option<String>) {
+    ) -> (Option<String>, Option<String>) {
+        let Some(value) = value else {
+            return (None, None);
+        };
         match NormalizedPhone::parse(value, country) {
-            Ok(normalized) => (value.trim().to_owned(), Some(normalized.into_string())),
+            Ok(normalized) => (
+                Some(value.trim().to_owned()),
+                Some(normalized.into_string()),
+            ),
             Err(error) => {
                 self.fail(field, error.to_string());
-                (value.to_owned(), None)
+                (Some(value.to_owned()), None)
             }
         }
     }
@@ -89,6 +95,17 @@ impl Checks {
     }
 }
 
+/// A `?phone=` filter in any spelling, as normalised digits (400 when it is not a phone).
+pub fn phone_filter(value: Option<&str>, country: Option<Country>) -> ApiResult<Option<String>> {
+    value
+        .map(|phone| {
+            NormalizedPhone::parse(phone, country)
+                .map(NormalizedPhone::into_string)
+                .map_err(|error| ApiError::bad_request("invalid_query", error.to_string()))
+        })
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,7 +115,7 @@ mod tests {
         let mut checks = Checks::default();
         checks.text("name", "  ", 10);
         checks.email("email", "nobody");
-        checks.phone("phone", "call me", None);
+        checks.phone("phone", Some("call me"), None);
         let error = checks.finish().unwrap_err();
         assert_eq!(error.code(), "validation_failed");
     }
@@ -111,7 +128,10 @@ mod tests {
             "ana@example.com"
         );
         assert_eq!(
-            checks.phone("phone", "+254 712 345678", None).1.as_deref(),
+            checks
+                .phone("phone", Some("+254 712 345678"), None)
+                .1
+                .as_deref(),
             Some("254712345678")
         );
         assert!(checks.finish().is_ok());

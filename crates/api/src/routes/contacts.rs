@@ -5,14 +5,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use wacrm_domain::{NormalizedPhone, Permission};
+use wacrm_domain::Permission;
 use wacrm_persistence::contacts;
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 use crate::pagination::{PageParams, PageResponse};
 use crate::state::AppState;
-use crate::validation::Checks;
+use crate::validation::{Checks, phone_filter};
 
 #[derive(Serialize, ToSchema)]
 pub struct ContactResponse {
@@ -93,15 +93,7 @@ pub async fn list_contacts(
 ) -> ApiResult<web::Json<PageResponse<ContactResponse>>> {
     principal.require(Permission::CONTACTS_VIEW)?;
     let query = query.into_inner();
-    let phone_normalized = query
-        .phone
-        .as_deref()
-        .map(|phone| {
-            NormalizedPhone::parse(phone, state.default_country)
-                .map(NormalizedPhone::into_string)
-                .map_err(|error| ApiError::bad_request("invalid_query", error.to_string()))
-        })
-        .transpose()?;
+    let phone_normalized = phone_filter(query.phone.as_deref(), state.default_country)?;
     let filter = contacts::ContactFilter {
         company: query.company.filter(|c| !c.trim().is_empty()),
         phone_normalized,
@@ -135,11 +127,8 @@ pub async fn create_contact(
         .company
         .as_deref()
         .map(|company| checks.text("company", company, 200));
-    let (phone, phone_normalized) = body
-        .phone
-        .as_deref()
-        .map(|phone| checks.phone("phone", phone, state.default_country))
-        .map_or((None, None), |(given, digits)| (Some(given), digits));
+    let (phone, phone_normalized) =
+        checks.phone("phone", body.phone.as_deref(), state.default_country);
     checks.finish()?;
     let mut conn = state.conn().await?;
     let contact = contacts::insert(
@@ -205,10 +194,7 @@ pub async fn update_contact(
         ..Default::default()
     };
     if let Some(phone) = body.phone {
-        let (given, digits) = phone
-            .as_deref()
-            .map(|phone| checks.phone("phone", phone, state.default_country))
-            .map_or((None, None), |(given, digits)| (Some(given), digits));
+        let (given, digits) = checks.phone("phone", phone.as_deref(), state.default_country);
         changes.phone = Some(given);
         changes.phone_normalized = Some(digits);
     }

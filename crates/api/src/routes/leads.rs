@@ -5,14 +5,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use wacrm_domain::{NormalizedPhone, Permission};
+use wacrm_domain::Permission;
 use wacrm_persistence::leads;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::pagination::{PageParams, PageResponse};
 use crate::state::AppState;
-use crate::validation::Checks;
+use crate::validation::{Checks, phone_filter};
 
 #[derive(Serialize, ToSchema)]
 pub struct LeadResponse {
@@ -107,15 +107,7 @@ pub async fn list_leads(
 ) -> ApiResult<web::Json<PageResponse<LeadResponse>>> {
     principal.require(Permission::LEADS_VIEW)?;
     let query = query.into_inner();
-    let phone_normalized = query
-        .phone
-        .as_deref()
-        .map(|phone| {
-            NormalizedPhone::parse(phone, state.default_country)
-                .map(NormalizedPhone::into_string)
-                .map_err(|error| ApiError::bad_request("invalid_query", error.to_string()))
-        })
-        .transpose()?;
+    let phone_normalized = phone_filter(query.phone.as_deref(), state.default_country)?;
     let filter = leads::LeadFilter {
         status_id: query.status_id,
         source_id: query.source_id,
@@ -147,11 +139,8 @@ pub async fn create_lead(
         .email
         .as_deref()
         .map(|email| checks.email("email", email));
-    let (phone, phone_normalized) = body
-        .phone
-        .as_deref()
-        .map(|phone| checks.phone("phone", phone, state.default_country))
-        .map_or((None, None), |(given, digits)| (Some(given), digits));
+    let (phone, phone_normalized) =
+        checks.phone("phone", body.phone.as_deref(), state.default_country);
     checks.finish()?;
     let mut conn = state.conn().await?;
     let lead = leads::insert(
@@ -217,10 +206,7 @@ pub async fn update_lead(
         ..Default::default()
     };
     if let Some(phone) = body.phone {
-        let (given, digits) = phone
-            .as_deref()
-            .map(|phone| checks.phone("phone", phone, state.default_country))
-            .map_or((None, None), |(given, digits)| (Some(given), digits));
+        let (given, digits) = checks.phone("phone", phone.as_deref(), state.default_country);
         changes.phone = Some(given);
         changes.phone_normalized = Some(digits);
     }

@@ -111,16 +111,12 @@ pub async fn create_staff(
     let name = checks.text("name", &body.name, 200);
     let email = checks.email("email", &body.email);
     checks.password("password", &body.password);
-    let phone = body
-        .phone
-        .as_deref()
-        .map(|phone| checks.phone("phone", phone, state.default_country));
+    let (phone, phone_normalized) =
+        checks.phone("phone", body.phone.as_deref(), state.default_country);
     let permissions = checks.permissions("permissions", &body.permissions);
     checks.finish()?;
     let password_hash = password::hash(body.password).await?;
     let mut conn = state.conn().await?;
-    let (phone, phone_normalized) =
-        phone.map_or((None, None), |(given, digits)| (Some(given), digits));
     let created = staff::insert(
         &mut conn,
         staff::NewStaff {
@@ -196,10 +192,7 @@ pub async fn update_staff(
         ..Default::default()
     };
     if let Some(phone) = body.phone {
-        let (given, digits) = phone
-            .as_deref()
-            .map(|phone| checks.phone("phone", phone, state.default_country))
-            .map_or((None, None), |(given, digits)| (Some(given), digits));
+        let (given, digits) = checks.phone("phone", phone.as_deref(), state.default_country);
         changes.phone = Some(given);
         changes.phone_normalized = Some(digits);
     }

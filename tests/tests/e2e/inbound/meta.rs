@@ -71,6 +71,37 @@ fn statuses_change(statuses: Vec<Value>) -> Value {
     })
 }
 
+/// Sending arrives with the outbound work; until then the row a send leaves
+/// behind is written directly: an outbound message the provider accepted.
+async fn sent_message(
+    inbox: &Inbox,
+    conversation: &Value,
+    wamid: &str,
+    body: &str,
+) -> wacrm_persistence::messages::Message {
+    let mut db = inbox.app.db().await;
+    wacrm_persistence::messages::insert_unless_known(
+        &mut db,
+        wacrm_persistence::messages::NewMessage {
+            id: uuid::Uuid::now_v7(),
+            conversation_id: conversation["id"].as_str().unwrap().parse().unwrap(),
+            direction: "outbound".into(),
+            kind: "text".into(),
+            body: body.into(),
+            payload: json!({}),
+            provider: "meta".into(),
+            provider_message_id: Some(wamid.into()),
+            status: "sent".into(),
+            sent_by: None,
+            sent_at: Utc::now(),
+            context_message_id: None,
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap()
+}
+
 async fn send(inbox: &Inbox, payload: &Value) -> crate::harness::Answer {
     let body = serde_json::to_vec(payload).unwrap();
     let signature = format!("sha256={}", hmac_hex(APP_SECRET, &body));
@@ -390,30 +421,8 @@ async fn statuses_move_forward_only_and_late_ones_are_history() {
     )
     .await;
     inbox.app.run_jobs().await;
-    // Sending arrives with the outbound work; until then the row a send would
-    // leave behind is written directly.
     let (conversation, _) = inbox.only_conversation().await;
-    let mut db = inbox.app.db().await;
-    let sent = wacrm_persistence::messages::insert_unless_known(
-        &mut db,
-        wacrm_persistence::messages::NewMessage {
-            id: uuid::Uuid::now_v7(),
-            conversation_id: conversation["id"].as_str().unwrap().parse().unwrap(),
-            direction: "outbound".into(),
-            kind: "text".into(),
-            body: "Your order shipped".into(),
-            payload: json!({}),
-            provider: "meta".into(),
-            provider_message_id: Some("wamid.out".into()),
-            status: "sent".into(),
-            sent_by: None,
-            sent_at: Utc::now(),
-            context_message_id: None,
-        },
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let sent = sent_message(&inbox, &conversation, "wamid.out", "Your order shipped").await;
     let status = |s: &str, ts: i64| json!({"id": "wamid.out", "status": s, "timestamp": ts.to_string(), "recipient_id": "254712345678"});
     // `read` overtakes `delivered`; then a late `delivered` and a `failed` arrive.
     send(
@@ -473,27 +482,7 @@ async fn a_failed_status_keeps_the_providers_error() {
     .await;
     inbox.app.run_jobs().await;
     let (conversation, _) = inbox.only_conversation().await;
-    let mut db = inbox.app.db().await;
-    let sent = wacrm_persistence::messages::insert_unless_known(
-        &mut db,
-        wacrm_persistence::messages::NewMessage {
-            id: uuid::Uuid::now_v7(),
-            conversation_id: conversation["id"].as_str().unwrap().parse().unwrap(),
-            direction: "outbound".into(),
-            kind: "text".into(),
-            body: "hello".into(),
-            payload: json!({}),
-            provider: "meta".into(),
-            provider_message_id: Some("wamid.fail".into()),
-            status: "sent".into(),
-            sent_by: None,
-            sent_at: Utc::now(),
-            context_message_id: None,
-        },
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let sent = sent_message(&inbox, &conversation, "wamid.fail", "hello").await;
     let failed = json!({"id": "wamid.fail", "status": "failed", "timestamp": TS.to_string(), "recipient_id": "254712345678",
         "errors": [{"code": 131047, "title": "Re-engagement message", "message": "Re-engagement message",
             "error_data": {"details": "Message failed to send because more than 24 hours have passed since the customer last replied to this number."}}]});
