@@ -1,21 +1,20 @@
-//! Queues an outbound message: every rule is checked before anything is stored
-//! (window, template approval and parameters, what the provider can carry),
-//! then the message (`queued`) and its delivery job commit in one transaction,
-//! together with the idempotency key's saved answer.
+//! Sending from the API: resolves the recipient (a conversation, or a phone on
+//! a number), turns our message ids into the provider's for replies and
+//! reactions, and hands the message to the outbox (which checks the sending
+//! rules and queues it with its delivery job), all in one transaction with the
+//! idempotency key's saved answer.
 
 use chrono::Utc;
 use diesel_async::AsyncConnection as _;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
+use wacrm_domain::NormalizedPhone;
 use wacrm_domain::outbound::OutboundContent;
-use wacrm_domain::{NormalizedPhone, session, template};
-use wacrm_persistence::conversations::{self, Conversation, ConversationChanges};
+use wacrm_persistence::conversations::{self, Conversation};
 use wacrm_persistence::idempotency::{self, Claim};
-use wacrm_persistence::messages::{self, NewMessage};
-use wacrm_persistence::{AsyncPgConnection, StoreError, connections, events, numbers, templates};
-use wacrm_providers::client;
-use wacrm_worker::jobs::DeliverMessage;
+use wacrm_persistence::messages;
+use wacrm_persistence::{AsyncPgConnection, StoreError, numbers};
+use wacrm_worker::outbox::{self, Draft, OutboxError, Refusal};
 
 use crate::auth::Principal;
 use crate::auth::principal::Caller;
@@ -171,61 +170,9 @@ async fn insert_and_enqueue(
     conversation: Conversation,
     outgoing: &Outgoing,
 ) -> ApiResult<serde_json::Value> {
-    let number = numbers::find(conn, conversation.number_id).await?;
-    let connection = connections::find(conn, &state.cipher, number.connection_id).await?;
     let mut content = outgoing.content.clone();
-
-    client::supports(connection.provider, &content).map_err(|unsupported| {
-        ApiError::new(
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "unsupported_by_provider",
-            unsupported.to_string(),
-        )
-    })?;
-
-    let now = Utc::now();
-    if !content.is_template() && !session::is_open(conversation.session_expires_at, now) {
-        return Err(ApiError::session_expired(conversation.session_expires_at));
-    }
-    if let OutboundContent::Template {
-        name,
-        language,
-        header,
-        body_params,
-        button_params,
-        ..
-    } = &content
-    {
-        let found = templates::find_for_send(conn, connection.id, name, language).await?.ok_or_else(|| {
-            ApiError::new(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "template_not_found",
-                format!("no template `{name}` in `{language}` for this number's connection; sync templates first"),
-            )
-        })?;
-        if found.status != "APPROVED" {
-            return Err(ApiError::new(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "template_not_approved",
-                format!(
-                    "the template `{name}` is {}, and only APPROVED templates can be sent",
-                    found.status
-                ),
-            ));
-        }
-        let requirements = template::requirements(&found.components);
-        template::check(&requirements, header.as_ref(), body_params, button_params).map_err(
-            |problem| {
-                ApiError::new(
-                    actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                    "template_parameters_mismatch",
-                    problem,
-                )
-            },
-        )?;
-    }
     // Replies and reactions name our message ids; the provider knows its own.
-    let reply_to = match outgoing.reply_to {
+    let context_message_id = match outgoing.reply_to {
         Some(id) => Some(provider_id_in(conn, &conversation, id, "reply_to").await?),
         None => None,
     };
@@ -238,51 +185,49 @@ async fn insert_and_enqueue(
         })?;
         *message_id = provider_id_in(conn, &conversation, ours, "reaction.message_id").await?;
     }
-
-    let message = messages::insert_unless_known(
-        conn,
-        NewMessage {
-            id: Uuid::now_v7(),
-            conversation_id: conversation.id,
-            direction: "outbound".into(),
-            kind: content.kind().as_str().into(),
-            body: content.preview(),
-            payload: serde_json::to_value(&content).map_err(ApiError::internal)?,
-            provider: connection.provider.as_str().into(),
-            provider_message_id: None,
-            status: "queued".into(),
-            sent_by: Some(scope.to_owned()),
-            sent_at: now,
-            context_message_id: reply_to,
-        },
-    )
-    .await?
-    .ok_or_else(|| ApiError::internal("a new message id collided"))?;
-    wacrm_worker::enqueue(
-        conn,
-        &DeliverMessage {
-            message_id: message.id,
-        },
-    )
-    .await
-    .map_err(ApiError::internal)?;
-    conversations::update(
-        conn,
-        conversation.id,
-        ConversationChanges {
-            last_message_id: Some(Some(message.id)),
-            last_message_at: Some(Some(now)),
-            last_message_preview: Some(Some(message.body.chars().take(120).collect())),
-            ..Default::default()
-        },
-    )
-    .await?;
-    events::publish(conn, &json!({"type": "message.created", "message_id": message.id, "conversation_id": conversation.id})).await?;
+    let draft = Draft {
+        content,
+        context_message_id,
+        sent_by: scope.to_owned(),
+    };
+    let message = match outbox::queue(conn, &state.cipher, &conversation, draft, Utc::now()).await {
+        Ok(message) => message,
+        Err(OutboxError::Store(error)) => return Err(error.into()),
+        Err(OutboxError::Refused(refusal)) => return Err(refused(refusal)),
+    };
     let mut loaded = load_messages(conn, vec![message]).await?;
     let response = loaded
         .pop()
         .ok_or_else(|| ApiError::internal("the message vanished"))?;
     serde_json::to_value(response).map_err(ApiError::internal)
+}
+
+/// The problem for each of the outbox's refusals.
+fn refused(refusal: Refusal) -> ApiError {
+    let unprocessable = |code, detail: String| {
+        ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            detail,
+        )
+    };
+    match refusal {
+        Refusal::Unsupported(sentence) => unprocessable("unsupported_by_provider", sentence),
+        Refusal::SessionExpired { expires_at } => ApiError::session_expired(expires_at),
+        Refusal::TemplateNotFound { name, language } => unprocessable(
+            "template_not_found",
+            format!(
+                "no template `{name}` in `{language}` for this number's connection; sync templates first"
+            ),
+        ),
+        Refusal::TemplateNotApproved { name, status } => unprocessable(
+            "template_not_approved",
+            format!("the template `{name}` is {status}, and only APPROVED templates can be sent"),
+        ),
+        Refusal::TemplateParameters(problem) => {
+            unprocessable("template_parameters_mismatch", problem)
+        }
+    }
 }
 
 /// The provider's id of our message `id`, which must belong to `conversation`.

@@ -10,6 +10,7 @@
 //! [`ProviderError`], and a redacted [`CallRecord`] of every HTTP call for the
 //! activity log. One module per provider holds what is particular to it.
 
+pub mod ai;
 pub mod call;
 pub mod client;
 pub mod error;

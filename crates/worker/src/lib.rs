@@ -14,6 +14,7 @@ mod job;
 pub mod jobs;
 mod listener;
 pub mod media_store;
+pub mod outbox;
 mod outcome;
 mod pacer;
 mod periodic;
