@@ -9,11 +9,13 @@ use diesel_async::AsyncConnection as _;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 use wacrm_domain::NormalizedPhone;
+use wacrm_domain::bots::Event;
 use wacrm_domain::outbound::OutboundContent;
 use wacrm_persistence::conversations::{self, Conversation};
 use wacrm_persistence::idempotency::{self, Claim};
 use wacrm_persistence::messages;
 use wacrm_persistence::{AsyncPgConnection, StoreError, numbers};
+use wacrm_worker::jobs::RunBots;
 use wacrm_worker::outbox::{self, Draft, OutboxError, Refusal};
 
 use crate::auth::Principal;
@@ -195,6 +197,17 @@ async fn insert_and_enqueue(
         Err(OutboxError::Store(error)) => return Err(error.into()),
         Err(OutboxError::Refused(refusal)) => return Err(refused(refusal)),
     };
+    if scope.starts_with("staff:") {
+        // A person answered: bots pause, and "no staff response" timers stop.
+        let replied = RunBots {
+            conversation_id: conversation.id,
+            message_id: None,
+            event: Event::StaffReplied,
+        };
+        wacrm_worker::enqueue(conn, &replied)
+            .await
+            .map_err(ApiError::internal)?;
+    }
     let mut loaded = load_messages(conn, vec![message]).await?;
     let response = loaded
         .pop()

@@ -6,6 +6,7 @@
 //! `#[test]`s and proptest.
 
 pub mod backoff;
+pub mod bots;
 pub mod connection;
 pub mod conversation;
 pub mod inbound;

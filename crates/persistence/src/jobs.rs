@@ -368,3 +368,15 @@ pub async fn listen(pool: &PgPool) -> StoreResult<AsyncPgConnection> {
         .await?;
     Ok(conn)
 }
+
+/// Removes the queued (not running) job holding `unique_key`; true if one was.
+pub async fn cancel_queued(conn: &mut AsyncPgConnection, unique_key: &str) -> StoreResult<bool> {
+    let removed = diesel::delete(
+        jobs::table
+            .filter(jobs::unique_key.eq(unique_key))
+            .filter(jobs::status.eq(JobStatus::Queued)),
+    )
+    .execute(conn)
+    .await?;
+    Ok(removed > 0)
+}

@@ -6,6 +6,7 @@
 
 pub mod activity_log;
 pub mod api_keys;
+pub mod bots;
 pub mod connections;
 pub mod contacts;
 pub mod conversations;

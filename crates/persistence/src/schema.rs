@@ -371,3 +371,31 @@ diesel::allow_tables_to_appear_in_same_query!(tickets, quick_replies, staff);
 diesel::allow_tables_to_appear_in_same_query!(tickets, conversations);
 diesel::allow_tables_to_appear_in_same_query!(tickets, leads);
 diesel::allow_tables_to_appear_in_same_query!(tickets, contacts);
+
+diesel::table! {
+    bots (id) {
+        id -> Uuid,
+        name -> Text,
+        is_active -> Bool,
+        priority -> Int4,
+        definition -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    conversation_bots (conversation_id) {
+        conversation_id -> Uuid,
+        memory -> Jsonb,
+        rating -> Nullable<Int2>,
+        rated_at -> Nullable<Timestamptz>,
+        ai_suggestion -> Nullable<Text>,
+        ai_suggested_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(conversation_bots -> conversations (conversation_id));
+diesel::allow_tables_to_appear_in_same_query!(bots, conversation_bots);
+diesel::allow_tables_to_appear_in_same_query!(conversation_bots, conversations);

@@ -156,3 +156,16 @@ pub async fn list(
         .await?;
     Ok(Page::from_rows(rows, page, |template| template.id))
 }
+
+/// The names and languages of a connection's approved templates.
+pub async fn approved(
+    conn: &mut AsyncPgConnection,
+    connection_id: Uuid,
+) -> StoreResult<Vec<(String, String)>> {
+    Ok(templates::table
+        .filter(templates::connection_id.eq(connection_id))
+        .filter(templates::status.eq("APPROVED"))
+        .select((templates::name, templates::language))
+        .load(conn)
+        .await?)
+}

@@ -6,6 +6,7 @@
 use chrono::Utc;
 use serde_json::json;
 use uuid::Uuid;
+use wacrm_domain::bots::Event;
 use wacrm_domain::conversation::ConversationStatus;
 use wacrm_domain::inbound::{
     InboundMessage, NumberRef, StatusChange, StatusUpdate, TemplateStatusUpdate,
@@ -19,6 +20,8 @@ use wacrm_persistence::messages::{self, NewMedia, NewMessage, StatusEvent};
 use wacrm_persistence::numbers::{self, Number};
 use wacrm_persistence::{AsyncPgConnection, StoreResult, events, leads, matching, templates};
 
+use crate::jobs::RunBots;
+
 /// Settings that shape how inbound messages are applied, read once per webhook.
 #[derive(Debug, Clone, Default)]
 pub struct InboundRules {
@@ -27,10 +30,15 @@ pub struct InboundRules {
 }
 
 /// What applying one message did.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum MessageOutcome {
-    /// Stored; `media` when its bytes still have to be fetched.
-    Stored { message_id: Uuid, media: bool },
+    /// Stored; `media` when its bytes still have to be fetched. `bots` is the
+    /// event the bots are to consider.
+    Stored {
+        message_id: Uuid,
+        media: bool,
+        bots: Box<RunBots>,
+    },
     /// A second delivery of a message we have: nothing changed.
     Duplicate,
 }
@@ -161,9 +169,19 @@ pub async fn apply_message(
         &json!({"type": "conversation.updated", "conversation_id": conversation.id}),
     )
     .await?;
+    let bots = RunBots {
+        conversation_id: conversation.id,
+        message_id: Some(stored.id),
+        event: Event::Inbound {
+            text: message.body,
+            at: message.sent_at,
+            from_staff: rel_type == RelType::Staff,
+        },
+    };
     Ok(Ok(MessageOutcome::Stored {
         message_id: stored.id,
         media: message.media.is_some(),
+        bots: Box::new(bots),
     }))
 }
 

@@ -7,6 +7,7 @@
 //! off ([`wacrm_domain::backoff`]), a permanent one (or the last attempt) leaves
 //! the job dead for inspection. Storage lives in [`wacrm_persistence::jobs`].
 
+pub mod ai_settings;
 mod context;
 mod error;
 pub mod inbound;

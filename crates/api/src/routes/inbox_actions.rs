@@ -8,10 +8,11 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 use wacrm_domain::Permission;
+use wacrm_domain::bots::Event;
 use wacrm_domain::conversation::ConversationStatus;
 use wacrm_persistence::conversations::{self, ConversationChanges};
 use wacrm_persistence::{StoreError, events, messages, staff};
-use wacrm_worker::jobs::MarkRead;
+use wacrm_worker::jobs::{MarkRead, RunBots};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
@@ -107,7 +108,24 @@ pub async fn set_conversation_status(
         snooze_until: Some(snooze_until),
         ..Default::default()
     };
-    let updated = update_and_announce(&mut conn, *id, changes).await?;
+    let id = *id;
+    let updated = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let updated = update_and_announce(conn, id, changes).await?;
+            if status == ConversationStatus::Resolved {
+                // Bots hear of it: a rating question, and paused bots resume.
+                let resolved = RunBots {
+                    conversation_id: id,
+                    message_id: None,
+                    event: Event::Resolved,
+                };
+                wacrm_worker::enqueue(conn, &resolved)
+                    .await
+                    .map_err(ApiError::internal)?;
+            }
+            Ok(updated)
+        })
+        .await?;
     Ok(web::Json(updated.into()))
 }
 

@@ -5,6 +5,7 @@ pub mod activity_log;
 pub mod admin;
 pub mod api_keys;
 pub mod auth;
+pub mod bots;
 pub mod connections;
 pub mod contacts;
 pub mod conversations;
@@ -99,6 +100,16 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(settings::put_inbound)
                 .service(settings::get_inbox)
                 .service(settings::put_inbox)
+                .service(settings::get_business_hours)
+                .service(settings::put_business_hours)
+                .service(settings::get_ai)
+                .service(settings::put_ai)
+                .service(bots::list_bots)
+                .service(bots::create_bot)
+                .service(bots::test_bots)
+                .service(bots::get_bot)
+                .service(bots::update_bot)
+                .service(bots::delete_bot)
                 .service(conversations::list_conversations)
                 .service(conversations::count_conversations)
                 .service(conversations::get_conversation)

@@ -5,8 +5,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use wacrm_domain::Permission;
+use wacrm_domain::bots::BusinessHours;
 use wacrm_domain::settings::{AutoLeadSettings, InboundSettings, InboxSettings, InboxVisibility};
 use wacrm_persistence::{leads, settings, staff};
+use wacrm_providers::ai::AiProvider;
+use wacrm_worker::ai_settings::{self, AiMode, AiSettings};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
@@ -187,4 +190,166 @@ pub async fn put_inbox(
     let mut conn = state.conn().await?;
     settings::save(&mut conn, InboxSettings::KEY, &InboxSettings { visibility }).await?;
     Ok(body)
+}
+
+/// The weekly schedule in an IANA time zone: `{"time_zone": "Africa/Nairobi",
+/// "monday": ["08:00-12:00", "13:00-17:00"], ..., "saturday": ["22:00-02:00"]}`
+/// (an interval may cross midnight; a day left out is closed).
+#[utoipa::path(tag = "settings", security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = Object),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/settings/business-hours")]
+pub async fn get_business_hours(
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> ApiResult<web::Json<serde_json::Value>> {
+    principal.require(Permission::ADMIN)?;
+    let mut conn = state.conn().await?;
+    let hours: BusinessHours = settings::load(&mut conn, BusinessHours::KEY).await?;
+    Ok(web::Json(
+        serde_json::to_value(hours).map_err(ApiError::internal)?,
+    ))
+}
+
+#[utoipa::path(tag = "settings", request_body = Object, security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = Object),
+    (status = 400, body = Problem, content_type = "application/problem+json", description = "not a schedule (unknown time zone, bad interval)"),
+))]
+#[put("/settings/business-hours")]
+pub async fn put_business_hours(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: web::Json<serde_json::Value>,
+) -> ApiResult<web::Json<serde_json::Value>> {
+    principal.require(Permission::ADMIN)?;
+    let hours: BusinessHours = serde_json::from_value(body.into_inner()).map_err(|error| {
+        ApiError::bad_request("invalid_body", format!("not a weekly schedule: {error}"))
+    })?;
+    let mut conn = state.conn().await?;
+    settings::save(&mut conn, BusinessHours::KEY, &hours).await?;
+    Ok(web::Json(
+        serde_json::to_value(hours).map_err(ApiError::internal)?,
+    ))
+}
+
+/// AI answers for `ai` bots. `api_key` is write-only (`has_api_key` says whether one is set).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AiRequestBody {
+    /// `openai` or `gemini`.
+    pub provider: String,
+    /// `off`, `auto` (send the answer) or `manual` (keep it as a suggestion for staff).
+    pub mode: String,
+    pub model: String,
+    /// Leave out to keep the stored key.
+    pub api_key: Option<String>,
+    /// Overrides the provider's API host.
+    pub base_url: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AiResponseBody {
+    pub provider: Option<String>,
+    pub mode: String,
+    pub model: Option<String>,
+    pub base_url: Option<String>,
+    pub has_api_key: bool,
+}
+
+fn ai_response(settings: &AiSettings) -> AiResponseBody {
+    let name = |value: serde_json::Value| value.as_str().map(str::to_owned);
+    AiResponseBody {
+        provider: settings
+            .provider
+            .and_then(|p| serde_json::to_value(p).ok())
+            .and_then(name),
+        mode: serde_json::to_value(settings.mode)
+            .ok()
+            .and_then(name)
+            .unwrap_or_default(),
+        model: settings.model.clone(),
+        base_url: settings.base_url.clone(),
+        has_api_key: settings.api_key.is_some(),
+    }
+}
+
+#[utoipa::path(tag = "settings", security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = AiResponseBody),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/settings/ai")]
+pub async fn get_ai(
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> ApiResult<web::Json<AiResponseBody>> {
+    principal.require(Permission::ADMIN)?;
+    let mut conn = state.conn().await?;
+    Ok(web::Json(ai_response(
+        &ai_settings::load(&mut conn, &state.cipher).await?,
+    )))
+}
+
+#[utoipa::path(tag = "settings", request_body = AiRequestBody, security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = AiResponseBody),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[put("/settings/ai")]
+pub async fn put_ai(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: web::Json<AiRequestBody>,
+) -> ApiResult<web::Json<AiResponseBody>> {
+    principal.require(Permission::ADMIN)?;
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    let provider: Option<AiProvider> =
+        serde_json::from_value(serde_json::Value::String(body.provider.clone())).ok();
+    if provider.is_none() {
+        errors.push(FieldError {
+            field: "provider".into(),
+            message: "must be openai or gemini".into(),
+        });
+    }
+    let mode: Option<AiMode> =
+        serde_json::from_value(serde_json::Value::String(body.mode.clone())).ok();
+    if mode.is_none() {
+        errors.push(FieldError {
+            field: "mode".into(),
+            message: "must be off, auto or manual".into(),
+        });
+    }
+    if body.model.trim().is_empty() {
+        errors.push(FieldError {
+            field: "model".into(),
+            message: "must not be empty".into(),
+        });
+    }
+    if body
+        .base_url
+        .as_deref()
+        .is_some_and(|url| !url.starts_with("http://") && !url.starts_with("https://"))
+    {
+        errors.push(FieldError {
+            field: "base_url".into(),
+            message: "must be an http(s) URL".into(),
+        });
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let mut conn = state.conn().await?;
+    let stored = ai_settings::load(&mut conn, &state.cipher).await?;
+    let settings = AiSettings {
+        provider,
+        mode: mode.unwrap_or_default(),
+        model: Some(body.model.trim().to_owned()),
+        base_url: body.base_url,
+        api_key: body
+            .api_key
+            .filter(|key| !key.is_empty())
+            .or(stored.api_key),
+    };
+    ai_settings::save(&mut conn, &state.cipher, &settings).await?;
+    Ok(web::Json(ai_response(&settings)))
 }

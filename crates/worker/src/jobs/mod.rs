@@ -6,6 +6,7 @@ mod fetch_media;
 mod maintenance;
 mod mark_read;
 mod process_webhook;
+mod run_bots;
 mod sync_templates;
 
 use std::time::Duration;
@@ -15,6 +16,7 @@ pub use fetch_media::FetchMedia;
 pub use maintenance::{SweepIdempotencyKeys, WakeSnoozed};
 pub use mark_read::MarkRead;
 pub use process_webhook::ProcessWebhook;
+pub use run_bots::{Inputs, RunBots, conversation_state, inputs};
 pub use sync_templates::{SyncAllTemplates, SyncTemplates};
 
 use crate::Runner;
@@ -28,6 +30,7 @@ pub fn runner(context: WorkerContext) -> Runner<WorkerContext> {
         .register::<DeliverMessage>()
         .register::<MarkRead>()
         .register::<SyncTemplates>()
+        .register::<RunBots>()
         .every::<SyncAllTemplates>(Duration::from_secs(3600), || SyncAllTemplates)
         .every::<WakeSnoozed>(Duration::from_secs(30), || WakeSnoozed)
         .every::<SweepIdempotencyKeys>(Duration::from_secs(3600), || SweepIdempotencyKeys)

@@ -75,13 +75,19 @@ impl Job for ProcessWebhook {
                             {
                                 Ok(MessageOutcome::Stored {
                                     message_id,
-                                    media: true,
+                                    media,
+                                    bots,
                                 }) => {
-                                    enqueue(conn, &FetchMedia { message_id })
+                                    if media {
+                                        enqueue(conn, &FetchMedia { message_id }).await.map_err(
+                                            |error| StoreError::Corrupt(error.to_string()),
+                                        )?;
+                                    }
+                                    enqueue(conn, bots.as_ref())
                                         .await
                                         .map_err(|error| StoreError::Corrupt(error.to_string()))?;
                                 }
-                                Ok(_) => {}
+                                Ok(MessageOutcome::Duplicate) => {}
                                 Err(rejection) => rejections.push(rejection),
                             }
                         }

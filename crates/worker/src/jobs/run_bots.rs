@@ -1,0 +1,310 @@
+//! Runs the bots on one event of a conversation: builds what the domain engine
+//! needs from the database, asks it what to do (`wacrm_domain::bots::evaluate`),
+//! and applies the decision: replies through the outbox, memory, rating,
+//! timers; then AI answers, outside the transaction.
+
+use chrono::Utc;
+use diesel_async::AsyncConnection as _;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+use wacrm_domain::bots::{
+    self, Bot, BotMemory, BusinessHours, Context, ConversationState, Event, TemplateKey,
+    TimerChange,
+};
+use wacrm_domain::conversation::ConversationStatus;
+use wacrm_domain::outbound::OutboundContent;
+use wacrm_domain::{RelType, session};
+use wacrm_persistence::conversations::Conversation;
+use wacrm_persistence::jobs as queue;
+use wacrm_persistence::{
+    AsyncPgConnection, StoreError, bots as store, contacts, conversations, events, leads, numbers,
+    settings, staff, templates,
+};
+use wacrm_providers::ai::{AiClient, Speaker, Turn};
+
+use crate::ai_settings::{self, AiMode};
+use crate::context::WorkerContext;
+use crate::outbox::{self, Draft, OutboxError};
+use crate::{Job, JobError, new_job};
+
+/// How many recent messages an AI answer sees.
+const AI_CONTEXT_MESSAGES: i64 = 20;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunBots {
+    pub conversation_id: Uuid,
+    /// The inbound message the event is about, if any.
+    pub message_id: Option<Uuid>,
+    pub event: Event,
+}
+
+impl Job for RunBots {
+    const KIND: &'static str = "run_bots";
+    const MAX_ATTEMPTS: i32 = 5;
+    type Context = WorkerContext;
+
+    /// A timer is one per bot and conversation: scheduling again replaces it.
+    fn unique_key(&self) -> Option<String> {
+        match &self.event {
+            Event::Timer { bot_id, .. } => Some(timer_key(self.conversation_id, *bot_id)),
+            _ => None,
+        }
+    }
+
+    async fn run(&self, ctx: &WorkerContext) -> Result<(), JobError> {
+        let mut conn = ctx.pool.get().await.map_err(retry)?;
+        let job = self.clone();
+        let cipher = ctx.cipher.clone();
+        let ai = conn
+            .transaction::<_, StoreError, _>(async |conn| {
+                decide_and_apply(conn, &cipher, &job).await
+            })
+            .await
+            .map_err(retry)?;
+        for request in ai {
+            answer_with_ai(ctx, &mut conn, self.conversation_id, request).await;
+        }
+        Ok(())
+    }
+}
+
+fn timer_key(conversation_id: Uuid, bot_id: Uuid) -> String {
+    format!("bot_timer:{conversation_id}:{bot_id}")
+}
+
+struct AiWork {
+    bot_id: Uuid,
+    instructions: Option<String>,
+}
+
+/// Everything the engine reads about a conversation, as of before the event.
+pub async fn conversation_state(
+    conn: &mut AsyncPgConnection,
+    conversation: &Conversation,
+    before_message: Option<Uuid>,
+) -> Result<ConversationState, StoreError> {
+    let history =
+        store::history(conn, conversation.id, before_message.unwrap_or(Uuid::max())).await?;
+    let memory: BotMemory = store::memory_of(conn, conversation.id)
+        .await?
+        .and_then(|row| serde_json::from_value(row.memory).ok())
+        .unwrap_or_default();
+    let rel_type = RelType::parse(&conversation.rel_type).unwrap_or(RelType::General);
+    let name = match (rel_type, conversation.rel_id) {
+        (RelType::Lead, Some(id)) => leads::find(conn, id).await.ok().map(|lead| lead.name),
+        (RelType::Contact, Some(id)) => contacts::find(conn, id)
+            .await
+            .ok()
+            .map(|contact| contact.name),
+        (RelType::Staff, Some(id)) => staff::find(conn, id).await.ok().map(|member| member.name),
+        _ => None,
+    }
+    .or_else(|| conversation.profile_name.clone());
+    let mut state = ConversationState::new(rel_type);
+    state.status =
+        ConversationStatus::parse(&conversation.status).unwrap_or(ConversationStatus::Open);
+    if let Some(name) = name {
+        state.variables.insert("name".into(), name);
+    }
+    state
+        .variables
+        .insert("phone".into(), format!("+{}", conversation.customer_phone));
+    state.inbound_count_before = u64::try_from(history.inbound_before).unwrap_or(0);
+    state.last_inbound_at = history.last_inbound_at;
+    // The window before the event: 24 hours after the latest earlier message.
+    state.session_expires_at = history.last_inbound_at.map(|at| at + session::WINDOW);
+    state.unanswered_since = history.unanswered_since;
+    state.memory = memory;
+    Ok(state)
+}
+
+/// The settings, templates and bots the engine decides with.
+pub struct Inputs {
+    pub bots: Vec<Bot>,
+    pub hours: BusinessHours,
+    pub approved: Vec<TemplateKey>,
+}
+
+pub async fn inputs(
+    conn: &mut AsyncPgConnection,
+    connection_id: Uuid,
+) -> Result<Inputs, StoreError> {
+    let bots = store::active(conn)
+        .await?
+        .into_iter()
+        .filter_map(|row| match serde_json::from_value::<Bot>(row.definition) {
+            Ok(bot) => Some(bot),
+            Err(error) => {
+                tracing::error!(bot_id = %row.id, %error, "a stored bot cannot be read; skipped");
+                None
+            }
+        })
+        .collect();
+    let hours: BusinessHours = settings::load(conn, BusinessHours::KEY).await?;
+    let approved = templates::approved(conn, connection_id)
+        .await?
+        .into_iter()
+        .map(|(name, language)| TemplateKey { name, language })
+        .collect();
+    Ok(Inputs {
+        bots,
+        hours,
+        approved,
+    })
+}
+
+async fn decide_and_apply(
+    conn: &mut AsyncPgConnection,
+    cipher: &wacrm_persistence::secrets::Cipher,
+    job: &RunBots,
+) -> Result<Vec<AiWork>, StoreError> {
+    let conversation = match conversations::lock(conn, job.conversation_id).await {
+        Ok(conversation) => conversation,
+        Err(StoreError::NotFound) => return Ok(Vec::new()),
+        Err(error) => return Err(error),
+    };
+    let number = numbers::find(conn, conversation.number_id).await?;
+    let inputs = inputs(conn, number.connection_id).await?;
+    let state = conversation_state(conn, &conversation, job.message_id).await?;
+    let now = Utc::now();
+    let context = Context {
+        number_id: number.id,
+        now,
+        business_hours: &inputs.hours,
+        approved_templates: &inputs.approved,
+    };
+    let decision = bots::evaluate(&inputs.bots, &state, &job.event, &context);
+    if let Some(silence) = decision.silenced {
+        tracing::debug!(conversation_id = %conversation.id, ?silence, "bots silent");
+    }
+    for reply in decision.replies {
+        if let Some(reason) = reply.skipped {
+            tracing::info!(bot = %reply.bot_name, conversation_id = %conversation.id, ?reason, "bot reply skipped");
+            continue;
+        }
+        let sent_by = reply.sent_by();
+        let draft = Draft {
+            content: reply.content,
+            context_message_id: None,
+            sent_by,
+        };
+        match outbox::queue(conn, cipher, &conversation, draft, now).await {
+            Ok(_) => {}
+            Err(OutboxError::Refused(refusal)) => {
+                tracing::info!(bot = %reply.bot_name, conversation_id = %conversation.id, ?refusal, "bot reply refused by the sending rules");
+            }
+            Err(OutboxError::Store(error)) => return Err(error),
+        }
+    }
+    if let Some(memory) = &decision.memory {
+        let value =
+            serde_json::to_value(memory).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        store::save_memory(conn, conversation.id, &value).await?;
+    }
+    if let Some(rating) = decision.rating {
+        store::save_rating(conn, conversation.id, i16::from(rating)).await?;
+    }
+    for timer in decision.timers {
+        match timer {
+            TimerChange::Schedule { bot_id, at } => {
+                queue::cancel_queued(conn, &timer_key(conversation.id, bot_id)).await?;
+                let fire = RunBots {
+                    conversation_id: conversation.id,
+                    message_id: None,
+                    event: Event::Timer { bot_id, due: at },
+                };
+                let mut job =
+                    new_job(&fire).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+                job.run_at = Some(at);
+                queue::enqueue(conn, job).await?;
+            }
+            TimerChange::Cancel { bot_id } => {
+                queue::cancel_queued(conn, &timer_key(conversation.id, bot_id)).await?;
+            }
+        }
+    }
+    if decision.handoff {
+        events::publish(
+            conn,
+            &json!({"type": "conversation.handoff", "conversation_id": conversation.id}),
+        )
+        .await?;
+    }
+    Ok(decision
+        .ai_requests
+        .into_iter()
+        .filter(|request| request.skipped.is_none())
+        .map(|request| AiWork {
+            bot_id: request.bot_id,
+            instructions: request.instructions,
+        })
+        .collect())
+}
+
+/// Asks the configured model and sends its answer (auto) or keeps it as a
+/// suggestion (manual). Any failure leaves the conversation to staff.
+async fn answer_with_ai(
+    ctx: &WorkerContext,
+    conn: &mut AsyncPgConnection,
+    conversation_id: Uuid,
+    work: AiWork,
+) {
+    let outcome = async {
+        let settings = ai_settings::load(conn, &ctx.cipher).await.map_err(|e| e.to_string())?;
+        let (Some(provider), Some(model), Some(api_key)) = (settings.provider, settings.model.as_deref(), settings.api_key.as_deref()) else {
+            return Err("AI is not configured".to_owned());
+        };
+        if settings.mode == AiMode::Off {
+            return Err("AI is off".to_owned());
+        }
+        let history: Vec<Turn> = store::recent_messages(conn, conversation_id, AI_CONTEXT_MESSAGES)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|(direction, text)| Turn {
+                speaker: if direction == "inbound" { Speaker::Customer } else { Speaker::Business },
+                text,
+            })
+            .collect();
+        let instructions = work.instructions.clone().unwrap_or_else(|| {
+            "You answer customers of this business on WhatsApp, briefly and politely. If you cannot help, say a person will follow up.".to_owned()
+        });
+        let client = AiClient {
+            http: &ctx.http,
+            provider,
+            base_url: settings.base_url.as_deref().unwrap_or(provider.default_base_url()),
+            model,
+            api_key,
+        };
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(30), client.reply(&instructions, &history))
+            .await
+            .map_err(|_| "the model did not answer in time".to_owned())?
+            .result
+            .map_err(|e| e.to_string())?;
+        let sent_by = format!("bot:{}", work.bot_id);
+        match settings.mode {
+            AiMode::Manual => store::save_suggestion(conn, conversation_id, &answer).await.map_err(|e| e.to_string()),
+            _ => conn
+                .transaction::<_, StoreError, _>(async |conn| {
+                    let conversation = conversations::lock(conn, conversation_id).await?;
+                    let draft = Draft { content: OutboundContent::Text { text: answer.clone(), preview_url: false }, context_message_id: None, sent_by };
+                    match outbox::queue(conn, &ctx.cipher, &conversation, draft, Utc::now()).await {
+                        Ok(_) => Ok(()),
+                        Err(OutboxError::Refused(refusal)) => Err(StoreError::Corrupt(format!("{refusal:?}"))),
+                        Err(OutboxError::Store(error)) => Err(error),
+                    }
+                })
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    }
+    .await;
+    if let Err(reason) = outcome {
+        tracing::warn!(%conversation_id, bot_id = %work.bot_id, %reason, "AI answer not given; left to staff");
+    }
+}
+
+fn retry(error: impl std::fmt::Display) -> JobError {
+    JobError::retry(error.to_string())
+}

@@ -1,0 +1,2 @@
+DROP TABLE conversation_bots;
+DROP TABLE bots;
