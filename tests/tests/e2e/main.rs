@@ -6,6 +6,7 @@
 mod harness;
 
 mod auth;
+mod bots;
 mod crm;
 mod embedded;
 mod errors;

@@ -48,6 +48,10 @@ pub struct ConversationResponse {
     pub unread_count: i32,
     pub last_message: Option<LastMessage>,
     pub session: SessionWindow,
+    /// The customer's rating (1 to 5) from a rating bot, when given.
+    pub rating: Option<i16>,
+    /// An AI answer waiting for staff (AI mode `manual`); only on a single conversation.
+    pub ai_suggestion: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -77,6 +81,8 @@ impl From<conversations::Conversation> for ConversationResponse {
             assigned_to: row.assigned_to,
             unread_count: row.unread_count,
             last_message,
+            rating: None,
+            ai_suggestion: None,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -241,11 +247,14 @@ pub async fn get_conversation(
 ) -> ApiResult<web::Json<ConversationResponse>> {
     principal.require(Permission::WHATSAPP_CHAT_VIEW)?;
     let mut conn = state.conn().await?;
-    Ok(web::Json(
-        visible_conversation(&mut conn, &principal, *id)
-            .await?
-            .into(),
-    ))
+    let mut response: ConversationResponse = visible_conversation(&mut conn, &principal, *id)
+        .await?
+        .into();
+    if let Some(bots) = wacrm_persistence::bots::memory_of(&mut conn, *id).await? {
+        response.rating = bots.rating;
+        response.ai_suggestion = bots.ai_suggestion;
+    }
+    Ok(web::Json(response))
 }
 
 /// A conversation's messages, newest first, each with its status history.

@@ -73,6 +73,42 @@ pub async fn customer_writes(inbox: &Inbox, wamid: &str, seconds_ago: i64) -> St
         .to_owned()
 }
 
+/// The customer writes `text` now; returns the conversation id.
+pub async fn customer_says(inbox: &Inbox, wamid: &str, text: &str) -> String {
+    someone_says(inbox, CUSTOMER, wamid, text).await
+}
+
+/// `from` writes `text` now (the jobs run); returns the conversation id.
+pub async fn someone_says(inbox: &Inbox, from: &str, wamid: &str, text: &str) -> String {
+    let ts = Utc::now().timestamp();
+    let payload = json!({"object": "whatsapp_business_account", "entry": [{"id": WABA_ID, "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550100999", "phone_number_id": PHONE_NUMBER_ID},
+        "contacts": [{"profile": {"name": "Wanjiru"}, "wa_id": from}],
+        "messages": [{"from": from, "id": wamid, "timestamp": ts.to_string(), "type": "text", "text": {"body": text}}]
+    }}]}]});
+    let body = payload.to_string().into_bytes();
+    let signature = format!("sha256={}", hmac_hex(META_SECRET, &body));
+    let answer = inbox
+        .app
+        .post_raw(
+            &inbox.webhook_path(),
+            &body,
+            &[("x-hub-signature-256", &signature)],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    inbox.app.run_jobs().await;
+    inbox
+        .conversations("")
+        .await
+        .iter()
+        .find(|c| c["customer_phone"] == from)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 pub fn accepted(wamid: &str) -> Value {
     json!({"messaging_product": "whatsapp", "contacts": [{"input": CUSTOMER, "wa_id": CUSTOMER}], "messages": [{"id": wamid}]})
 }

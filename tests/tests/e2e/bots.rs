@@ -1,0 +1,399 @@
+//! Bots, end to end: a customer writes through a webhook, the bots decide,
+//! and the replies leave through the outbox to a fake provider.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::fake_provider::FakeProvider;
+use crate::inbound::Inbox;
+use crate::outbound::{CUSTOMER, accepted, customer_writes, messages_path, meta_outbox};
+
+async fn bot(inbox: &Inbox, definition: Value) -> String {
+    let created = inbox
+        .app
+        .post("/api/v1/bots", &inbox.admin, definition)
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    created.body["id"].as_str().unwrap().to_owned()
+}
+
+/// What the fake Meta received, as (type, text-ish) pairs, in order.
+fn sent(meta: &FakeProvider) -> Vec<Value> {
+    meta.requests_to("POST", &messages_path())
+        .iter()
+        .map(|r| r.json())
+        .filter(|b| b.get("status").is_none())
+        .collect()
+}
+
+/// Runs jobs until no more are due (a bot reply is a second round of jobs).
+async fn settle(inbox: &Inbox) {
+    for _ in 0..4 {
+        if inbox.app.run_jobs().await == 0 {
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_exact_bot_answers_ignoring_case_accents_and_punctuation() {
+    let (inbox, meta) = meta_outbox().await;
+    meta.script_json("POST", &messages_path(), 200, accepted("wamid.BOT"));
+    let id = bot(
+        &inbox,
+        json!({"name": "Greeter", "trigger": {"type": "exact", "values": ["hola"]},
+        "response": {"type": "text", "text": "Hi {{name}}! How can we help?"}}),
+    )
+    .await;
+    let created = inbox
+        .app
+        .get(&format!("/api/v1/bots/{id}"), &inbox.admin)
+        .await;
+    assert_eq!(created.body["reply_type"], 1);
+    assert_eq!(created.body["bot_type"], 1);
+
+    customer_writes(&inbox, "wamid.h1", 30).await; // "hello": no match
+    settle(&inbox).await;
+    assert!(sent(&meta).is_empty());
+    crate::outbound::customer_says(&inbox, "wamid.h2", "¡HÓLA!").await;
+    settle(&inbox).await;
+    let replies = sent(&meta);
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert_eq!(replies[0]["text"]["body"], "Hi Wanjiru! How can we help?");
+    let (_, messages) = inbox.only_conversation().await;
+    assert_eq!(messages[0]["sent_by"], format!("bot:{id}"));
+    assert_eq!(messages[0]["status"], "sent");
+}
+
+#[tokio::test]
+async fn a_human_request_pauses_bots_until_the_conversation_is_resolved() {
+    let (inbox, meta) = meta_outbox().await;
+    meta.script_json("POST", &messages_path(), 200, accepted("wamid.BOT"));
+    bot(
+        &inbox,
+        json!({"name": "Prices", "trigger": {"type": "contains", "values": ["price"]},
+        "response": {"type": "text", "text": "Our prices: example.com/prices"}}),
+    )
+    .await;
+    bot(
+        &inbox,
+        json!({"name": "Handoff", "priority": 10, "trigger": {"type": "human_request"},
+        "response": {"type": "text", "text": "A person will answer shortly."}}),
+    )
+    .await;
+    let conversation =
+        crate::outbound::customer_says(&inbox, "wamid.1", "I want to talk to a human").await;
+    settle(&inbox).await;
+    assert_eq!(
+        sent(&meta).last().unwrap()["text"]["body"],
+        "A person will answer shortly."
+    );
+    crate::outbound::customer_says(&inbox, "wamid.2", "what is the price?").await;
+    settle(&inbox).await;
+    assert_eq!(sent(&meta).len(), 1, "paused: no answer about prices");
+
+    let resolved = inbox
+        .app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/status"),
+            &inbox.admin,
+            json!({"status": "resolved"}),
+        )
+        .await;
+    assert_eq!(resolved.status, StatusCode::OK);
+    settle(&inbox).await;
+    crate::outbound::customer_says(&inbox, "wamid.3", "price please").await;
+    settle(&inbox).await;
+    assert_eq!(
+        sent(&meta).last().unwrap()["text"]["body"],
+        "Our prices: example.com/prices"
+    );
+}
+
+#[tokio::test]
+async fn bots_never_answer_staff_numbers_and_skip_free_form_outside_the_window() {
+    let (inbox, meta) = meta_outbox().await;
+    meta.script_json("POST", &messages_path(), 200, accepted("wamid.BOT"));
+    bot(
+        &inbox,
+        json!({"name": "Echo", "trigger": {"type": "contains", "values": ["hello"]},
+        "response": {"type": "text", "text": "Hello to you"}}),
+    )
+    .await;
+    // The customer's message is 30 hours old: the window it opened is closed.
+    customer_writes(&inbox, "wamid.old", 30 * 3600).await;
+    settle(&inbox).await;
+    assert!(
+        sent(&meta).is_empty(),
+        "free-form outside the window is skipped"
+    );
+
+    let staff = inbox
+        .app
+        .post(
+            "/api/v1/staff",
+            &inbox.admin,
+            json!({"name": "Carla", "email": "carla@example.com",
+        "password": "long-enough", "phone": "+44 7700 900123", "permissions": []}),
+        )
+        .await;
+    assert_eq!(staff.status, StatusCode::CREATED);
+    crate::outbound::someone_says(&inbox, "447700900123", "wamid.staff", "hello team").await;
+    settle(&inbox).await;
+    assert!(sent(&meta).is_empty(), "a staff number gets no bot reply");
+}
+
+#[tokio::test]
+async fn a_menu_is_navigated_by_number() {
+    let (inbox, meta) = meta_outbox().await;
+    meta.script_json("POST", &messages_path(), 200, accepted("wamid.BOT"));
+    bot(
+        &inbox,
+        json!({"name": "Menu", "trigger": {"type": "exact", "values": ["menu"]},
+        "response": {"type": "menu", "body": "How can we help?", "items": [
+            {"title": "Opening hours", "reply": "We open 8 to 5."},
+            {"title": "Talk to us", "reply": "Someone will call you.", "handoff": true}
+        ]}}),
+    )
+    .await;
+    crate::outbound::customer_says(&inbox, "wamid.1", "Menu").await;
+    settle(&inbox).await;
+    let list = sent(&meta);
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["type"], "interactive");
+    assert_eq!(list[0]["interactive"]["type"], "list");
+    crate::outbound::customer_says(&inbox, "wamid.2", "1").await;
+    settle(&inbox).await;
+    assert_eq!(
+        sent(&meta).last().unwrap()["text"]["body"],
+        "We open 8 to 5."
+    );
+}
+
+#[tokio::test]
+async fn a_rating_is_asked_on_resolve_and_stored() {
+    let (inbox, meta) = meta_outbox().await;
+    meta.script_json("POST", &messages_path(), 200, accepted("wamid.BOT"));
+    bot(
+        &inbox,
+        json!({"name": "Rate us", "trigger": {"type": "closed_rating"},
+        "response": {"type": "rating", "question": "How did we do?"}}),
+    )
+    .await;
+    let conversation = crate::outbound::customer_says(&inbox, "wamid.1", "thanks, all good").await;
+    settle(&inbox).await;
+    inbox
+        .app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/status"),
+            &inbox.admin,
+            json!({"status": "resolved"}),
+        )
+        .await;
+    settle(&inbox).await;
+    assert!(!sent(&meta).is_empty(), "the rating question went out");
+    crate::outbound::customer_says(&inbox, "wamid.2", "5").await;
+    settle(&inbox).await;
+    let rated = inbox
+        .app
+        .get(
+            &format!("/api/v1/conversations/{conversation}"),
+            &inbox.admin,
+        )
+        .await;
+    assert_eq!(rated.body["rating"], 5);
+}
+
+#[tokio::test]
+async fn ai_answers_in_auto_mode_with_the_history_as_context() {
+    let (inbox, meta) = meta_outbox().await;
+    let openai = FakeProvider::start().await;
+    meta.script_json("POST", &messages_path(), 200, accepted("wamid.AI"));
+    openai.script_json("POST", "/v1/chat/completions", 200, json!({"id": "chatcmpl-1", "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "We deliver in 2 days."}, "finish_reason": "stop"}]}));
+    let ai = json!({"provider": "openai", "mode": "auto", "model": "gpt-4o-mini", "api_key": "sk-test-secret", "base_url": openai.base_url});
+    let saved = inbox
+        .app
+        .call(
+            Method::PUT,
+            "/api/v1/settings/ai",
+            Some(&inbox.admin),
+            Some(ai),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    assert_eq!(saved.body["has_api_key"], true);
+    assert!(!saved.body.to_string().contains("sk-test-secret"));
+    bot(
+        &inbox,
+        json!({"name": "AI", "trigger": {"type": "contains", "values": ["deliver"]},
+        "response": {"type": "ai", "instructions": "You are the shop's assistant."}}),
+    )
+    .await;
+    crate::outbound::customer_says(&inbox, "wamid.1", "How fast do you deliver?").await;
+    settle(&inbox).await;
+    let call = &openai.requests_to("POST", "/v1/chat/completions")[0];
+    assert_eq!(call.headers["authorization"], "Bearer sk-test-secret");
+    let body = call.json();
+    assert_eq!(body["model"], "gpt-4o-mini");
+    assert_eq!(
+        body["messages"][0],
+        json!({"role": "system", "content": "You are the shop's assistant."})
+    );
+    assert_eq!(
+        body["messages"].as_array().unwrap().last().unwrap()["content"],
+        "How fast do you deliver?"
+    );
+    assert_eq!(
+        sent(&meta).last().unwrap()["text"]["body"],
+        "We deliver in 2 days."
+    );
+}
+
+#[tokio::test]
+async fn ai_in_manual_mode_leaves_a_suggestion_for_staff() {
+    let (inbox, meta) = meta_outbox().await;
+    let gemini = FakeProvider::start().await;
+    gemini.script_json("POST", "/v1beta/models/gemini-2.0-flash:generateContent", 200,
+        json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "Yes, size 42 is in stock."}]}}]}));
+    let ai = json!({"provider": "gemini", "mode": "manual", "model": "gemini-2.0-flash", "api_key": "gm-key", "base_url": gemini.base_url});
+    assert_eq!(
+        inbox
+            .app
+            .call(
+                Method::PUT,
+                "/api/v1/settings/ai",
+                Some(&inbox.admin),
+                Some(ai)
+            )
+            .await
+            .status,
+        StatusCode::OK
+    );
+    bot(&inbox, json!({"name": "AI", "trigger": {"type": "contains", "values": ["stock"]}, "response": {"type": "ai"}})).await;
+    let conversation =
+        crate::outbound::customer_says(&inbox, "wamid.1", "is size 42 in stock?").await;
+    settle(&inbox).await;
+    let call = &gemini.requests()[0];
+    assert_eq!(call.headers["x-goog-api-key"], "gm-key");
+    assert!(
+        !call.query.contains("gm-key"),
+        "the key never goes in the URL"
+    );
+    assert!(sent(&meta).is_empty(), "manual: nothing is sent");
+    let fetched = inbox
+        .app
+        .get(
+            &format!("/api/v1/conversations/{conversation}"),
+            &inbox.admin,
+        )
+        .await;
+    assert_eq!(fetched.body["ai_suggestion"], "Yes, size 42 is in stock.");
+}
+
+#[tokio::test]
+async fn a_failing_ai_leaves_the_message_to_staff() {
+    let (inbox, meta) = meta_outbox().await;
+    let openai = FakeProvider::start().await;
+    openai.script_json(
+        "POST",
+        "/v1/chat/completions",
+        500,
+        json!({"error": {"message": "overloaded"}}),
+    );
+    let ai = json!({"provider": "openai", "mode": "auto", "model": "m", "api_key": "k", "base_url": openai.base_url});
+    inbox
+        .app
+        .call(
+            Method::PUT,
+            "/api/v1/settings/ai",
+            Some(&inbox.admin),
+            Some(ai),
+        )
+        .await;
+    bot(&inbox, json!({"name": "AI", "trigger": {"type": "contains", "values": ["help"]}, "response": {"type": "ai"}})).await;
+    crate::outbound::customer_says(&inbox, "wamid.1", "help me").await;
+    settle(&inbox).await;
+    assert_eq!(openai.requests().len(), 1);
+    assert!(sent(&meta).is_empty());
+    let (conversation, messages) = inbox.only_conversation().await;
+    assert_eq!(
+        conversation["unread_count"], 1,
+        "still waiting for a person"
+    );
+    assert_eq!(messages.len(), 1);
+}
+
+#[tokio::test]
+async fn the_dry_run_says_what_would_happen_and_changes_nothing() {
+    let (inbox, meta) = meta_outbox().await;
+    let id = bot(&inbox, json!({"name": "Hours", "trigger": {"type": "keyword", "keywords": ["open"], "synonyms": ["hours"]},
+        "response": {"type": "text", "text": "We open at 8."}})).await;
+    let conversation = crate::outbound::customer_says(&inbox, "wamid.1", "hi").await;
+    settle(&inbox).await;
+    let test = inbox
+        .app
+        .post(
+            "/api/v1/bots/test",
+            &inbox.admin,
+            json!({"text": "what are your hours?", "conversation_id": conversation}),
+        )
+        .await;
+    assert_eq!(test.status, StatusCode::OK, "{}", test.body);
+    assert_eq!(test.body["matched"], json!([id]));
+    assert_eq!(test.body["replies"][0]["content"]["text"], "We open at 8.");
+    let by_phone = inbox
+        .app
+        .post(
+            "/api/v1/bots/test",
+            &inbox.admin,
+            json!({"text": "nothing relevant", "phone": "+254700000001"}),
+        )
+        .await;
+    assert_eq!(by_phone.body["matched"], json!([]));
+    assert_eq!(inbox.app.run_jobs().await, 0);
+    assert!(meta.requests().is_empty());
+    assert_eq!(inbox.only_conversation().await.1.len(), 1);
+}
+
+#[tokio::test]
+async fn invalid_bots_are_refused_and_bots_need_permissions() {
+    let (inbox, _meta) = meta_outbox().await;
+    let empty = inbox
+        .app
+        .post(
+            "/api/v1/bots",
+            &inbox.admin,
+            json!({"name": "x", "trigger": {"type": "exact", "values": []},
+        "response": {"type": "text", "text": "y"}}),
+        )
+        .await;
+    assert_eq!(
+        empty.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        empty.body
+    );
+    let unknown = inbox
+        .app
+        .post(
+            "/api/v1/bots",
+            &inbox.admin,
+            json!({"name": "x", "trigger": {"type": "telepathy"},
+        "response": {"type": "text", "text": "y"}}),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    let (_, viewer) = inbox.app.staff_with(&["whatsapp_bot:view"]).await;
+    let denied = inbox
+        .app
+        .post("/api/v1/bots", &viewer, json!({"name": "x"}))
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert_eq!(denied.body["permission"], "whatsapp_bot:create");
+    assert_eq!(
+        inbox.app.get("/api/v1/bots", &viewer).await.status,
+        StatusCode::OK
+    );
+    let _ = CUSTOMER;
+}
