@@ -397,3 +397,128 @@ async fn invalid_bots_are_refused_and_bots_need_permissions() {
     );
     let _ = CUSTOMER;
 }
+
+#[tokio::test]
+async fn every_response_type_goes_out_in_the_providers_shape() {
+    let (inbox, meta) = meta_outbox().await;
+    meta.script_json("POST", &messages_path(), 200, accepted("wamid.BOT"));
+    // An approved template, as a sync would have stored it.
+    let connection_id: uuid::Uuid = inbox.connection["id"].as_str().unwrap().parse().unwrap();
+    let mut db = inbox.app.db().await;
+    wacrm_persistence::templates::upsert_all(
+        &mut db,
+        connection_id,
+        vec![wacrm_persistence::templates::SyncedTemplate {
+            provider_template_id: Some("1".into()),
+            name: "welcome_back".into(),
+            language: "en_US".into(),
+            category: Some("UTILITY".into()),
+            status: "APPROVED".into(),
+            components: json!([{"type": "BODY", "text": "Welcome back!"}]),
+        }],
+    )
+    .await
+    .unwrap();
+    let cases = [
+        (
+            "t2",
+            json!({"type": "template", "name": "welcome_back", "language": "en_US"}),
+            "template",
+        ),
+        (
+            "t5",
+            json!({"type": "media", "kind": "image", "link": "https://example.com/catalogue.jpg", "caption": "Our catalogue"}),
+            "image",
+        ),
+        (
+            "t6",
+            json!({"type": "location", "latitude": -1.2864, "longitude": 36.8172, "name": "Our shop"}),
+            "location",
+        ),
+        (
+            "t7",
+            json!({"type": "buttons", "body": "Pick one", "buttons": [{"id": "yes", "title": "Yes"}, {"id": "no", "title": "No"}]}),
+            "interactive",
+        ),
+        (
+            "t11",
+            json!({"type": "contact", "contacts": [{"name": {"formatted_name": "Sales desk", "first_name": "Sales"}, "phones": [{"phone": "+254700000000", "type": "WORK"}]}]}),
+            "contacts",
+        ),
+        // Last: a flow holds the next reply, which would otherwise trigger nothing else.
+        (
+            "t4",
+            json!({"type": "flow", "start": "ask", "nodes": [
+            {"id": "ask", "type": "question", "text": "Which size?", "variable": "size"},
+            {"id": "done", "type": "end", "text": "Size {{size}} noted."}],
+            "edges": [{"from": "ask", "to": "done", "condition": {"type": "else"}}]}),
+            "text",
+        ),
+    ];
+    for (word, response, _) in &cases {
+        let created = inbox.app.post("/api/v1/bots", &inbox.admin, json!({"name": word, "trigger": {"type": "exact", "values": [word]}, "response": response})).await;
+        assert_eq!(
+            created.status,
+            StatusCode::CREATED,
+            "{word}: {}",
+            created.body
+        );
+    }
+    for (n, (word, _, expected_type)) in cases.iter().enumerate() {
+        crate::outbound::customer_says(&inbox, &format!("wamid.{n}"), word).await;
+        settle(&inbox).await;
+        let last = sent(&meta).last().cloned().unwrap_or(Value::Null);
+        assert_eq!(last["type"], *expected_type, "{word}: {last}");
+    }
+    // The flow asked a question; the answer completes it.
+    let flow = sent(&meta);
+    assert!(flow.iter().any(|m| m["text"]["body"] == "Which size?"));
+    crate::outbound::customer_says(&inbox, "wamid.size", "42").await;
+    settle(&inbox).await;
+    assert_eq!(
+        sent(&meta).last().unwrap()["text"]["body"],
+        "Size 42 noted."
+    );
+}
+
+#[tokio::test]
+async fn first_message_synonym_and_business_hours_triggers() {
+    let (inbox, meta) = meta_outbox().await;
+    meta.script_json("POST", &messages_path(), 200, accepted("wamid.BOT"));
+    // Closed all week: "outside business hours" holds whenever the test runs.
+    let closed = inbox
+        .app
+        .call(
+            Method::PUT,
+            "/api/v1/settings/business-hours",
+            Some(&inbox.admin),
+            Some(json!({"time_zone": "Africa/Nairobi"})),
+        )
+        .await;
+    assert_eq!(closed.status, StatusCode::OK, "{}", closed.body);
+    bot(&inbox, json!({"name": "Welcome", "priority": 30, "continue": true, "trigger": {"type": "first_message"},
+        "response": {"type": "text", "text": "Welcome to our shop!"}})).await;
+    bot(&inbox, json!({"name": "Closed", "priority": 20, "continue": true, "cooldown_minutes": 60, "trigger": {"type": "outside_business_hours"},
+        "response": {"type": "text", "text": "We are closed now."}})).await;
+    bot(&inbox, json!({"name": "Delivery", "priority": 10, "trigger": {"type": "synonym", "groups": [["deliver", "shipping", "envio"]]},
+        "response": {"type": "text", "text": "Delivery takes 2 days."}})).await;
+    crate::outbound::customer_says(&inbox, "wamid.1", "hi").await;
+    settle(&inbox).await;
+    let texts: Vec<String> = sent(&meta)
+        .iter()
+        .map(|m| m["text"]["body"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(texts, ["Welcome to our shop!", "We are closed now."]);
+    crate::outbound::customer_says(&inbox, "wamid.2", "what about shipping?").await;
+    settle(&inbox).await;
+    let texts: Vec<String> = sent(&meta)
+        .iter()
+        .map(|m| m["text"]["body"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        texts.len(),
+        3,
+        "no second welcome, the closed notice cools down: {texts:?}"
+    );
+    assert_eq!(texts[2], "Delivery takes 2 days.");
+}
