@@ -395,7 +395,6 @@ async fn invalid_bots_are_refused_and_bots_need_permissions() {
         inbox.app.get("/api/v1/bots", &viewer).await.status,
         StatusCode::OK
     );
-    let _ = CUSTOMER;
 }
 
 #[tokio::test]
@@ -521,4 +520,54 @@ async fn first_message_synonym_and_business_hours_triggers() {
         "no second welcome, the closed notice cools down: {texts:?}"
     );
     assert_eq!(texts[2], "Delivery takes 2 days.");
+}
+
+#[tokio::test]
+async fn an_idle_timer_fires_after_silence_and_a_staff_reply_cancels_it() {
+    let (inbox, meta) = meta_outbox().await;
+    meta.script_json("POST", &messages_path(), 200, accepted("wamid.BOT"));
+    bot(
+        &inbox,
+        json!({"name": "Nudge", "trigger": {"type": "idle", "minutes": 1},
+        "response": {"type": "text", "text": "Are you still there?"}}),
+    )
+    .await;
+    crate::outbound::customer_says(&inbox, "wamid.a", "let me check").await;
+    let other =
+        crate::outbound::someone_says(&inbox, "254733000111", "wamid.b", "one moment").await;
+    settle(&inbox).await;
+    // A person answers the second customer: bots pause there, the timer is moot.
+    let answered = inbox
+        .app
+        .post(
+            &format!("/api/v1/conversations/{other}/messages"),
+            &inbox.admin,
+            json!({"type": "text", "text": "Sure, take your time"}),
+        )
+        .await;
+    assert_eq!(answered.status, StatusCode::ACCEPTED);
+    settle(&inbox).await;
+    assert_eq!(sent(&meta).len(), 1, "only the staff reply so far");
+    let timers = inbox
+        .app
+        .get("/api/v1/admin/jobs?status=queued", &inbox.admin)
+        .await;
+    assert!(
+        timers.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|job| job["kind"] == "run_bots"),
+        "{}",
+        timers.body
+    );
+
+    tokio::time::sleep(std::time::Duration::from_secs(62)).await;
+    settle(&inbox).await;
+    let nudges: Vec<Value> = sent(&meta)
+        .into_iter()
+        .filter(|m| m["text"]["body"] == "Are you still there?")
+        .collect();
+    assert_eq!(nudges.len(), 1, "one nudge, to the silent customer only");
+    assert_eq!(nudges[0]["to"], CUSTOMER);
 }
