@@ -181,16 +181,26 @@ pub async fn claim(
     lease: chrono::Duration,
 ) -> StoreResult<Vec<Job>> {
     let mut claimed: Vec<Job> = diesel::sql_query(
-        "WITH due AS (
-             SELECT id,
-                    status = 'running' AND attempts >= max_attempts AS exhausted,
-                    status = 'running' AS expired
+        // Two index-ordered scans rather than one `OR`: with the `OR`, PostgreSQL
+        // reads and sorts every due job before the LIMIT (35 ms with 47,000
+        // queued, measured by bench/ingest); each half here stops after $1 rows.
+        "WITH queued AS (
+             SELECT id, false AS exhausted, false AS expired
              FROM jobs
-             WHERE (status = 'queued' AND run_at <= now())
-                OR (status = 'running' AND locked_until < now())
+             WHERE status = 'queued' AND run_at <= now()
              ORDER BY run_at
              LIMIT $1
              FOR UPDATE SKIP LOCKED
+         ), lapsed AS (
+             SELECT id, attempts >= max_attempts AS exhausted, true AS expired
+             FROM jobs
+             WHERE status = 'running' AND locked_until < now()
+             ORDER BY locked_until
+             LIMIT $1
+             FOR UPDATE SKIP LOCKED
+         ), due AS (
+             (SELECT * FROM lapsed UNION ALL SELECT * FROM queued)
+             LIMIT $1
          )
          UPDATE jobs SET
              status = CASE WHEN due.exhausted THEN 'dead' ELSE 'running' END,
