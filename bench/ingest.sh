@@ -5,15 +5,17 @@
 # backlog to be processed, prints the figures with wacrm's and PostgreSQL's
 # memory, then stops wacrm (which stops PostgreSQL) and removes everything.
 #
-#   bash bench/ingest.sh                      # 20 s, 64 in flight
+#   bash bench/ingest.sh                       # 20 s, 64 in flight
 #   DURATION=30 CONCURRENCY=128 bash bench/ingest.sh
-#   bash bench/ingest.sh --duration 10 --concurrency 32 --threads 2
+#   WORKERS=0 bash bench/ingest.sh             # durable ingest alone
 #
 # Environment: DURATION (s, default 20), CONCURRENCY (default 64), SENDERS
 # (default 20000), GEN_THREADS (generator threads, default 1), DRAIN_TIMEOUT
-# (s, default 300), SKIP_BUILD=1 (use the binaries already in target/release),
-# WACRM_HTTP_WORKERS / WACRM_DB_POOL_SIZE (passed to wacrm when set). Extra
-# arguments go to ingest-bench (see `ingest-bench --help`).
+# (s, default 300), SKIP_BUILD=1 (use the binaries already in
+# target/release), WORKERS=0 (wacrm runs no background jobs: ingest alone,
+# processing not measured), WACRM_HTTP_WORKERS / WACRM_DB_POOL_SIZE (passed
+# to wacrm when set). Extra arguments go to ingest-bench (e.g.
+# --skip-conversation-count; see `ingest-bench --help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -91,6 +93,11 @@ trap 'exit 130' INT TERM
 
 echo "== starting wacrm on $URL (data: $DATA_DIR) =="
 extra_env=()
+if [ "${WORKERS:-1}" = 0 ]; then
+  # Ingest alone: no job runs during or after the load.
+  extra_env+=("WACRM_RUN_WORKERS=false")
+  DRAIN_TIMEOUT=0
+fi
 [ -n "${WACRM_HTTP_WORKERS:-}" ] && extra_env+=("WACRM_HTTP_WORKERS=$WACRM_HTTP_WORKERS")
 [ -n "${WACRM_DB_POOL_SIZE:-}" ] && extra_env+=("WACRM_DB_POOL_SIZE=$WACRM_DB_POOL_SIZE")
 env -u DATABASE_URL -u WACRM_PUBLIC_URL -u WACRM_MASTER_KEY -u WACRM_JWT_SECRET \
@@ -122,7 +129,10 @@ echo "ready after $(( $(date +%s) - started )) s"
 # PostgreSQL's processes (postmaster and its children) summed, as RSS (counts
 # shared buffers once per process) and as PSS (shared pages split fairly).
 MEM_LOG="$DATA_DIR/memory.log"
+: >"$MEM_LOG"
 sample_memory() {
+  # Processes come and go under us: no failure here may end the sampler.
+  set +e
   local pg pids rss pss
   while kill -0 "$WACRM_PID" 2>/dev/null; do
     pg="$(postmaster_pid)"
@@ -132,8 +142,8 @@ sample_memory() {
     fi
     rss=0; pss=0
     for p in $pids; do
-      rss=$(( rss + $(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0) ))
-      pss=$(( pss + $(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0) ))
+      rss=$(( rss + $(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0) + 0 ))
+      pss=$(( pss + $(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0) + 0 ))
     done
     echo "$(awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { print r + 0, h + 0 }' "/proc/$WACRM_PID/status" 2>/dev/null) $rss $pss $(echo $pids | wc -w)" >>"$MEM_LOG"
     sleep 0.5
@@ -147,12 +157,12 @@ SAMPLER_PID=$!
 machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
 wacrm_ticks() { awk '{ print $14 + $15 }' "/proc/$WACRM_PID/stat" 2>/dev/null || echo 0; }
 postgres_ticks() {
-  local pg total=0
+  local pg total=0 p
   pg="$(postmaster_pid)"
   [ -n "$pg" ] || { echo 0; return; }
   total=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pg/stat" 2>/dev/null || echo 0)
-  for p in $(awk -v parent="$pg" '$4 == parent { print $1 }' /proc/[0-9]*/stat 2>/dev/null); do
-    total=$(( total + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0) ))
+  for p in $(awk -v parent="$pg" '$4 == parent { print $1 }' /proc/[0-9]*/stat 2>/dev/null || true); do
+    total=$(( total + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0) + 0 ))
   done
   echo "$total"
 }

@@ -56,7 +56,8 @@ struct Args {
     /// Threads of the generator's tokio runtime.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Seconds to wait, after the load, for the backlog to be processed.
+    /// Seconds to wait, after the load, for the backlog to be processed
+    /// (0: do not measure processing, e.g. when wacrm runs no workers).
     #[arg(long, default_value_t = 300)]
     drain_timeout: u64,
     /// Skip counting the conversations afterwards (pages through all of them).
@@ -116,7 +117,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
         )
         .await
         .context("creating the Meta connection and number")?;
-    let base_job = queue::newest_job(&api).await?;
     eprintln!(
         "ingest-bench: connection {} number {}; {} s of load at {} in flight…",
         inbox.connection_id, inbox.number_id, args.duration, args.concurrency
@@ -140,6 +140,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let monitor = tokio::spawn(queue::monitor(
         api.clone(),
+        (args.drain_timeout > 0).then(|| run_tag.to_owned()),
         progress.clone(),
         started,
         stop.clone(),
@@ -168,27 +169,32 @@ async fn run(args: Args) -> anyhow::Result<()> {
         args.drain_timeout
     );
 
-    // Drain: poll until no job is queued or running.
+    // Drain: poll until no event is pending, then until the follow-up jobs
+    // are done too.
     let drain_deadline = load_done + Duration::from_secs(args.drain_timeout);
     let mut drained_at = None;
-    let mut last = None;
     while Instant::now() < drain_deadline {
-        let observation = queue::observe(&api).await?;
-        last = Some(observation);
-        if observation.idle() {
+        if !queue::any_pending(&api).await? {
             drained_at = Some(Instant::now());
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut jobs_idle_at = None;
+    if drained_at.is_some() {
+        while Instant::now() < drain_deadline {
+            if queue::jobs_idle(&api).await? {
+                jobs_idle_at = Some(Instant::now());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
     stop.store(true, Ordering::Relaxed);
     let samples = monitor.await?;
 
     let accepted = result.accepted();
     let processing = if drained_at.is_some() {
-        let pending = api
-            .items("/api/v1/admin/webhook-events?status=pending&limit=1")
-            .await?;
         let failed = api
             .count_all("/api/v1/admin/webhook-events?status=failed", 50)
             .await?;
@@ -200,11 +206,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
             api.count_all("/api/v1/conversations", 1000).await?
         };
         Some(Processing {
-            pending_left: !pending.is_empty(),
             failed,
             dead,
             last_processed,
             conversations,
+            jobs_idle_after: jobs_idle_at.map(|at| at.duration_since(load_done)),
         })
     } else {
         None
@@ -214,10 +220,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         args: &args,
         result: &result,
         samples: &samples,
-        base_job,
         processing: processing.as_ref(),
         drain_observed: drained_at.map(|at| at.duration_since(load_done)),
-        last_observation: last,
         senders_used: senders_used(result.sent),
         accepted,
         generator_cpu,
@@ -226,11 +230,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 struct Processing {
-    pending_left: bool,
     failed: Option<usize>,
     dead: Option<usize>,
     last_processed: Option<DateTime<Utc>>,
     conversations: Option<usize>,
+    /// From the end of the load until no job was due or running.
+    jobs_idle_after: Option<Duration>,
 }
 
 /// The latest `processed_at` among the newest processed events (the runner
@@ -251,10 +256,8 @@ struct Report<'a> {
     args: &'a Args,
     result: &'a LoadResult,
     samples: &'a [Sample],
-    base_job: i64,
     processing: Option<&'a Processing>,
     drain_observed: Option<Duration>,
-    last_observation: Option<queue::Observation>,
     senders_used: usize,
     accepted: u64,
     generator_cpu: Option<f64>,
@@ -281,7 +284,6 @@ fn print_report(report: &Report<'_>) {
         args,
         result,
         samples,
-        base_job,
         processing,
         accepted,
         ..
@@ -351,14 +353,9 @@ fn print_report(report: &Report<'_>) {
             let failed = processing.failed.unwrap_or(0) as u64;
             let processed = accepted.saturating_sub(failed);
             println!(
-                "events processed      {processed}  (failed: {}, dead jobs: {}, pending left: {})",
+                "events processed      {processed}  (failed: {}, dead jobs: {}, none left pending)",
                 count_text(processing.failed),
                 count_text(processing.dead),
-                if processing.pending_left {
-                    "YES"
-                } else {
-                    "none"
-                }
             );
             if let Some(last) = processing.last_processed {
                 let window = seconds(result.started_wall, last).max(1e-9);
@@ -368,10 +365,20 @@ fn print_report(report: &Report<'_>) {
                     processed as f64 / window
                 );
                 println!(
-                    "drain after load      {:.1} s  (last processed_at - load end; queue seen empty after {:.1} s)",
+                    "drain after load      {:.1} s  (last processed_at - load end; seen none pending after {:.1} s)",
                     drain.max(0.0),
                     observed.as_secs_f64()
                 );
+                match processing.jobs_idle_after {
+                    Some(idle) => println!(
+                        "follow-up jobs done   {:.1} s after the load ended (no job due or running)",
+                        idle.as_secs_f64()
+                    ),
+                    None => println!(
+                        "follow-up jobs        still due or running {} s after the load",
+                        args.drain_timeout
+                    ),
+                }
             } else {
                 println!("processing rate       - (no processed event found)");
             }
@@ -382,10 +389,11 @@ fn print_report(report: &Report<'_>) {
                 );
             }
         }
+        _ if args.drain_timeout == 0 => {
+            println!("not measured (--drain-timeout 0)");
+        }
         _ => {
-            let processed = report
-                .last_observation
-                .and_then(|o| o.processed(*base_job, *accepted));
+            let processed = samples.last().and_then(|sample| sample.processed);
             println!(
                 "NOT DRAINED within {} s after the load: processed ≈ {} of {accepted}",
                 args.drain_timeout,
@@ -395,13 +403,13 @@ fn print_report(report: &Report<'_>) {
     }
 
     println!(
-        "-- timeline (queue read once a second; processed ≈ jobs below the oldest running) --"
+        "-- timeline (once a second; processed ≈ 1 + seq of the newest processed event: they are processed oldest first) --"
     );
     println!("    t s   accepted   ingest/s   processed≈  process/s   backlog≈");
     let step = samples.len().div_ceil(60).max(1);
     let mut previous: Option<(f64, u64, Option<u64>)> = None;
     for (index, sample) in samples.iter().enumerate() {
-        let processed = sample.observation.processed(*base_job, sample.accepted);
+        let processed = sample.processed;
         let (ingest_rate, process_rate) = match previous {
             Some((at, accepted, done)) if sample.at > at => {
                 let dt = sample.at - at;

@@ -1,75 +1,73 @@
-//! Watching the processing backlog through the admin job list.
+//! Watching the processing through the admin endpoints.
 //!
-//! Each accepted webhook gets exactly one `process_webhook` job, in the same
-//! transaction; job ids are a sequence and finished jobs are deleted. So the
-//! newest queued id tells how many were enqueued, and the oldest job still
-//! running (the runner claims in `run_at` order, i.e. oldest first) tells
-//! roughly how far processing has got. Two `limit=1`-sized queries, cheap
-//! enough to ask every few hundred milliseconds while the load runs.
+//! - Done: `GET /api/v1/admin/webhook-events?status=pending&limit=1` is empty.
+//!   While a backlog exists the newest events are the pending ones, so this
+//!   answers from the first rows it looks at.
+//! - How far: the newest *processed* events (`status=processed&limit=20`);
+//!   their bodies carry our wamid `wamid.bench.<run>.<seq>`, and events are
+//!   processed oldest first, so about `max(seq) + 1` are done. (That query
+//!   walks past the pending backlog: a few milliseconds once a second.)
+//! - Follow-up jobs (a processed message queues e.g. `run_bots`): the job list
+//!   has nothing queued that is due and nothing running.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+
 use crate::api::Api;
 use crate::load::Progress;
 
-const PROCESS_WEBHOOK: &str = "process_webhook";
-
-/// The `process_webhook` jobs as one pair of queries saw them.
-#[derive(Clone, Copy, Debug)]
-pub struct Observation {
-    /// The newest queued job, if any is queued.
-    pub newest_queued: Option<i64>,
-    /// The oldest running job, if any runs.
-    pub oldest_running: Option<i64>,
+pub async fn any_pending(api: &Api) -> anyhow::Result<bool> {
+    Ok(!api
+        .items("/api/v1/admin/webhook-events?status=pending&limit=1")
+        .await?
+        .is_empty())
 }
 
-impl Observation {
-    pub fn idle(&self) -> bool {
-        self.newest_queued.is_none() && self.oldest_running.is_none()
-    }
-
-    /// Jobs finished since `base` (the newest job id before the run), when it
-    /// can be told: everything below the oldest running job, or everything
-    /// accepted once the queue is idle.
-    pub fn processed(&self, base: i64, accepted: u64) -> Option<u64> {
-        match self.oldest_running {
-            Some(oldest) => Some(u64::try_from(oldest - 1 - base).unwrap_or(0).min(accepted)),
-            None if self.newest_queued.is_none() => Some(accepted),
-            None => None,
-        }
-    }
-}
-
-/// The newest job id of any status (0 when there is none).
-pub async fn newest_job(api: &Api) -> anyhow::Result<i64> {
-    let items = api.items("/api/v1/admin/jobs?limit=1").await?;
+/// The highest sequence number of this run's messages processed so far
+/// (among the 20 newest processed events: requests do not arrive exactly in
+/// sequence order).
+pub async fn frontier(api: &Api, run_tag: &str) -> anyhow::Result<Option<u64>> {
+    let items = api
+        .items("/api/v1/admin/webhook-events?status=processed&limit=20")
+        .await?;
+    let marker = format!("wamid.bench.{run_tag}.");
     Ok(items
-        .first()
-        .and_then(|job| job["id"].as_i64())
-        .unwrap_or(0))
+        .iter()
+        .filter_map(|event| event["body"].as_str())
+        .filter_map(|body| {
+            let at = body.find(&marker)? + marker.len();
+            let digits: String = body[at..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse::<u64>().ok()
+        })
+        .max())
 }
 
-pub async fn observe(api: &Api) -> anyhow::Result<Observation> {
-    // Other kinds (periodic maintenance jobs) share the queue; only
-    // `process_webhook` jobs count.
-    let ids = |jobs: Vec<serde_json::Value>| -> Vec<i64> {
-        jobs.iter()
-            .filter(|job| job["kind"] == PROCESS_WEBHOOK)
-            .filter_map(|job| job["id"].as_i64())
-            .collect()
-    };
-    let queued = ids(api
-        .items("/api/v1/admin/jobs?status=queued&limit=20")
-        .await?);
-    let running = ids(api
-        .items("/api/v1/admin/jobs?status=running&limit=200")
-        .await?);
-    Ok(Observation {
-        newest_queued: queued.into_iter().max(),
-        oldest_running: running.into_iter().min(),
-    })
+/// No job is running and none queued is due (retries scheduled for later and
+/// periodic jobs not yet due do not count).
+pub async fn jobs_idle(api: &Api) -> anyhow::Result<bool> {
+    if !api
+        .items("/api/v1/admin/jobs?status=running&limit=1")
+        .await?
+        .is_empty()
+    {
+        return Ok(false);
+    }
+    let now = Utc::now();
+    let queued = api
+        .items("/api/v1/admin/jobs?status=queued&limit=200")
+        .await?;
+    Ok(!queued.iter().any(|job| {
+        job["run_at"]
+            .as_str()
+            .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+            .is_none_or(|at| at <= now)
+    }))
 }
 
 /// One second of the timeline.
@@ -77,12 +75,15 @@ pub struct Sample {
     /// Seconds since the load started.
     pub at: f64,
     pub accepted: u64,
-    pub observation: Observation,
+    /// About how many of this run's events are processed.
+    pub processed: Option<u64>,
 }
 
-/// Samples the queue every second until `stop`; returns the samples.
+/// Samples the progress every second until `stop`; returns the samples.
+/// Without `run_tag`, only counts what was accepted.
 pub async fn monitor(
     api: Arc<Api>,
+    run_tag: Option<String>,
     progress: Arc<Progress>,
     started: Instant,
     stop: Arc<AtomicBool>,
@@ -93,15 +94,22 @@ pub async fn monitor(
     ticks.tick().await;
     while !stop.load(Ordering::Relaxed) {
         ticks.tick().await;
+        let seq = match &run_tag {
+            Some(run_tag) => match frontier(&api, run_tag).await {
+                Ok(seq) => Some(seq),
+                Err(error) => {
+                    eprintln!("monitor: {error:#}");
+                    continue;
+                }
+            },
+            None => None,
+        };
         let accepted = progress.accepted.load(Ordering::Relaxed);
-        match observe(&api).await {
-            Ok(observation) => samples.push(Sample {
-                at: started.elapsed().as_secs_f64(),
-                accepted,
-                observation,
-            }),
-            Err(error) => eprintln!("monitor: {error:#}"),
-        }
+        samples.push(Sample {
+            at: started.elapsed().as_secs_f64(),
+            accepted,
+            processed: seq.map(|seq| seq.map_or(0, |seq| (seq + 1).min(accepted))),
+        });
     }
     samples
 }
