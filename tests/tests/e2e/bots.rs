@@ -523,13 +523,26 @@ async fn first_message_synonym_and_business_hours_triggers() {
 }
 
 #[tokio::test]
-async fn an_idle_timer_fires_after_silence_and_a_staff_reply_cancels_it() {
+async fn timed_triggers_fire_after_silence_and_a_staff_reply_cancels_them() {
     let (inbox, meta) = meta_outbox().await;
     meta.script_json("POST", &messages_path(), 200, accepted("wamid.BOT"));
     bot(
         &inbox,
         json!({"name": "Nudge", "trigger": {"type": "idle", "minutes": 1},
         "response": {"type": "text", "text": "Are you still there?"}}),
+    )
+    .await;
+    bot(
+        &inbox,
+        json!({"name": "Waiting", "trigger": {"type": "no_staff_response", "minutes": 1},
+        "response": {"type": "text", "text": "A colleague will reply soon."}}),
+    )
+    .await;
+    // 1439 minutes before the 24-hour window closes: one minute after the message.
+    bot(
+        &inbox,
+        json!({"name": "Closing", "trigger": {"type": "timeout_reminder", "minutes": 1439},
+        "response": {"type": "text", "text": "Reply soon to keep chatting for free."}}),
     )
     .await;
     crate::outbound::customer_says(&inbox, "wamid.a", "let me check").await;
@@ -564,10 +577,69 @@ async fn an_idle_timer_fires_after_silence_and_a_staff_reply_cancels_it() {
 
     tokio::time::sleep(std::time::Duration::from_secs(62)).await;
     settle(&inbox).await;
+    for text in [
+        "A colleague will reply soon.",
+        "Reply soon to keep chatting for free.",
+    ] {
+        let to: Vec<Value> = sent(&meta)
+            .into_iter()
+            .filter(|m| m["text"]["body"] == text)
+            .map(|m| m["to"].clone())
+            .collect();
+        assert_eq!(
+            to,
+            [json!(CUSTOMER)],
+            "{text}: once, to the customer nobody answered"
+        );
+    }
     let nudges: Vec<Value> = sent(&meta)
         .into_iter()
         .filter(|m| m["text"]["body"] == "Are you still there?")
         .collect();
     assert_eq!(nudges.len(), 1, "one nudge, to the silent customer only");
     assert_eq!(nudges[0]["to"], CUSTOMER);
+}
+
+#[tokio::test]
+async fn business_hours_and_first_message_in_session_triggers() {
+    let (inbox, meta) = meta_outbox().await;
+    meta.script_json("POST", &messages_path(), 200, accepted("wamid.BOT"));
+    let all_day: Vec<&str> = vec!["00:00-23:59"];
+    let open = json!({"time_zone": "America/Sao_Paulo", "monday": all_day, "tuesday": all_day, "wednesday": all_day,
+        "thursday": all_day, "friday": all_day, "saturday": all_day, "sunday": all_day});
+    let saved = inbox
+        .app
+        .call(
+            Method::PUT,
+            "/api/v1/settings/business-hours",
+            Some(&inbox.admin),
+            Some(open),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    bot(&inbox, json!({"name": "Back again", "priority": 20, "continue": true, "trigger": {"type": "first_message_in_session"},
+        "response": {"type": "text", "text": "Welcome back!"}})).await;
+    bot(&inbox, json!({"name": "Open", "priority": 10, "cooldown_minutes": 60, "trigger": {"type": "business_hours"},
+        "response": {"type": "text", "text": "We are open and will answer shortly."}})).await;
+    // An old message opened a window that has closed; the new one opens a session.
+    customer_writes(&inbox, "wamid.old", 30 * 3600).await;
+    settle(&inbox).await;
+    let before = sent(&meta).len();
+    crate::outbound::customer_says(&inbox, "wamid.new", "good morning").await;
+    settle(&inbox).await;
+    let texts: Vec<String> = sent(&meta)[before..]
+        .iter()
+        .map(|m| m["text"]["body"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        texts,
+        ["Welcome back!", "We are open and will answer shortly."]
+    );
+    crate::outbound::customer_says(&inbox, "wamid.again", "anyone?").await;
+    settle(&inbox).await;
+    assert_eq!(
+        sent(&meta).len(),
+        before + 2,
+        "same session, and the open notice cools down"
+    );
 }
