@@ -520,6 +520,12 @@ async fn first_message_synonym_and_business_hours_triggers() {
         "no second welcome, the closed notice cools down: {texts:?}"
     );
     assert_eq!(texts[2], "Delivery takes 2 days.");
+    // A keyword (with its synonyms) matches whole words anywhere in the text.
+    bot(&inbox, json!({"name": "Hours", "priority": 5, "trigger": {"type": "keyword", "keywords": ["open"], "synonyms": ["hours", "horario"]},
+        "response": {"type": "text", "text": "We open at 8."}})).await;
+    crate::outbound::customer_says(&inbox, "wamid.3", "What are your HOURS today?").await;
+    settle(&inbox).await;
+    assert_eq!(sent(&meta).last().unwrap()["text"]["body"], "We open at 8.");
 }
 
 #[tokio::test]
