@@ -166,6 +166,7 @@ if [ "$bench_status" -eq 124 ]; then
   echo "inbox-bench did not finish within TIMEOUT=${TIMEOUT} s" >&2
 fi
 
+echo "code                   commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- crates migrations 2>/dev/null || echo ' + uncommitted changes in crates/ or migrations/'), wacrm built $(date -u -r "$WACRM" +%Y-%m-%dT%H:%MZ)"
 echo "wacrm peak RSS         $(awk '/^VmHWM:/ { printf "%.1f MB", $2 / 1024 }' "/proc/$WACRM_PID/status" 2>/dev/null || echo '?')"
 echo "machine                $(nproc) cores, $(awk '/^model name/ { sub(/^[^:]*: /, ""); print; exit }' /proc/cpuinfo), $(awk '/^MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo); PostgreSQL $(psql --version | awk '{ print $3 }') (embedded, default settings); $(date -u +%Y-%m-%dT%H:%MZ)"
 if ! kill -0 "$WACRM_PID" 2>/dev/null; then

@@ -222,6 +222,11 @@ impl Dataset {
         })
     }
 
+    /// How many messages conversation `i` has.
+    pub fn message_count(&self, i: usize) -> usize {
+        self.counts.get(i).copied().unwrap_or(0) as usize
+    }
+
     /// Whether conversation `i` has its window open (every `active_every`-th,
     /// counting from the newest, so they are spread over every page).
     pub fn is_active(&self, i: usize) -> bool {

@@ -110,8 +110,9 @@ pub enum Kind {
     List { filter: Filter, page: usize },
     /// `GET /api/v1/conversations/counts`.
     Counts { filter: Filter },
-    /// `GET /api/v1/conversations/{id}/messages`, first page, a random conversation each time.
-    History,
+    /// `GET /api/v1/conversations/{id}/messages`, first page, a random
+    /// conversation each time: any, or one of the long ones (100+ messages).
+    History { long: bool },
 }
 
 pub struct Case {
@@ -149,6 +150,8 @@ pub struct Runner<'a> {
     pub rng: Rng,
     /// The current case's warm-up.
     pub case_warmup: usize,
+    /// Conversations with 100 messages or more.
+    pub long: Vec<usize>,
 }
 
 impl Runner<'_> {
@@ -157,7 +160,7 @@ impl Runner<'_> {
         match &case.kind {
             Kind::List { filter, page } => self.list(case, filter, *page).await,
             Kind::Counts { filter } => self.counts(case, filter).await,
-            Kind::History => self.history(case).await,
+            Kind::History { long } => self.history(case, *long).await,
         }
     }
 
@@ -248,24 +251,30 @@ impl Runner<'_> {
         })
     }
 
-    fn random_conversation(&mut self) -> Uuid {
+    fn random_conversation(&mut self, long: bool) -> Uuid {
+        if long && !self.long.is_empty() {
+            let k = self.rng.below(self.long.len() as u64) as usize;
+            if let Some(i) = self.long.get(k) {
+                return self.dataset.conversation(*i).id;
+            }
+        }
         let n = self.dataset.spec.conversations as u64;
         let i = self.rng.below(n) as usize;
         self.dataset.conversation(i).id
     }
 
-    async fn history(&mut self, case: &Case) -> anyhow::Result<CaseResult> {
+    async fn history(&mut self, case: &Case, long: bool) -> anyhow::Result<CaseResult> {
         let path_of =
             |id: Uuid, limit: usize| format!("/api/v1/conversations/{id}/messages?limit={limit}");
         for _ in 0..self.case_warmup {
-            let id = self.random_conversation();
+            let id = self.random_conversation(long);
             self.api.get(&path_of(id, self.limit)).await?;
         }
         let mut samples = Vec::with_capacity(case.samples);
         let mut items_total = 0;
         let mut full_pages = 0;
         for _ in 0..case.samples {
-            let id = self.random_conversation();
+            let id = self.random_conversation(long);
             let answer = self.api.get(&path_of(id, self.limit)).await?;
             samples.push(answer.elapsed);
             let items = answer.body["items"].as_array().map_or(0, Vec::len);
@@ -274,18 +283,12 @@ impl Runner<'_> {
                 full_pages += 1;
             }
         }
-        // The plan of the longest conversation the samples can hit: a full page.
-        let long = (0..self.dataset.spec.conversations)
-            .rev()
-            .take(2_000)
-            .map(|i| self.dataset.conversation(i))
-            .max_by_key(|c| c.messages.len())
-            .map(|c| c.id)
-            .unwrap_or_else(|| self.random_conversation());
+        // The plan for a long conversation: a full page.
+        let planned = self.random_conversation(true);
         let ids = self
             .db
             .query(&format!(
-                "SELECT id FROM messages WHERE conversation_id = '{long}' ORDER BY id DESC LIMIT {}",
+                "SELECT id FROM messages WHERE conversation_id = '{planned}' ORDER BY id DESC LIMIT {}",
                 self.limit + 1
             ))
             .await?
@@ -294,9 +297,11 @@ impl Runner<'_> {
             .collect::<Vec<_>>()
             .join(",");
         let sql = vec![
-            format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = '{long}' LIMIT 1"),
             format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = '{long}' ORDER BY id DESC LIMIT {}",
+                "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = '{planned}' LIMIT 1"
+            ),
+            format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = '{planned}' ORDER BY id DESC LIMIT {}",
                 self.limit + 1
             ),
             format!("SELECT * FROM message_media WHERE message_id = ANY('{{{ids}}}'::uuid[])"),
@@ -309,7 +314,8 @@ impl Runner<'_> {
             stats: stats(&samples),
             targeted: case.targeted,
             note: format!(
-                "GET /api/v1/conversations/{{random id}}/messages?limit={}: {:.1} items per page on average, {full_pages} of {} pages full",
+                "GET /api/v1/conversations/{{random{} id}}/messages?limit={}: {:.1} items per page on average, {full_pages} of {} pages full",
+                if long { " long conversation's" } else { "" },
                 self.limit,
                 items_total as f64 / case.samples.max(1) as f64,
                 case.samples
