@@ -208,22 +208,6 @@ pub async fn record_status_event(
     Ok(inserted > 0)
 }
 
-/// Every status reported for a message, in the order they happened.
-pub async fn status_history(
-    conn: &mut AsyncPgConnection,
-    message_id: Uuid,
-) -> StoreResult<Vec<StatusEvent>> {
-    Ok(message_status_events::table
-        .filter(message_status_events::message_id.eq(message_id))
-        .order((
-            message_status_events::occurred_at,
-            message_status_events::id,
-        ))
-        .select(StatusEvent::as_select())
-        .load(conn)
-        .await?)
-}
-
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = message_media)]
 pub struct Media {

@@ -127,11 +127,3 @@ pub async fn list(
         .await?;
     Ok(Page::from_rows(rows, page, |event| event.id))
 }
-
-pub async fn count(conn: &mut AsyncPgConnection, status: &str) -> StoreResult<i64> {
-    Ok(webhook_events::table
-        .filter(webhook_events::status.eq(status.to_owned()))
-        .count()
-        .get_result(conn)
-        .await?)
-}
