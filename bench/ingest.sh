@@ -60,6 +60,12 @@ postmaster_pid() {
   head -n 1 "$DATA_DIR/postgres/data/postmaster.pid" 2>/dev/null || true
 }
 
+# The postmaster's children, read from /proc without scanning every process
+# (an awk over /proc/*/stat twice a second took ~10 % of the CPU here).
+postmaster_children() {
+  cat /proc/"$1"/task/*/children 2>/dev/null || true
+}
+
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -138,7 +144,7 @@ sample_memory() {
     pg="$(postmaster_pid)"
     pids=""
     if [ -n "$pg" ]; then
-      pids="$pg $(awk -v parent="$pg" '$4 == parent { print $1 }' /proc/[0-9]*/stat 2>/dev/null | tr '\n' ' ')"
+      pids="$pg $(postmaster_children "$pg")"
     fi
     rss=0; pss=0
     for p in $pids; do
@@ -161,7 +167,7 @@ postgres_ticks() {
   pg="$(postmaster_pid)"
   [ -n "$pg" ] || { echo 0; return; }
   total=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pg/stat" 2>/dev/null || echo 0)
-  for p in $(awk -v parent="$pg" '$4 == parent { print $1 }' /proc/[0-9]*/stat 2>/dev/null || true); do
+  for p in $(postmaster_children "$pg"); do
     total=$(( total + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0) + 0 ))
   done
   echo "$total"

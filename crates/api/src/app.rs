@@ -61,10 +61,11 @@ impl Application {
             default_country: config.default_country,
             cipher,
             public_url: config.public_url.clone(),
-            ingest: Ingest::start(database.pool.clone()),
+            ingest: Ingest::start(database.pool.clone(), worker_context.signal.clone()),
             connections: Arc::default(),
             realtime: Realtime::start(database.url.clone()),
             media,
+            jobs: worker_context.signal.clone(),
         };
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("binding {}", config.listen))?;

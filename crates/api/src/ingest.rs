@@ -4,7 +4,9 @@
 //! takes every submission waiting (up to `MAX_BATCH`) and stores them, with
 //! their processing jobs, in ONE transaction; each request is answered only
 //! after that commit. Under load many webhooks share a commit, so throughput
-//! is bounded by batch size rather than by fsyncs per request.
+//! is bounded by batch size rather than by fsyncs per request; and they share
+//! their processing jobs too (up to `EVENTS_PER_JOB` events each), so the
+//! worker applies them in batches as well.
 
 use std::sync::Arc;
 
@@ -13,10 +15,14 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 use wacrm_persistence::webhook_events::{self, NewWebhookEvent};
 use wacrm_persistence::{PgPool, StoreError, jobs};
-use wacrm_worker::jobs::ProcessWebhook;
+use wacrm_worker::JobSignal;
+use wacrm_worker::jobs::ProcessWebhooks;
 
 const MAX_BATCH: usize = 512;
 const WRITERS: usize = 4;
+/// Keeps each processing transaction short (tens of milliseconds) while
+/// sharing its fixed costs among many events.
+const EVENTS_PER_JOB: usize = 64;
 
 struct Submission {
     event: NewWebhookEvent,
@@ -34,11 +40,15 @@ pub struct IngestFailed;
 
 impl Ingest {
     /// Starts the writers on the current tokio runtime.
-    pub fn start(pool: PgPool) -> Self {
+    pub fn start(pool: PgPool, signal: JobSignal) -> Self {
         let (sender, receiver) = mpsc::channel(MAX_BATCH * WRITERS * 4);
         let receiver = Arc::new(Mutex::new(receiver));
         for _ in 0..WRITERS {
-            tokio::spawn(write_batches(pool.clone(), receiver.clone()));
+            tokio::spawn(write_batches(
+                pool.clone(),
+                signal.clone(),
+                receiver.clone(),
+            ));
         }
         Self { sender }
     }
@@ -58,7 +68,11 @@ impl Ingest {
     }
 }
 
-async fn write_batches(pool: PgPool, receiver: Arc<Mutex<mpsc::Receiver<Submission>>>) {
+async fn write_batches(
+    pool: PgPool,
+    signal: JobSignal,
+    receiver: Arc<Mutex<mpsc::Receiver<Submission>>>,
+) {
     loop {
         let batch = {
             let mut receiver = receiver.lock().await;
@@ -75,16 +89,26 @@ async fn write_batches(pool: PgPool, receiver: Arc<Mutex<mpsc::Receiver<Submissi
             batch
         };
         let events: Vec<NewWebhookEvent> = batch.iter().map(|s| s.event.clone()).collect();
-        let outcome = commit(&pool, events).await.map_err(|error| {
-            tracing::error!(%error, "storing webhooks failed; the providers will retry");
-        });
+        let outcome = match commit(&pool, events).await {
+            Ok(queued) => {
+                if queued {
+                    signal.jobs_queued();
+                }
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!(%error, "storing webhooks failed; the providers will retry");
+                Err(())
+            }
+        };
         for submission in batch {
             let _ = submission.reply.send(outcome);
         }
     }
 }
 
-async fn commit(pool: &PgPool, events: Vec<NewWebhookEvent>) -> Result<(), StoreError> {
+/// Stores `events` and their processing jobs; returns whether it queued any.
+async fn commit(pool: &PgPool, events: Vec<NewWebhookEvent>) -> Result<bool, StoreError> {
     let mut conn = pool.get().await?;
     let pending: std::collections::HashSet<Uuid> = events
         .iter()
@@ -93,12 +117,22 @@ async fn commit(pool: &PgPool, events: Vec<NewWebhookEvent>) -> Result<(), Store
         .collect();
     conn.transaction::<_, StoreError, _>(async |conn| {
         let inserted = webhook_events::insert_new(conn, &events).await?;
-        let jobs: Vec<jobs::NewJob> = inserted
+        let to_process: Vec<Uuid> = inserted
             .into_iter()
             .filter(|id| pending.contains(id))
-            .filter_map(|event_id| wacrm_worker::new_job(&ProcessWebhook { event_id }).ok())
             .collect();
-        jobs::enqueue_many(conn, jobs).await
+        let jobs = to_process
+            .chunks(EVENTS_PER_JOB)
+            .map(|event_ids| {
+                wacrm_worker::new_job(&ProcessWebhooks {
+                    event_ids: event_ids.to_vec(),
+                })
+            })
+            .collect::<Result<Vec<jobs::NewJob>, _>>()
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let queued = !jobs.is_empty();
+        jobs::enqueue_many(conn, jobs).await?;
+        Ok(queued)
     })
     .await
 }

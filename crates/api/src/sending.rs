@@ -76,41 +76,44 @@ pub async fn queue(
         Caller::ApiKey(id) => format!("api_key:{id}"),
     };
     let mut conn = state.conn().await?;
-    conn.transaction::<_, ApiError, _>(async |conn| {
-        if let Some((key, hash)) = &outgoing.idempotency {
-            match idempotency::claim(conn, &scope, key, hash).await? {
-                Claim::New => {}
-                Claim::Replay { status, body } => {
-                    return Ok(Answer {
-                        status: u16::try_from(status).unwrap_or(202),
-                        body,
-                    });
-                }
-                Claim::Mismatch => {
-                    return Err(ApiError::new(
-                        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                        "idempotency_key_reused",
-                        "this Idempotency-Key was used for a different request; use a new key",
-                    ));
-                }
-                Claim::InFlight => {
-                    return Err(ApiError::new(
-                        actix_web::http::StatusCode::CONFLICT,
-                        "idempotency_key_in_use",
-                        "a request with this Idempotency-Key is still being processed",
-                    ));
+    let answer = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            if let Some((key, hash)) = &outgoing.idempotency {
+                match idempotency::claim(conn, &scope, key, hash).await? {
+                    Claim::New => {}
+                    Claim::Replay { status, body } => {
+                        return Ok(Answer {
+                            status: u16::try_from(status).unwrap_or(202),
+                            body,
+                        });
+                    }
+                    Claim::Mismatch => {
+                        return Err(ApiError::new(
+                            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                            "idempotency_key_reused",
+                            "this Idempotency-Key was used for a different request; use a new key",
+                        ));
+                    }
+                    Claim::InFlight => {
+                        return Err(ApiError::new(
+                            actix_web::http::StatusCode::CONFLICT,
+                            "idempotency_key_in_use",
+                            "a request with this Idempotency-Key is still being processed",
+                        ));
+                    }
                 }
             }
-        }
-        let conversation =
-            recipient_conversation(conn, state, principal, &outgoing.recipient).await?;
-        let body = insert_and_enqueue(conn, state, &scope, conversation, &outgoing).await?;
-        if let Some((key, _)) = &outgoing.idempotency {
-            idempotency::save(conn, &scope, key, 202, &body).await?;
-        }
-        Ok(Answer { status: 202, body })
-    })
-    .await
+            let conversation =
+                recipient_conversation(conn, state, principal, &outgoing.recipient).await?;
+            let body = insert_and_enqueue(conn, state, &scope, conversation, &outgoing).await?;
+            if let Some((key, _)) = &outgoing.idempotency {
+                idempotency::save(conn, &scope, key, 202, &body).await?;
+            }
+            Ok(Answer { status: 202, body })
+        })
+        .await?;
+    state.jobs.jobs_queued();
+    Ok(answer)
 }
 
 async fn recipient_conversation(

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use wacrm_domain::Country;
 use wacrm_persistence::secrets::Cipher;
 use wacrm_persistence::{PgPool, PooledConnection};
+use wacrm_worker::JobSignal;
 use wacrm_worker::media_store::MediaStore;
 
 use crate::auth::tokens::TokenKeys;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub connections: Arc<ConnectionCache>,
     pub realtime: Realtime,
     pub media: MediaStore,
+    /// Wakes the workers after a handler committed jobs.
+    pub jobs: JobSignal,
 }
 
 impl AppState {

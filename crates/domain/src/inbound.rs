@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::message_status::MessageStatus;
 
 /// Which of our business numbers an event is for, as the provider names it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum NumberRef {
     /// The provider's id for the number (Meta's `phone_number_id`).
     ProviderId(String),

@@ -87,6 +87,15 @@ pub async fn active(conn: &mut AsyncPgConnection) -> StoreResult<Vec<BotRow>> {
         .await?)
 }
 
+/// Whether any bot is active: when none is, inbound messages need no bot run.
+pub async fn any_active(conn: &mut AsyncPgConnection) -> StoreResult<bool> {
+    Ok(
+        diesel::select(diesel::dsl::exists(bots::table.filter(bots::is_active)))
+            .get_result(conn)
+            .await?,
+    )
+}
+
 pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<()> {
     match diesel::delete(bots::table.find(id)).execute(conn).await? {
         0 => Err(StoreError::NotFound),

@@ -2,7 +2,7 @@
 //! that made the change (so they go out only if it commits), relayed by every
 //! node to its SSE clients.
 
-use diesel::sql_types::Text;
+use diesel::sql_types::{Array, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 
@@ -17,6 +17,27 @@ pub async fn publish<E: Serialize>(conn: &mut AsyncPgConnection, event: &E) -> S
     diesel::sql_query("SELECT pg_notify($1, $2)")
         .bind::<Text, _>(CHANNEL)
         .bind::<Text, _>(payload)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Queues every event of `events` for delivery at commit, in one statement
+/// (a batch of webhooks announces all its changes with one round trip).
+pub async fn publish_all<E: Serialize>(
+    conn: &mut AsyncPgConnection,
+    events: &[E],
+) -> StoreResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let payloads: Vec<String> = events
+        .iter()
+        .map(|event| serde_json::to_string(event).unwrap_or_default())
+        .collect();
+    diesel::sql_query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
+        .bind::<Text, _>(CHANNEL)
+        .bind::<Array<Text>, _>(payloads)
         .execute(conn)
         .await?;
     Ok(())

@@ -25,7 +25,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::pool::PgPool;
 use crate::schema::jobs;
 
-/// The NOTIFY channel the insert trigger signals on (see the migration).
+/// The NOTIFY channel that wakes workers ([`notify`], after a commit).
 pub const CHANNEL: &str = "wacrm_jobs";
 
 /// PostgreSQL allows 65 535 bind parameters per statement; a new job takes 5.
@@ -158,7 +158,7 @@ pub async fn enqueue(conn: &mut AsyncPgConnection, new: NewJob) -> StoreResult<O
         .optional()?)
 }
 
-/// Queues many jobs in one multi-row INSERT (so one NOTIFY); jobs whose
+/// Queues many jobs in one multi-row INSERT per 10,000; jobs whose
 /// `unique_key` is already active are skipped.
 pub async fn enqueue_many(conn: &mut AsyncPgConnection, new: Vec<NewJob>) -> StoreResult<()> {
     for chunk in new.chunks(MAX_ROWS_PER_INSERT) {
@@ -340,12 +340,19 @@ pub async fn revive(conn: &mut AsyncPgConnection, id: i64) -> StoreResult<Job> {
         .returning(Job::as_returning())
         .get_result(conn)
         .await?;
-    // The insert trigger does not see updates: wake the workers here.
+    Ok(job)
+}
+
+/// Wakes the workers listening on [`CHANNEL`], on every node. Call it outside
+/// any transaction that writes, after the jobs are committed: NOTIFY holds
+/// PostgreSQL's global notify lock until its transaction's commit is flushed,
+/// which makes concurrent writing transactions commit one at a time.
+pub async fn notify(conn: &mut AsyncPgConnection) -> StoreResult<()> {
     diesel::sql_query("SELECT pg_notify($1, '')")
         .bind::<Text, _>(CHANNEL)
         .execute(conn)
         .await?;
-    Ok(job)
+    Ok(())
 }
 
 pub async fn count_by_status(conn: &mut AsyncPgConnection) -> StoreResult<JobCounts> {

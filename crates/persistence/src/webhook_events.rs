@@ -67,8 +67,25 @@ pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Webhook
         .await?)
 }
 
-pub async fn mark_processed(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<()> {
-    diesel::update(webhook_events::table.find(id))
+/// The events of `ids` still pending, oldest first (the ids are UUIDv7).
+pub async fn find_pending(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> StoreResult<Vec<WebhookEvent>> {
+    Ok(webhook_events::table
+        .filter(webhook_events::id.eq_any(ids))
+        .filter(webhook_events::status.eq(PENDING))
+        .order(webhook_events::id)
+        .select(WebhookEvent::as_select())
+        .load(conn)
+        .await?)
+}
+
+pub async fn mark_processed(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> StoreResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    diesel::update(webhook_events::table.filter(webhook_events::id.eq_any(ids)))
         .set((
             webhook_events::status.eq(PROCESSED),
             webhook_events::error.eq(None::<String>),

@@ -1,5 +1,5 @@
 //! What every job of wacrm needs: the database, the secret cipher, an HTTP
-//! client for the providers, and the media store.
+//! client for the providers, the media store, and the signal that wakes workers.
 
 use std::time::Duration;
 
@@ -8,6 +8,7 @@ use wacrm_persistence::secrets::Cipher;
 
 use crate::media_store::MediaStore;
 use crate::pacer::Pacer;
+use crate::signal::JobSignal;
 
 #[derive(Clone)]
 pub struct WorkerContext {
@@ -19,6 +20,8 @@ pub struct WorkerContext {
     pub graph_version: String,
     /// Per-number send pacing (messages per second).
     pub pacer: Pacer,
+    /// Wakes the workers once queued jobs are committed.
+    pub signal: JobSignal,
 }
 
 impl WorkerContext {
@@ -30,6 +33,7 @@ impl WorkerContext {
             .build()
             .unwrap_or_default();
         Self {
+            signal: JobSignal::start(pool.clone()),
             pool,
             cipher,
             http,

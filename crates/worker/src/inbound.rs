@@ -1,7 +1,10 @@
 //! Applies parsed webhook events to the inbox: identifies the sender, keeps
 //! one conversation per number and customer, stores messages once, moves the
-//! session window and statuses forward only, and publishes real-time events.
-//! Every rule comes from the domain crate; this module only reads and writes.
+//! session window and statuses forward only, and gathers the real-time events
+//! to publish. Every rule comes from the domain crate; this module only reads
+//! and writes.
+
+use std::collections::HashMap;
 
 use chrono::Utc;
 use serde_json::json;
@@ -18,15 +21,43 @@ use wacrm_persistence::connections::Connection;
 use wacrm_persistence::conversations::{self, ConversationChanges};
 use wacrm_persistence::messages::{self, NewMedia, NewMessage, StatusEvent};
 use wacrm_persistence::numbers::{self, Number};
-use wacrm_persistence::{AsyncPgConnection, StoreResult, events, leads, matching, templates};
+use wacrm_persistence::{AsyncPgConnection, StoreResult, leads, matching, settings, templates};
 
 use crate::jobs::RunBots;
 
-/// Settings that shape how inbound messages are applied, read once per webhook.
+/// Settings that shape how inbound messages are applied.
 #[derive(Debug, Clone, Default)]
 pub struct InboundRules {
     pub auto_lead: AutoLeadSettings,
     pub inbound: InboundSettings,
+}
+
+impl InboundRules {
+    pub async fn load(conn: &mut AsyncPgConnection) -> StoreResult<Self> {
+        Ok(Self {
+            auto_lead: settings::load(conn, AutoLeadSettings::KEY).await?,
+            inbound: settings::load(conn, InboundSettings::KEY).await?,
+        })
+    }
+}
+
+/// What one transaction of webhook events shares: the rules, read once; the
+/// business numbers already looked up; and the real-time events to publish,
+/// all at once, before it commits ([`wacrm_persistence::events::publish_all`]).
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub rules: InboundRules,
+    numbers: HashMap<(Uuid, NumberRef), Number>,
+    pub announcements: Vec<serde_json::Value>,
+}
+
+impl Batch {
+    pub fn new(rules: InboundRules) -> Self {
+        Self {
+            rules,
+            ..Self::default()
+        }
+    }
 }
 
 /// What applying one message did.
@@ -48,9 +79,14 @@ pub type Rejection = String;
 
 pub async fn resolve_number(
     conn: &mut AsyncPgConnection,
+    batch: &mut Batch,
     connection: &Connection,
     number: &NumberRef,
 ) -> StoreResult<Result<Number, Rejection>> {
+    let key = (connection.id, number.clone());
+    if let Some(known) = batch.numbers.get(&key) {
+        return Ok(Ok(known.clone()));
+    }
     let found = match number {
         NumberRef::ProviderId(id) => numbers::find_by_provider_id(conn, connection.id, id).await?,
         NumberRef::Phone(phone) => match NormalizedPhone::parse(phone, None) {
@@ -59,16 +95,19 @@ pub async fn resolve_number(
         },
         NumberRef::Default => numbers::find_default(conn, connection.id).await?,
     };
+    if let Some(number) = &found {
+        batch.numbers.insert(key, number.clone());
+    }
     Ok(found.ok_or_else(|| format!("no business number of this connection matches {number:?}")))
 }
 
 pub async fn apply_message(
     conn: &mut AsyncPgConnection,
+    batch: &mut Batch,
     connection: &Connection,
-    rules: &InboundRules,
     message: InboundMessage,
 ) -> StoreResult<Result<MessageOutcome, Rejection>> {
-    let number = match resolve_number(conn, connection, &message.number).await? {
+    let number = match resolve_number(conn, batch, connection, &message.number).await? {
         Ok(number) => number,
         Err(rejection) => return Ok(Err(rejection)),
     };
@@ -114,9 +153,14 @@ pub async fn apply_message(
         .await?;
     }
 
-    let (rel_type, rel_id) =
-        identify_sender(conn, rules, &customer, message.profile_name.as_deref()).await?;
-    if rel_type == RelType::Lead && rules.inbound.lead_notes {
+    let (rel_type, rel_id) = identify_sender(
+        conn,
+        &batch.rules,
+        &customer,
+        message.profile_name.as_deref(),
+    )
+    .await?;
+    if rel_type == RelType::Lead && batch.rules.inbound.lead_notes {
         if let Some(lead_id) = rel_id {
             leads::add_note(
                 conn,
@@ -159,16 +203,12 @@ pub async fn apply_message(
         changes.snooze_until = Some(None);
     }
     conversations::update(conn, conversation.id, changes).await?;
-    events::publish(
-        conn,
-        &json!({"type": "message.created", "message_id": stored.id, "conversation_id": conversation.id}),
-    )
-    .await?;
-    events::publish(
-        conn,
-        &json!({"type": "conversation.updated", "conversation_id": conversation.id}),
-    )
-    .await?;
+    batch.announcements.push(
+        json!({"type": "message.created", "message_id": stored.id, "conversation_id": conversation.id}),
+    );
+    batch
+        .announcements
+        .push(json!({"type": "conversation.updated", "conversation_id": conversation.id}));
     let bots = RunBots {
         conversation_id: conversation.id,
         message_id: Some(stored.id),
@@ -232,6 +272,7 @@ fn preview(body: &str) -> String {
 /// Records the report; moves the message's status only forward.
 pub async fn apply_status(
     conn: &mut AsyncPgConnection,
+    batch: &mut Batch,
     connection: &Connection,
     update: StatusUpdate,
 ) -> StoreResult<()> {
@@ -278,16 +319,16 @@ pub async fn apply_status(
         })
     });
     messages::set_status(conn, message.id, next.as_str(), error).await?;
-    events::publish(
-        conn,
-        &json!({"type": "message.status", "message_id": message.id, "conversation_id": message.conversation_id, "status": next.as_str()}),
-    )
-    .await
+    batch.announcements.push(
+        json!({"type": "message.status", "message_id": message.id, "conversation_id": message.conversation_id, "status": next.as_str()}),
+    );
+    Ok(())
 }
 
 /// Updates the template's status (by name, and language when given) and announces it.
 pub async fn apply_template_status(
     conn: &mut AsyncPgConnection,
+    batch: &mut Batch,
     connection: &Connection,
     update: TemplateStatusUpdate,
 ) -> StoreResult<()> {
@@ -304,16 +345,13 @@ pub async fn apply_template_status(
         update.reason.as_deref(),
     )
     .await?;
-    events::publish(
-        conn,
-        &json!({
-            "type": "template.status",
-            "connection_id": connection.id,
-            "name": update.name,
-            "language": update.language,
-            "status": update.status,
-            "reason": update.reason,
-        }),
-    )
-    .await
+    batch.announcements.push(json!({
+        "type": "template.status",
+        "connection_id": connection.id,
+        "name": update.name,
+        "language": update.language,
+        "status": update.status,
+        "reason": update.reason,
+    }));
+    Ok(())
 }

@@ -8,6 +8,7 @@ use wacrm_persistence::PgPool;
 use wacrm_persistence::jobs::{self, NewJob};
 
 use crate::CancellationToken;
+use crate::runner::Wake;
 
 pub(crate) type MakeJob = Box<dyn Fn() -> Result<NewJob, serde_json::Error> + Send + Sync>;
 
@@ -18,7 +19,12 @@ pub(crate) struct Periodic {
 }
 
 /// Queues the job at once and then every `interval`, until shutdown.
-pub(crate) async fn schedule(pool: PgPool, periodic: Periodic, shutdown: CancellationToken) {
+pub(crate) async fn schedule(
+    pool: PgPool,
+    wake: std::sync::Arc<Wake>,
+    periodic: Periodic,
+    shutdown: CancellationToken,
+) {
     let mut ticks = tokio::time::interval(periodic.interval);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -28,7 +34,9 @@ pub(crate) async fn schedule(pool: PgPool, periodic: Periodic, shutdown: Cancell
         }
         match queue(&pool, &periodic).await {
             Ok(Some(id)) => {
-                tracing::debug!(job.id = id, job.kind = periodic.kind, "periodic job queued")
+                tracing::debug!(job.id = id, job.kind = periodic.kind, "periodic job queued");
+                // This runner queued it: let it look at once.
+                wake.now();
             }
             Ok(None) => tracing::debug!(job.kind = periodic.kind, "periodic job already queued"),
             Err(error) => {

@@ -4,8 +4,9 @@
 //! One dispatcher per runner claims as many jobs as it has free slots
 //! (`concurrency`) and runs each on its own task, so every claimed job starts
 //! at once and its lease only covers its own run. When the queue is empty it
-//! sleeps until a NOTIFY arrives (see `listener`), a retry it scheduled falls
-//! due, or `poll_interval` passes.
+//! sleeps until a NOTIFY arrives (see `listener`; senders use `JobSignal`), a
+//! retry it scheduled falls due, it queued a periodic job, or `poll_interval`
+//! passes.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -133,6 +134,7 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
         for periodic in periodic {
             helpers.spawn(periodic::schedule(
                 shared.pool.clone(),
+                wake.clone(),
                 periodic,
                 shutdown.clone(),
             ));

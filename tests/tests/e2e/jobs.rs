@@ -1,6 +1,7 @@
 //! The job queue and its runner against real PostgreSQL: jobs run once, retry
 //! with backoff, die after their last attempt and come back when revived,
-//! dedup by unique key, survive a crashed worker, and wake idle runners.
+//! dedup by unique key, survive a crashed worker, and wake idle runners when
+//! signalled.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +13,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::{Deserialize, Serialize};
 use wacrm_persistence::jobs::{self, JobCounts, JobPageRequest, JobStatus, NewJob};
 use wacrm_persistence::{PgPool, StoreError};
-use wacrm_worker::{CancellationToken, Job, JobError, Runner};
+use wacrm_worker::{CancellationToken, Job, JobError, JobSignal, Runner};
 
 use crate::harness::TestDatabase;
 
@@ -565,8 +566,9 @@ async fn a_job_whose_lease_expired_is_claimed_again_and_buried_after_its_last_at
 }
 
 #[tokio::test]
-async fn a_notify_wakes_an_idle_runner_long_before_its_next_poll() {
+async fn a_signal_after_the_commit_wakes_an_idle_runner_long_before_its_next_poll() {
     let (_db, pool, ctx) = setup().await;
+    let signal = JobSignal::start(pool.clone());
     let shutdown = CancellationToken::new();
     let runner = runner(&pool, &ctx).poll_interval(Duration::from_secs(60));
     let handle = tokio::spawn(runner.run(shutdown.clone()));
@@ -586,6 +588,7 @@ async fn a_notify_wakes_an_idle_runner_long_before_its_next_poll() {
         )
         .await
         .unwrap();
+        signal.jobs_queued();
         eventually("the runner woke up", Duration::from_secs(5), || async {
             ctx.runs_of(label) == 1
         })

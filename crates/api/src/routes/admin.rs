@@ -10,7 +10,7 @@ use uuid::Uuid;
 use wacrm_domain::Permission;
 use wacrm_persistence::jobs::{self, JobPageRequest, JobStatus};
 use wacrm_persistence::{StoreError, webhook_events};
-use wacrm_worker::jobs::ProcessWebhook;
+use wacrm_worker::jobs::ProcessWebhooks;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -106,14 +106,22 @@ pub async fn retry_webhook_event(
             let Some(event) = webhook_events::reset_failed(conn, id).await? else {
                 return Ok(None);
             };
-            wacrm_worker::enqueue(conn, &ProcessWebhook { event_id: id })
-                .await
-                .map_err(ApiError::internal)?;
+            wacrm_worker::enqueue(
+                conn,
+                &ProcessWebhooks {
+                    event_ids: vec![id],
+                },
+            )
+            .await
+            .map_err(ApiError::internal)?;
             Ok(Some(event))
         })
         .await?;
     match reset {
-        Some(event) => Ok(HttpResponse::Accepted().json(WebhookEventResponse::from(event))),
+        Some(event) => {
+            state.jobs.jobs_queued();
+            Ok(HttpResponse::Accepted().json(WebhookEventResponse::from(event)))
+        }
         None => Err(not_failed("the event has not failed")),
     }
 }
@@ -202,7 +210,10 @@ pub async fn retry_job(
     let mut conn = state.conn().await?;
     jobs::find(&mut conn, *id).await?;
     match jobs::revive(&mut conn, *id).await {
-        Ok(job) => Ok(HttpResponse::Accepted().json(JobResponse::from(job))),
+        Ok(job) => {
+            state.jobs.jobs_queued();
+            Ok(HttpResponse::Accepted().json(JobResponse::from(job)))
+        }
         Err(StoreError::NotFound) => Err(not_failed("the job is not dead")),
         Err(other) => Err(other.into()),
     }

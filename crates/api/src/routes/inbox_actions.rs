@@ -126,6 +126,7 @@ pub async fn set_conversation_status(
             Ok(updated)
         })
         .await?;
+    state.jobs.jobs_queued();
     Ok(web::Json(updated.into()))
 }
 
@@ -170,6 +171,7 @@ pub async fn mark_conversation_read(
             .await?)
         })
         .await?;
+    state.jobs.jobs_queued();
     Ok(web::Json(updated.into()))
 }
 

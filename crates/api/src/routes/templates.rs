@@ -127,5 +127,6 @@ pub async fn sync_templates(
         .await
         .map_err(ApiError::internal)?;
     }
+    state.jobs.jobs_queued();
     Ok(HttpResponse::Accepted().json(SyncResponse { connections: ids }))
 }

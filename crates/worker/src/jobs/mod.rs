@@ -5,7 +5,7 @@ mod deliver_message;
 mod fetch_media;
 mod maintenance;
 mod mark_read;
-mod process_webhook;
+mod process_webhooks;
 mod run_bots;
 mod sync_templates;
 
@@ -15,7 +15,7 @@ pub use deliver_message::DeliverMessage;
 pub use fetch_media::FetchMedia;
 pub use maintenance::{SweepIdempotencyKeys, WakeSnoozed};
 pub use mark_read::MarkRead;
-pub use process_webhook::ProcessWebhook;
+pub use process_webhooks::ProcessWebhooks;
 pub use run_bots::{Inputs, RunBots, conversation_state, inputs};
 pub use sync_templates::{SyncAllTemplates, SyncTemplates};
 
@@ -25,7 +25,7 @@ use crate::context::WorkerContext;
 /// A runner with every job registered and the periodic ones scheduled.
 pub fn runner(context: WorkerContext) -> Runner<WorkerContext> {
     Runner::new(context.pool.clone(), context)
-        .register::<ProcessWebhook>()
+        .register::<ProcessWebhooks>()
         .register::<FetchMedia>()
         .register::<DeliverMessage>()
         .register::<MarkRead>()

@@ -65,6 +65,8 @@ impl Job for RunBots {
         for request in ai {
             answer_with_ai(ctx, &mut conn, self.conversation_id, request).await;
         }
+        // Replies and timers may have been queued.
+        ctx.signal.jobs_queued();
         Ok(())
     }
 }

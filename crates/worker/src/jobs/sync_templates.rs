@@ -124,6 +124,7 @@ impl Job for SyncAllTemplates {
                 .await
                 .map_err(retry)?;
         }
+        ctx.signal.jobs_queued();
         Ok(())
     }
 }
