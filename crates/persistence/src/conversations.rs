@@ -87,6 +87,104 @@ pub async fn lock_or_create(
         .await?)
 }
 
+/// [`lock_or_create`] for many (number, customer phone) pairs at once: the
+/// missing ones are created, and every one is locked, in id order so that
+/// concurrent batches lock the rows they share in the same order.
+pub async fn lock_or_create_many(
+    conn: &mut AsyncPgConnection,
+    keys: &[(Uuid, String)],
+) -> StoreResult<Vec<Conversation>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sorted = keys.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    let rows: Vec<_> = sorted
+        .iter()
+        .map(|(number_id, phone)| {
+            (
+                conversations::id.eq(Uuid::now_v7()),
+                conversations::number_id.eq(*number_id),
+                conversations::customer_phone.eq(phone.as_str()),
+            )
+        })
+        .collect();
+    diesel::insert_into(conversations::table)
+        .values(rows)
+        .on_conflict((conversations::number_id, conversations::customer_phone))
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    let numbers: Vec<Uuid> = sorted.iter().map(|(number, _)| *number).collect();
+    let phones: Vec<&str> = sorted.iter().map(|(_, phone)| phone.as_str()).collect();
+    // Both lists match a superset when several numbers are involved (a phone
+    // of one number and the other's); the caller picks its pairs.
+    Ok(conversations::table
+        .filter(conversations::number_id.eq_any(numbers))
+        .filter(conversations::customer_phone.eq_any(phones))
+        .order(conversations::id)
+        .select(Conversation::as_select())
+        .for_update()
+        .load(conn)
+        .await?)
+}
+
+/// Writes what an inbound message changes (the link to the CRM, status,
+/// unread count, last message, window, snooze) for each of `rows`, in one
+/// statement. The rows must be locked by the caller's transaction.
+pub async fn save_inbound(conn: &mut AsyncPgConnection, rows: &[Conversation]) -> StoreResult<()> {
+    use diesel::sql_types::{Array, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+    if rows.is_empty() {
+        return Ok(());
+    }
+    diesel::sql_query(
+        "UPDATE conversations AS c SET
+             profile_name = v.profile_name, rel_type = v.rel_type, rel_id = v.rel_id,
+             status = v.status, unread_count = v.unread_count,
+             last_message_id = v.last_message_id, last_message_at = v.last_message_at,
+             last_message_preview = v.last_message_preview,
+             session_expires_at = v.session_expires_at, snooze_until = v.snooze_until,
+             updated_at = now()
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::int4[],
+                     $7::uuid[], $8::timestamptz[], $9::text[], $10::timestamptz[],
+                     $11::timestamptz[])
+             AS v(id, profile_name, rel_type, rel_id, status, unread_count, last_message_id,
+                  last_message_at, last_message_preview, session_expires_at, snooze_until)
+         WHERE c.id = v.id",
+    )
+    .bind::<Array<SqlUuid>, _>(rows.iter().map(|c| c.id).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(
+        rows.iter()
+            .map(|c| c.profile_name.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Text>, _>(rows.iter().map(|c| c.rel_type.clone()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<SqlUuid>>, _>(rows.iter().map(|c| c.rel_id).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(rows.iter().map(|c| c.status.clone()).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(rows.iter().map(|c| c.unread_count).collect::<Vec<_>>())
+    .bind::<Array<Nullable<SqlUuid>>, _>(rows.iter().map(|c| c.last_message_id).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Timestamptz>>, _>(
+        rows.iter().map(|c| c.last_message_at).collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Text>>, _>(
+        rows.iter()
+            .map(|c| c.last_message_preview.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Timestamptz>>, _>(
+        rows.iter()
+            .map(|c| c.session_expires_at)
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Timestamptz>>, _>(
+        rows.iter().map(|c| c.snooze_until).collect::<Vec<_>>(),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Conversation> {
     Ok(conversations::table
         .find(id)

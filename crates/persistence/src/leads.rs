@@ -155,6 +155,19 @@ pub async fn add_note(conn: &mut AsyncPgConnection, note: NewLeadNote) -> StoreR
         .await?)
 }
 
+/// Adds every note of `notes` in one statement.
+pub async fn add_notes(conn: &mut AsyncPgConnection, notes: Vec<NewLeadNote>) -> StoreResult<()> {
+    /// PostgreSQL allows 65 535 bind parameters per statement; a note takes 4.
+    const ROWS_PER_INSERT: usize = 10_000;
+    for chunk in notes.chunks(ROWS_PER_INSERT) {
+        diesel::insert_into(lead_notes::table)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 pub async fn list_notes(
     conn: &mut AsyncPgConnection,
     lead_id: Uuid,

@@ -63,6 +63,30 @@ pub async fn insert_unless_known(
         .optional()?)
 }
 
+/// [`insert_unless_known`] for many messages: returns the ones inserted.
+/// Rows go in by provider message id, so concurrent batches that share some
+/// wait for each other in the same order.
+pub async fn insert_many_unless_known(
+    conn: &mut AsyncPgConnection,
+    mut new: Vec<NewMessage>,
+) -> StoreResult<Vec<Message>> {
+    /// PostgreSQL allows 65 535 bind parameters per statement; a message takes 12.
+    const ROWS_PER_INSERT: usize = 4_000;
+    new.sort_by(|a, b| a.provider_message_id.cmp(&b.provider_message_id));
+    let mut inserted = Vec::with_capacity(new.len());
+    for chunk in new.chunks(ROWS_PER_INSERT) {
+        inserted.extend(
+            diesel::insert_into(messages::table)
+                .values(chunk)
+                .on_conflict_do_nothing()
+                .returning(Message::as_returning())
+                .get_results(conn)
+                .await?,
+        );
+    }
+    Ok(inserted)
+}
+
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Message> {
     Ok(messages::table
         .find(id)

@@ -4,7 +4,7 @@
 //! to publish. Every rule comes from the domain crate; this module only reads
 //! and writes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use serde_json::json;
@@ -18,10 +18,12 @@ use wacrm_domain::matching::{identify, phone_variants};
 use wacrm_domain::settings::{AutoLeadSettings, InboundSettings};
 use wacrm_domain::{MessageStatus, NormalizedPhone, RelType, session};
 use wacrm_persistence::connections::Connection;
-use wacrm_persistence::conversations::{self, ConversationChanges};
+use wacrm_persistence::conversations::{self, Conversation};
 use wacrm_persistence::messages::{self, NewMedia, NewMessage, StatusEvent};
 use wacrm_persistence::numbers::{self, Number};
-use wacrm_persistence::{AsyncPgConnection, StoreResult, leads, matching, settings, templates};
+use wacrm_persistence::{
+    AsyncPgConnection, StoreError, StoreResult, leads, matching, settings, templates,
+};
 
 use crate::jobs::RunBots;
 
@@ -101,163 +103,241 @@ pub async fn resolve_number(
     Ok(found.ok_or_else(|| format!("no business number of this connection matches {number:?}")))
 }
 
-pub async fn apply_message(
+/// Applies inbound messages, in order, each from the connection paired with it;
+/// answers one outcome per message, in the same order.
+///
+/// Every step is one statement for the whole batch (conversations created and
+/// locked, messages stored, senders identified, lead notes, conversations
+/// updated), so a batch of webhooks costs a handful of round trips rather than
+/// several per message. The result is what applying the messages one after the
+/// other would give.
+pub async fn apply_messages(
     conn: &mut AsyncPgConnection,
     batch: &mut Batch,
-    connection: &Connection,
-    message: InboundMessage,
-) -> StoreResult<Result<MessageOutcome, Rejection>> {
-    let number = match resolve_number(conn, batch, connection, &message.number).await? {
-        Ok(number) => number,
-        Err(rejection) => return Ok(Err(rejection)),
-    };
-    let Ok(customer) = NormalizedPhone::parse(&message.from, None) else {
-        return Ok(Err(format!(
-            "the sender `{}` is not a phone number",
-            message.from
-        )));
-    };
-    let conversation = conversations::lock_or_create(conn, number.id, customer.as_str()).await?;
-    let stored = messages::insert_unless_known(
-        conn,
-        NewMessage {
+    incoming: Vec<(&Connection, InboundMessage)>,
+) -> StoreResult<Vec<Result<MessageOutcome, Rejection>>> {
+    // Where each message goes: its number and its customer.
+    let mut outcomes: Vec<Result<MessageOutcome, Rejection>> = Vec::with_capacity(incoming.len());
+    let mut routed = Vec::new();
+    for (index, (connection, message)) in incoming.into_iter().enumerate() {
+        outcomes.push(Ok(MessageOutcome::Duplicate));
+        let number = match resolve_number(conn, batch, connection, &message.number).await? {
+            Ok(number) => number,
+            Err(rejection) => {
+                outcomes[index] = Err(rejection);
+                continue;
+            }
+        };
+        let Ok(customer) = NormalizedPhone::parse(&message.from, None) else {
+            outcomes[index] = Err(format!(
+                "the sender `{}` is not a phone number",
+                message.from
+            ));
+            continue;
+        };
+        routed.push((index, connection.provider, number.id, customer, message));
+    }
+
+    let keys: Vec<(Uuid, String)> = routed
+        .iter()
+        .map(|(_, _, number_id, customer, _)| (*number_id, customer.as_str().to_owned()))
+        .collect();
+    let mut conversations: HashMap<(Uuid, String), Conversation> =
+        conversations::lock_or_create_many(conn, &keys)
+            .await?
+            .into_iter()
+            .map(|row| ((row.number_id, row.customer_phone.clone()), row))
+            .collect();
+
+    // Store them; a provider's second delivery inserts nothing.
+    let mut drafts = Vec::with_capacity(routed.len());
+    for (_, provider, number_id, customer, message) in &routed {
+        let conversation = conversations
+            .get(&(*number_id, customer.as_str().to_owned()))
+            .ok_or(StoreError::NotFound)?;
+        drafts.push(NewMessage {
             id: Uuid::now_v7(),
             conversation_id: conversation.id,
             direction: "inbound".into(),
             kind: message.kind.as_str().into(),
             body: message.body.clone(),
-            payload: message.payload,
-            provider: connection.provider.as_str().into(),
-            provider_message_id: Some(message.provider_message_id),
+            payload: message.payload.clone(),
+            provider: provider.as_str().into(),
+            provider_message_id: Some(message.provider_message_id.clone()),
             status: "received".into(),
             sent_by: None,
             sent_at: message.sent_at,
-            context_message_id: message.context_message_id,
-        },
-    )
-    .await?;
-    let Some(stored) = stored else {
-        return Ok(Ok(MessageOutcome::Duplicate));
-    };
-    if let Some(media) = &message.media {
-        messages::insert_media(
-            conn,
-            NewMedia {
-                message_id: stored.id,
-                source: serde_json::to_value(&media.source).unwrap_or_default(),
-                mime_type: media.mime_type.clone(),
-                filename: media.filename.clone(),
-                sha256: media.sha256.clone(),
-            },
-        )
-        .await?;
+            context_message_id: message.context_message_id.clone(),
+        });
     }
-
-    let (rel_type, rel_id) = identify_sender(
-        conn,
-        &batch.rules,
-        &customer,
-        message.profile_name.as_deref(),
-    )
-    .await?;
-    if rel_type == RelType::Lead && batch.rules.inbound.lead_notes {
-        if let Some(lead_id) = rel_id {
-            leads::add_note(
+    let draft_ids: Vec<Uuid> = drafts.iter().map(|draft| draft.id).collect();
+    let stored: HashSet<Uuid> = messages::insert_many_unless_known(conn, drafts)
+        .await?
+        .into_iter()
+        .map(|message| message.id)
+        .collect();
+    let stored: Vec<_> = routed
+        .into_iter()
+        .zip(draft_ids)
+        .filter(|(_, id)| stored.contains(id))
+        .collect();
+    for ((_, _, _, _, message), id) in &stored {
+        if let Some(media) = &message.media {
+            messages::insert_media(
                 conn,
-                leads::NewLeadNote {
-                    id: Uuid::now_v7(),
-                    lead_id,
-                    body: format!("WhatsApp message: {}", message.body),
-                    created_by: None,
+                NewMedia {
+                    message_id: *id,
+                    source: serde_json::to_value(&media.source).unwrap_or_default(),
+                    mime_type: media.mime_type.clone(),
+                    filename: media.filename.clone(),
+                    sha256: media.sha256.clone(),
                 },
             )
             .await?;
         }
     }
 
-    let newest = conversation
-        .last_message_at
-        .is_none_or(|last| message.sent_at >= last);
-    let status =
-        ConversationStatus::parse(&conversation.status).unwrap_or(ConversationStatus::Open);
-    let mut changes = ConversationChanges {
-        rel_type: Some(rel_type.as_str().into()),
-        rel_id: Some(rel_id),
-        status: Some(status.after_inbound().as_str().into()),
-        unread_count: Some(conversation.unread_count.saturating_add(1)),
-        session_expires_at: Some(Some(session::expiry_after_inbound(
-            conversation.session_expires_at,
-            message.sent_at,
-        ))),
-        ..Default::default()
+    // Who wrote: once per customer, with the first profile name given.
+    let mut senders: Vec<(NormalizedPhone, Option<String>)> = Vec::new();
+    for ((_, _, _, customer, message), _) in &stored {
+        if !senders.iter().any(|(known, _)| known == customer) {
+            senders.push((customer.clone(), message.profile_name.clone()));
+        }
+    }
+    let identified = identify_senders(conn, &batch.rules, &senders).await?;
+    let sender_of = |customer: &NormalizedPhone| {
+        senders
+            .iter()
+            .position(|(known, _)| known == customer)
+            .map_or((RelType::General, None), |at| identified[at])
     };
-    if let Some(name) = message.profile_name {
-        changes.profile_name = Some(Some(name));
+
+    let mut notes = Vec::new();
+    let mut changed: Vec<(Uuid, String)> = Vec::new();
+    for ((index, _, number_id, customer, message), id) in stored {
+        let (rel_type, rel_id) = sender_of(&customer);
+        if rel_type == RelType::Lead && batch.rules.inbound.lead_notes {
+            if let Some(lead_id) = rel_id {
+                notes.push(leads::NewLeadNote {
+                    id: Uuid::now_v7(),
+                    lead_id,
+                    body: format!("WhatsApp message: {}", message.body),
+                    created_by: None,
+                });
+            }
+        }
+        let key = (number_id, customer.as_str().to_owned());
+        let conversation = conversations.get_mut(&key).ok_or(StoreError::NotFound)?;
+        after_inbound(conversation, rel_type, rel_id, &message, id);
+        if !changed.contains(&key) {
+            changed.push(key);
+        }
+        batch.announcements.push(
+            json!({"type": "message.created", "message_id": id, "conversation_id": conversation.id}),
+        );
+        batch
+            .announcements
+            .push(json!({"type": "conversation.updated", "conversation_id": conversation.id}));
+        outcomes[index] = Ok(MessageOutcome::Stored {
+            message_id: id,
+            media: message.media.is_some(),
+            bots: Box::new(RunBots {
+                conversation_id: conversation.id,
+                message_id: Some(id),
+                event: Event::Inbound {
+                    text: message.body,
+                    at: message.sent_at,
+                    from_staff: rel_type == RelType::Staff,
+                },
+            }),
+        });
     }
-    if newest {
-        changes.last_message_id = Some(Some(stored.id));
-        changes.last_message_at = Some(Some(message.sent_at));
-        changes.last_message_preview = Some(Some(preview(&message.body)));
-    }
-    if status != status.after_inbound() {
-        changes.snooze_until = Some(None);
-    }
-    conversations::update(conn, conversation.id, changes).await?;
-    batch.announcements.push(
-        json!({"type": "message.created", "message_id": stored.id, "conversation_id": conversation.id}),
-    );
-    batch
-        .announcements
-        .push(json!({"type": "conversation.updated", "conversation_id": conversation.id}));
-    let bots = RunBots {
-        conversation_id: conversation.id,
-        message_id: Some(stored.id),
-        event: Event::Inbound {
-            text: message.body,
-            at: message.sent_at,
-            from_staff: rel_type == RelType::Staff,
-        },
-    };
-    Ok(Ok(MessageOutcome::Stored {
-        message_id: stored.id,
-        media: message.media.is_some(),
-        bots: Box::new(bots),
-    }))
+    leads::add_notes(conn, notes).await?;
+    let changed: Vec<Conversation> = changed
+        .iter()
+        .filter_map(|key| conversations.remove(key))
+        .collect();
+    conversations::save_inbound(conn, &changed).await?;
+    Ok(outcomes)
 }
 
-/// Lead, contact or staff by phone (with its country variants); an unknown
-/// sender becomes a lead when auto-lead is on.
-async fn identify_sender(
+/// What one stored inbound message does to its conversation (the domain's
+/// rules: the window by the message's own time, reopening, unread, preview).
+fn after_inbound(
+    conversation: &mut Conversation,
+    rel_type: RelType,
+    rel_id: Option<Uuid>,
+    message: &InboundMessage,
+    message_id: Uuid,
+) {
+    let status =
+        ConversationStatus::parse(&conversation.status).unwrap_or(ConversationStatus::Open);
+    if status != status.after_inbound() {
+        conversation.snooze_until = None;
+    }
+    conversation.status = status.after_inbound().as_str().into();
+    conversation.rel_type = rel_type.as_str().into();
+    conversation.rel_id = rel_id;
+    conversation.unread_count = conversation.unread_count.saturating_add(1);
+    conversation.session_expires_at = Some(session::expiry_after_inbound(
+        conversation.session_expires_at,
+        message.sent_at,
+    ));
+    if let Some(name) = &message.profile_name {
+        conversation.profile_name = Some(name.clone());
+    }
+    if conversation
+        .last_message_at
+        .is_none_or(|last| message.sent_at >= last)
+    {
+        conversation.last_message_id = Some(message_id);
+        conversation.last_message_at = Some(message.sent_at);
+        conversation.last_message_preview = Some(preview(&message.body));
+    }
+}
+
+/// Lead, contact or staff for each sender (by phone, with its country
+/// variants); an unknown sender becomes a lead when auto-lead is on.
+async fn identify_senders(
     conn: &mut AsyncPgConnection,
     rules: &InboundRules,
-    phone: &NormalizedPhone,
-    profile_name: Option<&str>,
-) -> StoreResult<(RelType, Option<Uuid>)> {
-    let found = matching::candidates(conn, &phone_variants(phone.as_str())).await?;
-    let (rel_type, rel_id) = identify(found);
-    if rel_type != RelType::General || !rules.auto_lead.enabled {
-        return Ok((rel_type, rel_id));
+    senders: &[(NormalizedPhone, Option<String>)],
+) -> StoreResult<Vec<(RelType, Option<Uuid>)>> {
+    let spellings: Vec<Vec<String>> = senders
+        .iter()
+        .map(|(phone, _)| phone_variants(phone.as_str()))
+        .collect();
+    let found = matching::candidates_for(conn, &spellings).await?;
+    let mut identified = Vec::with_capacity(senders.len());
+    for ((phone, profile_name), found) in senders.iter().zip(found) {
+        let (rel_type, rel_id) = identify(found);
+        if rel_type != RelType::General || !rules.auto_lead.enabled {
+            identified.push((rel_type, rel_id));
+            continue;
+        }
+        let settings = &rules.auto_lead;
+        let lead = leads::insert(
+            conn,
+            leads::NewLead {
+                id: Uuid::now_v7(),
+                name: profile_name
+                    .as_deref()
+                    .filter(|name| !name.trim().is_empty())
+                    .unwrap_or(phone.as_str())
+                    .to_owned(),
+                phone: Some(format!("+{phone}")),
+                phone_normalized: Some(phone.as_str().to_owned()),
+                email: None,
+                status_id: settings.status_id,
+                source_id: settings.source_id,
+                assigned_staff_id: settings.assigned_staff_id,
+            },
+        )
+        .await?;
+        tracing::info!(lead_id = %lead.id, "auto-lead created for an unknown sender");
+        identified.push((RelType::Lead, Some(lead.id)));
     }
-    let settings = &rules.auto_lead;
-    let lead = leads::insert(
-        conn,
-        leads::NewLead {
-            id: Uuid::now_v7(),
-            name: profile_name
-                .filter(|name| !name.trim().is_empty())
-                .unwrap_or(phone.as_str())
-                .to_owned(),
-            phone: Some(format!("+{phone}")),
-            phone_normalized: Some(phone.as_str().to_owned()),
-            email: None,
-            status_id: settings.status_id,
-            source_id: settings.source_id,
-            assigned_staff_id: settings.assigned_staff_id,
-        },
-    )
-    .await?;
-    tracing::info!(lead_id = %lead.id, "auto-lead created for an unknown sender");
-    Ok((RelType::Lead, Some(lead.id)))
+    Ok(identified)
 }
 
 fn preview(body: &str) -> String {

@@ -81,12 +81,12 @@ impl Job for ProcessWebhooks {
 struct Connections(HashMap<Uuid, Option<Connection>>);
 
 impl Connections {
-    async fn get(
+    async fn load(
         &mut self,
         conn: &mut AsyncPgConnection,
         ctx: &WorkerContext,
         id: Uuid,
-    ) -> Result<Option<&Connection>, StoreError> {
+    ) -> Result<(), StoreError> {
         if let Entry::Vacant(entry) = self.0.entry(id) {
             let found = match connections::find(conn, &ctx.cipher, id).await {
                 Ok(connection) => Some(connection),
@@ -95,7 +95,11 @@ impl Connections {
             };
             entry.insert(found);
         }
-        Ok(self.0.get(&id).and_then(Option::as_ref))
+        Ok(())
+    }
+
+    fn get(&self, id: Uuid) -> Option<&Connection> {
+        self.0.get(&id).and_then(Option::as_ref)
     }
 }
 
@@ -112,11 +116,71 @@ async fn apply(
     conn.transaction::<_, StoreError, _>(async |conn| {
         let mut batch = Batch::new(InboundRules::load(conn).await?);
         let bots_active = bots::any_active(conn).await?;
-        let mut follow_ups = Vec::new();
+        let mut rejections: Vec<Vec<Rejection>> = vec![Vec::new(); events.len()];
+
+        // Every body parsed first: a body that cannot be parsed fails alone.
+        let mut parsed = Vec::with_capacity(events.len());
+        for (index, event) in events.iter().enumerate() {
+            match parse(event) {
+                Ok(items) => {
+                    connections.load(conn, ctx, event.connection_id).await?;
+                    parsed.push((index, items));
+                }
+                Err(reason) => rejections[index].push(reason),
+            }
+        }
+        let mut messages = Vec::new();
+        let mut senders_of = Vec::new();
+        let mut statuses = Vec::new();
+        let mut template_statuses = Vec::new();
+        for (index, items) in parsed {
+            let Some(connection) = connections.get(events[index].connection_id) else {
+                rejections[index].push("the connection was deleted".into());
+                continue;
+            };
+            for item in items {
+                match item {
+                    InboundEvent::Message(message) => {
+                        senders_of.push(index);
+                        messages.push((connection, message));
+                    }
+                    InboundEvent::Status(update) => statuses.push((connection, update)),
+                    InboundEvent::TemplateStatus(update) => {
+                        template_statuses.push((connection, update));
+                    }
+                }
+            }
+        }
+
+        let mut follow_ups: Vec<NewJob> = Vec::new();
+        let outcomes = inbound::apply_messages(conn, &mut batch, messages).await?;
+        for (index, outcome) in senders_of.into_iter().zip(outcomes) {
+            match outcome {
+                Ok(MessageOutcome::Stored {
+                    message_id,
+                    media,
+                    bots,
+                }) => {
+                    if media {
+                        follow_ups.push(new_job(&FetchMedia { message_id }).map_err(corrupt)?);
+                    }
+                    if bots_active {
+                        follow_ups.push(new_job(bots.as_ref()).map_err(corrupt)?);
+                    }
+                }
+                Ok(MessageOutcome::Duplicate) => {}
+                Err(rejection) => rejections[index].push(rejection),
+            }
+        }
+        for (connection, update) in statuses {
+            inbound::apply_status(conn, &mut batch, connection, update).await?;
+        }
+        for (connection, update) in template_statuses {
+            inbound::apply_template_status(conn, &mut batch, connection, update).await?;
+        }
+
         let mut processed = Vec::with_capacity(events.len());
-        for event in events {
-            let rejections =
-                apply_event(ctx, conn, connections, &mut batch, event, &mut follow_ups).await?;
+        for (event, rejections) in events.iter().zip(rejections) {
             if rejections.is_empty() {
                 processed.push(event.id);
             } else {
@@ -127,81 +191,24 @@ async fn apply(
         }
         webhook_events::mark_processed(conn, &processed).await?;
         events::publish_all(conn, &batch.announcements).await?;
-        let jobs = follow_ups
-            .into_iter()
-            .filter(|follow_up| bots_active || !matches!(follow_up, FollowUp::Bots(_)))
-            .map(FollowUp::into_job)
-            .collect::<Result<Vec<NewJob>, _>>()
-            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        let queued = !jobs.is_empty();
-        queue::enqueue_many(conn, jobs).await?;
+        let queued = !follow_ups.is_empty();
+        queue::enqueue_many(conn, follow_ups).await?;
         Ok(queued)
     })
     .await
 }
 
-/// What a stored message asks for next.
-enum FollowUp {
-    Media(FetchMedia),
-    Bots(Box<crate::jobs::RunBots>),
-}
-
-impl FollowUp {
-    fn into_job(self) -> Result<NewJob, serde_json::Error> {
-        match self {
-            Self::Media(job) => new_job(&job),
-            Self::Bots(job) => new_job(job.as_ref()),
-        }
-    }
-}
-
-/// Applies one stored body; returns why parts of it were refused, if any.
-async fn apply_event(
-    ctx: &WorkerContext,
-    conn: &mut AsyncPgConnection,
-    connections: &mut Connections,
-    batch: &mut Batch,
-    event: &WebhookEvent,
-    follow_ups: &mut Vec<FollowUp>,
-) -> Result<Vec<Rejection>, StoreError> {
+/// The events of one stored body, or why it cannot be read.
+fn parse(event: &WebhookEvent) -> Result<Vec<InboundEvent>, Rejection> {
     let Some(provider) = Provider::parse(&event.provider) else {
-        return Ok(vec![format!("unknown provider `{}`", event.provider)]);
+        return Err(format!("unknown provider `{}`", event.provider));
     };
-    let parsed = match wacrm_providers::parse(provider, &event.body, event.received_at) {
-        Ok(parsed) => parsed,
-        Err(error) => return Ok(vec![error.to_string()]),
-    };
-    let Some(connection) = connections.get(conn, ctx, event.connection_id).await? else {
-        return Ok(vec!["the connection was deleted".into()]);
-    };
-    let mut rejections = Vec::new();
-    for parsed in parsed {
-        match parsed {
-            InboundEvent::Message(message) => {
-                match inbound::apply_message(conn, batch, connection, message).await? {
-                    Ok(MessageOutcome::Stored {
-                        message_id,
-                        media,
-                        bots,
-                    }) => {
-                        if media {
-                            follow_ups.push(FollowUp::Media(FetchMedia { message_id }));
-                        }
-                        follow_ups.push(FollowUp::Bots(bots));
-                    }
-                    Ok(MessageOutcome::Duplicate) => {}
-                    Err(rejection) => rejections.push(rejection),
-                }
-            }
-            InboundEvent::Status(update) => {
-                inbound::apply_status(conn, batch, connection, update).await?;
-            }
-            InboundEvent::TemplateStatus(update) => {
-                inbound::apply_template_status(conn, batch, connection, update).await?;
-            }
-        }
-    }
-    Ok(rejections)
+    wacrm_providers::parse(provider, &event.body, event.received_at)
+        .map_err(|error| error.to_string())
+}
+
+fn corrupt(error: serde_json::Error) -> StoreError {
+    StoreError::Corrupt(error.to_string())
 }
 
 fn retry(error: impl std::fmt::Display) -> JobError {

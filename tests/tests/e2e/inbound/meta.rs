@@ -692,3 +692,213 @@ async fn auto_lead_is_off_by_default() {
         json!([])
     );
 }
+
+/// Stores each payload through the webhook endpoint, then hands all of them to
+/// ONE processing job, as ingest does with webhooks that share a group commit.
+async fn store_as_one_batch(inbox: &Inbox, payloads: &[Value]) {
+    use diesel_async::RunQueryDsl as _;
+    for payload in payloads {
+        assert_eq!(send(inbox, payload).await.status, StatusCode::OK);
+    }
+    let pending: Vec<uuid::Uuid> = inbox
+        .webhook_events("pending")
+        .await
+        .iter()
+        .map(|event| event["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(pending.len(), payloads.len());
+    let mut db = inbox.app.db().await;
+    diesel::sql_query("DELETE FROM jobs WHERE kind = 'process_webhooks'")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    wacrm_worker::enqueue(
+        &mut db,
+        &wacrm_worker::jobs::ProcessWebhooks { event_ids: pending },
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn webhooks_processed_in_one_batch_end_as_if_applied_one_by_one() {
+    let inbox = meta_inbox(TestApp::spawn().await, None).await;
+    let saved = inbox
+        .app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/settings/auto-lead",
+            Some(&inbox.admin),
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    let one = |message: Value, name: &str| {
+        let from = message["from"].as_str().unwrap().to_owned();
+        envelope(vec![messages_change(
+            vec![message],
+            vec![contact(&from, name)],
+        )])
+    };
+    let mut wrong_number = one(text("254700000003", "wamid.c1", TS, "lost?"), "C");
+    wrong_number["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] =
+        json!("999999999");
+    store_as_one_batch(
+        &inbox,
+        &[
+            // A writes three times, the latest first; one message comes twice.
+            one(text("254700000001", "wamid.a3", TS + 120, "third"), "Amina"),
+            one(text("254700000001", "wamid.a1", TS, "first"), "Amina"),
+            one(text("254700000001", "wamid.a2", TS + 60, "second"), "Amina"),
+            envelope(vec![messages_change(
+                vec![text("254700000001", "wamid.a2", TS + 60, "second")],
+                vec![],
+            )]),
+            // B is unknown: auto-lead makes one lead for both messages.
+            one(text("254700000002", "wamid.b1", TS, "price?"), "Baraka"),
+            one(
+                text("254700000002", "wamid.b2", TS + 5, "and delivery?"),
+                "Baraka",
+            ),
+            // Names a number we do not have: this event alone fails.
+            wrong_number,
+        ],
+    )
+    .await;
+
+    assert_eq!(inbox.app.run_jobs().await, 1, "one job applied them all");
+
+    let conversations = inbox.conversations("").await;
+    assert_eq!(conversations.len(), 2);
+    let of = |phone: &str| {
+        conversations
+            .iter()
+            .find(|c| c["customer_phone"] == phone)
+            .unwrap()
+            .clone()
+    };
+    let a = of("254700000001");
+    assert_eq!(a["unread_count"], 3, "the duplicate counts once");
+    assert_eq!(
+        a["last_message"]["preview"], "third",
+        "the latest by timestamp"
+    );
+    let window = Utc.timestamp_opt(TS + 120, 0).unwrap() + chrono::Duration::hours(24);
+    assert_eq!(
+        a["session"]["expires_at"]
+            .as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<Utc>>()
+            .unwrap(),
+        window
+    );
+    assert_eq!(a["rel_type"], "lead");
+    let b = of("254700000002");
+    assert_eq!(b["unread_count"], 2);
+    assert_eq!(b["profile_name"], "Baraka");
+    let leads = inbox.app.get("/api/v1/leads", &inbox.admin).await.body["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(leads.len(), 2, "one lead per unknown sender: {leads:?}");
+    assert_eq!(
+        b["rel_id"],
+        leads.iter().find(|l| l["name"] == "Baraka").unwrap()["id"]
+    );
+    let notes = inbox
+        .app
+        .get(
+            &format!("/api/v1/leads/{}/notes", b["rel_id"].as_str().unwrap()),
+            &inbox.admin,
+        )
+        .await;
+    assert_eq!(notes.body["items"].as_array().unwrap().len(), 2);
+
+    assert_eq!(inbox.webhook_events("processed").await.len(), 6);
+    let failed = inbox.webhook_events("failed").await;
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0]["error"].as_str().unwrap().contains("999999999"),
+        "{failed:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_that_fails_applies_its_events_one_by_one_and_keeps_the_failing_one_for_a_retry() {
+    use diesel_async::RunQueryDsl as _;
+    let inbox = meta_inbox(TestApp::spawn().await, None).await;
+    // A database error that only one message runs into.
+    let mut db = inbox.app.db().await;
+    diesel::sql_query(
+        "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF NEW.body = 'boom' THEN RAISE EXCEPTION 'boom is refused'; END IF;
+             RETURN NEW;
+         END $$",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap();
+    diesel::sql_query(
+        "CREATE TRIGGER refuse_boom BEFORE INSERT ON messages
+         FOR EACH ROW EXECUTE FUNCTION refuse_boom()",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap();
+    let one = |from: &str, id: &str, body: &str| {
+        envelope(vec![messages_change(
+            vec![text(from, id, TS, body)],
+            vec![],
+        )])
+    };
+    store_as_one_batch(
+        &inbox,
+        &[
+            one("254700000001", "wamid.ok1", "fine"),
+            one("254700000002", "wamid.boom", "boom"),
+            one("254700000003", "wamid.ok2", "also fine"),
+        ],
+    )
+    .await;
+
+    inbox.app.run_jobs().await;
+
+    let phones: Vec<Value> = inbox
+        .conversations("")
+        .await
+        .iter()
+        .map(|c| c["customer_phone"].clone())
+        .collect();
+    assert_eq!(phones.len(), 2, "{phones:?}");
+    assert!(phones.contains(&json!("254700000001")) && phones.contains(&json!("254700000003")));
+    assert_eq!(inbox.webhook_events("processed").await.len(), 2);
+    let pending = inbox.webhook_events("pending").await;
+    assert_eq!(pending.len(), 1, "the failing event waits for the retry");
+    let jobs = inbox
+        .app
+        .get("/api/v1/admin/jobs?status=queued", &inbox.admin)
+        .await;
+    let job = &jobs.body["items"][0];
+    assert_eq!(job["kind"], "process_webhooks");
+    assert!(
+        job["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("boom is refused"),
+        "{job}"
+    );
+
+    // Once the cause is gone, the retry applies it (and only it).
+    diesel::sql_query("DROP TRIGGER refuse_boom ON messages")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    diesel::sql_query("UPDATE jobs SET run_at = now()")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    inbox.app.run_jobs().await;
+    assert_eq!(inbox.conversations("").await.len(), 3);
+    assert_eq!(inbox.webhook_events("processed").await.len(), 3);
+}
