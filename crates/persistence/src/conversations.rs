@@ -9,7 +9,7 @@ use crate::error::StoreResult;
 use crate::page::{Page, PageRequest};
 use crate::schema::{conversations, messages};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = conversations)]
 pub struct Conversation {
     pub id: Uuid,
@@ -118,16 +118,20 @@ pub async fn lock_or_create_many(
         .await?;
     let numbers: Vec<Uuid> = sorted.iter().map(|(number, _)| *number).collect();
     let phones: Vec<&str> = sorted.iter().map(|(_, phone)| phone.as_str()).collect();
-    // Both lists match a superset when several numbers are involved (a phone
-    // of one number and the other's); the caller picks its pairs.
-    Ok(conversations::table
-        .filter(conversations::number_id.eq_any(numbers))
-        .filter(conversations::customer_phone.eq_any(phones))
-        .order(conversations::id)
-        .select(Conversation::as_select())
-        .for_update()
-        .load(conn)
-        .await?)
+    // A join with the pairs, not `number_id = ANY(..) AND customer_phone =
+    // ANY(..)`: with one business number that filter read every conversation
+    // of the number (measured by bench/ingest).
+    Ok(diesel::sql_query(
+        "SELECT c.* FROM conversations AS c
+         JOIN unnest($1::uuid[], $2::text[]) AS k (number_id, customer_phone)
+           ON c.number_id = k.number_id AND c.customer_phone = k.customer_phone
+         ORDER BY c.id
+         FOR UPDATE OF c",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(numbers)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(phones)
+    .load(conn)
+    .await?)
 }
 
 /// Writes what an inbound message changes (the link to the CRM, status,

@@ -397,3 +397,34 @@ pub async fn cancel_queued(conn: &mut AsyncPgConnection, unique_key: &str) -> St
     .await?;
     Ok(removed > 0)
 }
+
+/// Takes over (deletes and returns) up to `limit` queued jobs of `kind` that
+/// are due, oldest first, skipping any another worker is claiming. For a job
+/// that can do the work of others of its kind in its own transaction: if that
+/// transaction rolls back, the jobs are back in the queue as they were.
+pub async fn take_queued(
+    conn: &mut AsyncPgConnection,
+    kind: &str,
+    limit: i64,
+) -> StoreResult<Vec<serde_json::Value>> {
+    #[derive(QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = diesel::sql_types::Jsonb)]
+        payload: serde_json::Value,
+    }
+    let taken: Vec<Taken> = diesel::sql_query(
+        "DELETE FROM jobs WHERE id IN (
+             SELECT id FROM jobs
+             WHERE status = 'queued' AND run_at <= now() AND kind = $1
+             ORDER BY run_at
+             LIMIT $2
+             FOR UPDATE SKIP LOCKED
+         )
+         RETURNING payload",
+    )
+    .bind::<Text, _>(kind)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await?;
+    Ok(taken.into_iter().map(|row| row.payload).collect())
+}

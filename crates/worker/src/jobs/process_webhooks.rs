@@ -1,12 +1,14 @@
 //! Turns stored webhook bodies into inbox changes.
 //!
-//! Ingest queues one job per group commit, so under load one job carries many
+//! Ingest queues one job per group commit, and a job takes over the jobs of
+//! its kind waiting behind it, so under load one transaction carries many
 //! events. They are applied in one transaction: the settings, connections and
 //! numbers are read once, and the follow-up jobs and real-time events are
 //! written with one statement each, so a busy inbox costs one commit per batch
-//! rather than one per message. If that transaction fails, each event is
-//! applied in a transaction of its own: the others go through and the failure
-//! stays with the event that caused it.
+//! rather than one per message. If that transaction fails, the jobs taken over
+//! are back in the queue and each of this job's events is applied in a
+//! transaction of its own: the others go through and the failure stays with
+//! the event that caused it.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -42,21 +44,15 @@ impl Job for ProcessWebhooks {
             .await
             .map_err(retry)?;
         let mut connections = Connections::default();
-        let (queued, failure) = match apply(ctx, &mut conn, &mut connections, &events).await {
+        let (queued, failure) = match apply(ctx, &mut conn, &mut connections, &events, true).await {
             Ok(queued) => (queued, None),
-            Err(error) if events.len() > 1 => {
+            Err(error) => {
                 tracing::warn!(%error, events = events.len(), "a batch of webhooks failed; applying its events one by one");
                 let mut queued = false;
                 let mut failure = None;
                 for event in &events {
-                    match apply(
-                        ctx,
-                        &mut conn,
-                        &mut connections,
-                        std::slice::from_ref(event),
-                    )
-                    .await
-                    {
+                    let one = std::slice::from_ref(event);
+                    match apply(ctx, &mut conn, &mut connections, one, false).await {
                         Ok(more) => queued |= more,
                         Err(error) => {
                             tracing::warn!(event_id = %event.id, %error, "webhook event not applied; it will be retried");
@@ -66,7 +62,6 @@ impl Job for ProcessWebhooks {
                 }
                 (queued, failure)
             }
-            Err(error) => (false, Some(error)),
         };
         if queued {
             ctx.signal.jobs_queued();
@@ -103,17 +98,32 @@ impl Connections {
     }
 }
 
-/// Applies `events` in one transaction; returns whether it queued jobs.
+/// How many waiting jobs one job takes over (each holds up to 64 events).
+const JOBS_TAKEN_OVER: i64 = 8;
+
+/// Applies `events` in one transaction, with those of the jobs waiting behind
+/// this one when `take_over`; returns whether it queued jobs.
 async fn apply(
     ctx: &WorkerContext,
     conn: &mut AsyncPgConnection,
     connections: &mut Connections,
     events: &[WebhookEvent],
+    take_over: bool,
 ) -> Result<bool, StoreError> {
-    if events.is_empty() {
-        return Ok(false);
-    }
     conn.transaction::<_, StoreError, _>(async |conn| {
+        let mut taken_over = Vec::new();
+        if take_over {
+            let mut event_ids = Vec::new();
+            for payload in queue::take_queued(conn, ProcessWebhooks::KIND, JOBS_TAKEN_OVER).await? {
+                let job: ProcessWebhooks = serde_json::from_value(payload).map_err(corrupt)?;
+                event_ids.extend(job.event_ids);
+            }
+            taken_over = webhook_events::find_pending(conn, &event_ids).await?;
+        }
+        let events: Vec<&WebhookEvent> = events.iter().chain(&taken_over).collect();
+        if events.is_empty() {
+            return Ok(false);
+        }
         let mut batch = Batch::new(InboundRules::load(conn).await?);
         let bots_active = bots::any_active(conn).await?;
         let mut rejections: Vec<Vec<Rejection>> = vec![Vec::new(); events.len()];
@@ -180,7 +190,7 @@ async fn apply(
         }
 
         let mut processed = Vec::with_capacity(events.len());
-        for (event, rejections) in events.iter().zip(rejections) {
+        for (event, rejections) in events.iter().copied().zip(rejections) {
             if rejections.is_empty() {
                 processed.push(event.id);
             } else {

@@ -115,10 +115,20 @@ impl TestApp {
 
     /// Runs every job that is due, as the workers would; returns how many ran.
     pub async fn run_jobs(&self) -> usize {
+        self.run_jobs_with(self.runner()).await
+    }
+
+    /// The runner the workers use, to be adjusted (e.g. fewer slots).
+    pub fn runner(&self) -> wacrm_worker::Runner<wacrm_worker::WorkerContext> {
         wacrm_worker::jobs::runner(self.worker_context.clone())
-            .run_until_idle()
-            .await
-            .expect("running jobs")
+    }
+
+    /// Runs every job that is due with `runner`; returns how many ran.
+    pub async fn run_jobs_with(
+        &self,
+        runner: wacrm_worker::Runner<wacrm_worker::WorkerContext>,
+    ) -> usize {
+        runner.run_until_idle().await.expect("running jobs")
     }
 
     pub fn url(&self, path: &str) -> String {

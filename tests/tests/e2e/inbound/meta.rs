@@ -902,3 +902,28 @@ async fn a_batch_that_fails_applies_its_events_one_by_one_and_keeps_the_failing_
     assert_eq!(inbox.conversations("").await.len(), 3);
     assert_eq!(inbox.webhook_events("processed").await.len(), 3);
 }
+
+#[tokio::test]
+async fn a_processing_job_takes_over_the_webhook_jobs_waiting_behind_it() {
+    let inbox = meta_inbox(TestApp::spawn().await, None).await;
+    for (index, from) in ["254700000001", "254700000002", "254700000003"]
+        .iter()
+        .enumerate()
+    {
+        let payload = envelope(vec![messages_change(
+            vec![text(from, &format!("wamid.t{index}"), TS, "hi")],
+            vec![],
+        )]);
+        assert_eq!(send(&inbox, &payload).await.status, StatusCode::OK);
+    }
+    // One slot: the first job claimed does the work of the other two.
+    let attempts = inbox
+        .app
+        .run_jobs_with(inbox.app.runner().concurrency(1))
+        .await;
+    assert_eq!(attempts, 1);
+    assert_eq!(inbox.conversations("").await.len(), 3);
+    assert_eq!(inbox.webhook_events("processed").await.len(), 3);
+    let jobs = inbox.app.get("/api/v1/admin/jobs", &inbox.admin).await;
+    assert_eq!(jobs.body["items"], json!([]), "no job left behind");
+}
