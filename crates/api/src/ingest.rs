@@ -10,7 +10,6 @@
 
 use std::sync::Arc;
 
-use diesel_async::AsyncConnection as _;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 use wacrm_persistence::webhook_events::{self, NewWebhookEvent};
@@ -108,31 +107,24 @@ async fn write_batches(
 }
 
 /// Stores `events` and their processing jobs; returns whether it queued any.
+/// A body stored before is skipped; the job still names its new id, which
+/// processing ignores (only pending events are applied).
 async fn commit(pool: &PgPool, events: Vec<NewWebhookEvent>) -> Result<bool, StoreError> {
-    let mut conn = pool.get().await?;
-    let pending: std::collections::HashSet<Uuid> = events
+    let to_process: Vec<Uuid> = events
         .iter()
         .filter(|event| event.status == webhook_events::PENDING)
         .map(|event| event.id)
         .collect();
-    conn.transaction::<_, StoreError, _>(async |conn| {
-        let inserted = webhook_events::insert_new(conn, &events).await?;
-        let to_process: Vec<Uuid> = inserted
-            .into_iter()
-            .filter(|id| pending.contains(id))
-            .collect();
-        let jobs = to_process
-            .chunks(EVENTS_PER_JOB)
-            .map(|event_ids| {
-                wacrm_worker::new_job(&ProcessWebhooks {
-                    event_ids: event_ids.to_vec(),
-                })
+    let jobs = to_process
+        .chunks(EVENTS_PER_JOB)
+        .map(|event_ids| {
+            wacrm_worker::new_job(&ProcessWebhooks {
+                event_ids: event_ids.to_vec(),
             })
-            .collect::<Result<Vec<jobs::NewJob>, _>>()
-            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        let queued = !jobs.is_empty();
-        jobs::enqueue_many(conn, jobs).await?;
-        Ok(queued)
-    })
-    .await
+        })
+        .collect::<Result<Vec<jobs::NewJob>, _>>()
+        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    let mut conn = pool.get().await?;
+    webhook_events::store_with_jobs(&mut conn, &events, &jobs).await?;
+    Ok(!jobs.is_empty())
 }

@@ -3,11 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::upsert::on_constraint;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::error::StoreResult;
+use crate::jobs::NewJob;
 use crate::page::{Page, PageRequest};
 use crate::schema::webhook_events;
 
@@ -29,8 +29,8 @@ pub struct WebhookEvent {
     pub processed_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = webhook_events)]
+/// A body to store ([`store_with_jobs`]).
+#[derive(Debug, Clone)]
 pub struct NewWebhookEvent {
     pub id: Uuid,
     pub connection_id: Uuid,
@@ -41,22 +41,39 @@ pub struct NewWebhookEvent {
     pub error: Option<String>,
 }
 
-/// Inserts every event in one statement; a body already stored (same provider
-/// and key) is skipped. Returns the ids actually inserted.
-pub async fn insert_new(
+/// Stores `events` (a body already stored, by provider and key, is skipped)
+/// and queues `jobs`, in ONE statement: atomic without a transaction block,
+/// and one round trip for a whole group commit. Jobs are due now and have no
+/// unique key.
+pub async fn store_with_jobs(
     conn: &mut AsyncPgConnection,
     events: &[NewWebhookEvent],
-) -> StoreResult<Vec<Uuid>> {
-    if events.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(diesel::insert_into(webhook_events::table)
-        .values(events)
-        .on_conflict(on_constraint("webhook_events_provider_event_key_key"))
-        .do_nothing()
-        .returning(webhook_events::id)
-        .get_results(conn)
-        .await?)
+    jobs: &[NewJob],
+) -> StoreResult<()> {
+    use diesel::sql_types::{Array, Bytea, Integer, Jsonb, Nullable, Text, Uuid as SqlUuid};
+    diesel::sql_query(
+        "WITH stored AS (
+             INSERT INTO webhook_events (id, connection_id, provider, event_key, body, status, error)
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bytea[],
+                                  $6::text[], $7::text[])
+             ON CONFLICT (provider, event_key) DO NOTHING
+         )
+         INSERT INTO jobs (kind, payload, max_attempts)
+         SELECT * FROM unnest($8::text[], $9::jsonb[], $10::int4[])",
+    )
+    .bind::<Array<SqlUuid>, _>(events.iter().map(|e| e.id).collect::<Vec<_>>())
+    .bind::<Array<SqlUuid>, _>(events.iter().map(|e| e.connection_id).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(events.iter().map(|e| e.provider.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(events.iter().map(|e| e.event_key.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Bytea>, _>(events.iter().map(|e| e.body.as_slice()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(events.iter().map(|e| e.status.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(events.iter().map(|e| e.error.as_deref()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(jobs.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Jsonb>, _>(jobs.iter().map(|j| &j.payload).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(jobs.iter().map(|j| j.max_attempts).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<WebhookEvent> {
