@@ -180,6 +180,21 @@ impl Api {
         })
     }
 
+    /// An active bot whose keyword no benchmark message contains: it is
+    /// evaluated for every message and never answers.
+    pub async fn create_idle_bot(&self, name: &str) -> anyhow::Result<()> {
+        self.create(
+            "/api/v1/bots",
+            json!({
+                "name": name,
+                "trigger": {"type": "keyword", "keywords": ["zzz-never-sent"]},
+                "response": {"type": "text", "text": "unused"},
+            }),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// The first page's items of a list endpoint.
     pub async fn items(&self, path: &str) -> anyhow::Result<Vec<Value>> {
         let body = self.get(path).await?;

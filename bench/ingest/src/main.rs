@@ -66,6 +66,10 @@ struct Args {
     /// Allow a URL that is not on the loopback interface.
     #[arg(long)]
     allow_remote: bool,
+    /// Create an active bot first (a keyword trigger no message matches), so
+    /// every stored message also queues and runs a `run_bots` job.
+    #[arg(long)]
+    with_bot: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -117,6 +121,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         )
         .await
         .context("creating the Meta connection and number")?;
+    if args.with_bot {
+        api.create_idle_bot(&format!("bench {run_tag}"))
+            .await
+            .context("creating the bot")?;
+        eprintln!("ingest-bench: an active bot evaluates every message");
+    }
     eprintln!(
         "ingest-bench: connection {} number {}; {} s of load at {} in flight…",
         inbox.connection_id, inbox.number_id, args.duration, args.concurrency
