@@ -649,3 +649,40 @@ async fn business_hours_and_first_message_in_session_triggers() {
         "same session, and the open notice cools down"
     );
 }
+
+#[tokio::test]
+async fn a_bot_job_takes_over_the_bot_jobs_waiting_behind_it() {
+    let (inbox, meta) = meta_outbox().await;
+    for reply in ["wamid.BOT1", "wamid.BOT2", "wamid.BOT3"] {
+        meta.script_json("POST", &messages_path(), 200, accepted(reply));
+    }
+    bot(
+        &inbox,
+        json!({"name": "Greeter", "trigger": {"type": "exact", "values": ["hola"]},
+        "response": {"type": "text", "text": "Hi {{name}}!"}}),
+    )
+    .await;
+    let customers = ["254700000001", "254700000002", "254700000003"];
+    for (index, from) in customers.iter().enumerate() {
+        crate::outbound::someone_writes(&inbox, from, &format!("wamid.in{index}"), "hola").await;
+    }
+    // One slot: one processing job takes over the other two webhooks' jobs,
+    // one bot job the other two bot jobs; the three replies are delivered one
+    // by one.
+    let attempts = inbox
+        .app
+        .run_jobs_with(inbox.app.runner().concurrency(1))
+        .await;
+    assert_eq!(attempts, 1 + 1 + 3);
+    let mut answered: Vec<String> = sent(&meta)
+        .iter()
+        .map(|reply| {
+            assert_eq!(reply["text"]["body"], "Hi Wanjiru!");
+            reply["to"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    answered.sort();
+    assert_eq!(answered, customers);
+    let jobs = inbox.app.get("/api/v1/admin/jobs", &inbox.admin).await;
+    assert_eq!(jobs.body["items"], json!([]), "no job left behind");
+}

@@ -3,6 +3,9 @@
 //! and applies the decision: replies through the outbox, memory, rating,
 //! timers; then AI answers, outside the transaction.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use chrono::Utc;
 use diesel_async::AsyncConnection as _;
 use serde::{Deserialize, Serialize};
@@ -52,23 +55,73 @@ impl Job for RunBots {
         }
     }
 
+    /// Also takes over the `run_bots` jobs queued behind this one (in one
+    /// transaction, oldest first, with the bots, settings and templates read
+    /// once); if that fails, the others are back in the queue and this job
+    /// runs alone.
     async fn run(&self, ctx: &WorkerContext) -> Result<(), JobError> {
         let mut conn = ctx.pool.get().await.map_err(retry)?;
-        let job = self.clone();
         let cipher = ctx.cipher.clone();
-        let ai = conn
+        let together = conn
             .transaction::<_, StoreError, _>(async |conn| {
-                decide_and_apply(conn, &cipher, &job).await
+                let mut jobs = vec![self.clone()];
+                for payload in queue::take_queued(conn, Self::KIND, JOBS_TAKEN_OVER).await? {
+                    jobs.push(
+                        serde_json::from_value(payload)
+                            .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+                    );
+                }
+                // Conversations locked in id order, as processing locks
+                // them; a conversation's own events keep their order.
+                jobs.sort_by_key(|job| job.conversation_id);
+                decide_and_apply_all(conn, &cipher, &jobs).await
             })
-            .await
-            .map_err(retry)?;
-        for request in ai {
-            answer_with_ai(ctx, &mut conn, self.conversation_id, request).await;
+            .await;
+        let ai = match together {
+            Ok(ai) => ai,
+            Err(error) => {
+                tracing::warn!(%error, "bots failed on a batch of events; this one runs alone");
+                conn.transaction::<_, StoreError, _>(async |conn| {
+                    decide_and_apply_all(conn, &cipher, std::slice::from_ref(self)).await
+                })
+                .await
+                .map_err(retry)?
+            }
+        };
+        for (conversation_id, request) in ai {
+            answer_with_ai(ctx, &mut conn, conversation_id, request).await;
         }
         // Replies and timers may have been queued.
         ctx.signal.jobs_queued();
         Ok(())
     }
+}
+
+/// How many queued `run_bots` jobs one takes over.
+const JOBS_TAKEN_OVER: i64 = 32;
+
+/// Runs the bots on each job's event in turn; returns the AI answers to ask
+/// for, with their conversation.
+async fn decide_and_apply_all(
+    conn: &mut AsyncPgConnection,
+    cipher: &wacrm_persistence::secrets::Cipher,
+    jobs: &[RunBots],
+) -> Result<Vec<(Uuid, AiWork)>, StoreError> {
+    let mut known = KnownInputs::default();
+    let mut ai = Vec::new();
+    for job in jobs {
+        for work in decide_and_apply(conn, cipher, &mut known, job).await? {
+            ai.push((job.conversation_id, work));
+        }
+    }
+    Ok(ai)
+}
+
+/// Numbers and [`Inputs`] read once per transaction.
+#[derive(Default)]
+struct KnownInputs {
+    numbers: HashMap<Uuid, numbers::Number>,
+    inputs: HashMap<Uuid, Inputs>,
 }
 
 fn timer_key(conversation_id: Uuid, bot_id: Uuid) -> String {
@@ -159,6 +212,7 @@ pub async fn inputs(
 async fn decide_and_apply(
     conn: &mut AsyncPgConnection,
     cipher: &wacrm_persistence::secrets::Cipher,
+    known: &mut KnownInputs,
     job: &RunBots,
 ) -> Result<Vec<AiWork>, StoreError> {
     let conversation = match conversations::lock(conn, job.conversation_id).await {
@@ -166,8 +220,14 @@ async fn decide_and_apply(
         Err(StoreError::NotFound) => return Ok(Vec::new()),
         Err(error) => return Err(error),
     };
-    let number = numbers::find(conn, conversation.number_id).await?;
-    let inputs = inputs(conn, number.connection_id).await?;
+    if let Entry::Vacant(entry) = known.numbers.entry(conversation.number_id) {
+        entry.insert(numbers::find(conn, conversation.number_id).await?);
+    }
+    let number = &known.numbers[&conversation.number_id];
+    if let Entry::Vacant(entry) = known.inputs.entry(number.connection_id) {
+        entry.insert(inputs(conn, number.connection_id).await?);
+    }
+    let inputs = &known.inputs[&number.connection_id];
     let state = conversation_state(conn, &conversation, job.message_id).await?;
     let now = Utc::now();
     let context = Context {
