@@ -424,17 +424,21 @@ async fn statuses_move_forward_only_and_late_ones_are_history() {
     let (conversation, _) = inbox.only_conversation().await;
     let sent = sent_message(&inbox, &conversation, "wamid.out", "Your order shipped").await;
     let status = |s: &str, ts: i64| json!({"id": "wamid.out", "status": s, "timestamp": ts.to_string(), "recipient_id": "254712345678"});
-    // `read` overtakes `delivered`; then a late `delivered` and a `failed` arrive.
+    // `read` overtakes `delivered`; then a late `delivered` and a `failed`
+    // arrive, each processed before the next comes (webhooks in flight at the
+    // same time may be applied in either order; the final status is the same).
     send(
         &inbox,
         &envelope(vec![statuses_change(vec![status("read", TS + 10)])]),
     )
     .await;
+    inbox.app.run_jobs().await;
     send(
         &inbox,
         &envelope(vec![statuses_change(vec![status("delivered", TS + 5)])]),
     )
     .await;
+    inbox.app.run_jobs().await;
     let failed = json!({"id": "wamid.out", "status": "failed", "timestamp": (TS + 20).to_string(), "recipient_id": "254712345678",
         "errors": [{"code": 131026, "title": "Message undeliverable", "message": "Message undeliverable", "error_data": {"details": "Receiver is incapable of receiving this message"}}]});
     send(&inbox, &envelope(vec![statuses_change(vec![failed])])).await;
