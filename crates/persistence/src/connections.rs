@@ -168,14 +168,27 @@ pub async fn set_health(
     Ok(())
 }
 
+/// Deletes the connection with its numbers, conversations and templates (by
+/// foreign key) and its stored webhooks (which have none, for ingest's sake;
+/// a rare admin action may scan them).
 pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<()> {
-    match diesel::delete(connections::table.find(id))
+    use diesel_async::AsyncConnection as _;
+    conn.transaction::<_, StoreError, _>(async |conn| {
+        let deleted = diesel::delete(connections::table.find(id))
+            .execute(conn)
+            .await?;
+        if deleted == 0 {
+            return Err(StoreError::NotFound);
+        }
+        diesel::delete(
+            crate::schema::webhook_events::table
+                .filter(crate::schema::webhook_events::connection_id.eq(id)),
+        )
         .execute(conn)
-        .await?
-    {
-        0 => Err(StoreError::NotFound),
-        _ => Ok(()),
-    }
+        .await?;
+        Ok(())
+    })
+    .await
 }
 
 /// Every connection's id.

@@ -299,7 +299,6 @@ diesel::joinable!(leads -> lead_sources (source_id));
 diesel::joinable!(leads -> staff (assigned_staff_id));
 diesel::joinable!(lead_notes -> leads (lead_id));
 diesel::joinable!(numbers -> connections (connection_id));
-diesel::joinable!(webhook_events -> connections (connection_id));
 diesel::joinable!(conversations -> numbers (number_id));
 diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(message_status_events -> messages (message_id));

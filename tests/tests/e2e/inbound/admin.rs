@@ -122,3 +122,45 @@ async fn only_admins_see_failed_events_and_dead_jobs() {
     assert_eq!(jobs.status, StatusCode::OK);
     assert_eq!(jobs.body["items"], json!([]));
 }
+
+#[tokio::test]
+async fn deleting_a_connection_deletes_its_stored_webhooks() {
+    let inbox = meta_inbox().await;
+    let other = inbox
+        .app
+        .post(
+            "/api/v1/connections",
+            &inbox.admin,
+            json!({"provider": "meta", "name": "other", "credentials": {"access_token": "EAAG", "app_secret": SECRET, "verify_token": "v", "waba_id": "2"}}),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::CREATED, "{}", other.body);
+    let other_url = other.body["webhook_url"].as_str().unwrap();
+    let other_path = &other_url[other_url.find("/webhooks/").unwrap()..];
+    for (path, body) in [
+        (inbox.webhook_path(), "<xml>mine</xml>"),
+        (other_path.to_owned(), "<xml>theirs</xml>"),
+    ] {
+        let signature = format!("sha256={}", hmac_hex(SECRET, body.as_bytes()));
+        let answer = inbox
+            .app
+            .post_raw(
+                &path,
+                body.as_bytes(),
+                &[("x-hub-signature-256", &signature)],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    assert_eq!(inbox.webhook_events("failed").await.len(), 2);
+
+    let id = inbox.connection["id"].as_str().unwrap();
+    let deleted = inbox
+        .app
+        .delete(&format!("/api/v1/connections/{id}"), &inbox.admin)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let left = inbox.webhook_events("failed").await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["connection_id"], other.body["id"]);
+}
