@@ -139,7 +139,7 @@ diesel::table! {
         id -> Uuid,
         connection_id -> Uuid,
         provider -> Text,
-        event_key -> Text,
+        event_key -> Bytea,
         body -> Bytea,
         status -> Text,
         error -> Nullable<Text>,

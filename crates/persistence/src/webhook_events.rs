@@ -21,7 +21,7 @@ pub struct WebhookEvent {
     pub id: Uuid,
     pub connection_id: Uuid,
     pub provider: String,
-    pub event_key: String,
+    pub event_key: Vec<u8>,
     pub body: Vec<u8>,
     pub status: String,
     pub error: Option<String>,
@@ -35,7 +35,7 @@ pub struct NewWebhookEvent {
     pub id: Uuid,
     pub connection_id: Uuid,
     pub provider: String,
-    pub event_key: String,
+    pub event_key: Vec<u8>,
     pub body: Vec<u8>,
     pub status: String,
     pub error: Option<String>,
@@ -54,7 +54,7 @@ pub async fn store_with_jobs(
     diesel::sql_query(
         "WITH stored AS (
              INSERT INTO webhook_events (id, connection_id, provider, event_key, body, status, error)
-             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bytea[],
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bytea[], $5::bytea[],
                                   $6::text[], $7::text[])
              ON CONFLICT (provider, event_key) DO NOTHING
          )
@@ -64,7 +64,7 @@ pub async fn store_with_jobs(
     .bind::<Array<SqlUuid>, _>(events.iter().map(|e| e.id).collect::<Vec<_>>())
     .bind::<Array<SqlUuid>, _>(events.iter().map(|e| e.connection_id).collect::<Vec<_>>())
     .bind::<Array<Text>, _>(events.iter().map(|e| e.provider.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(events.iter().map(|e| e.event_key.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Bytea>, _>(events.iter().map(|e| e.event_key.as_slice()).collect::<Vec<_>>())
     .bind::<Array<Bytea>, _>(events.iter().map(|e| e.body.as_slice()).collect::<Vec<_>>())
     .bind::<Array<Text>, _>(events.iter().map(|e| e.status.as_str()).collect::<Vec<_>>())
     .bind::<Array<Nullable<Text>>, _>(events.iter().map(|e| e.error.as_deref()).collect::<Vec<_>>())

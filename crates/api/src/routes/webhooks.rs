@@ -142,7 +142,7 @@ async fn receive(
         id: Uuid::now_v7(),
         connection_id,
         provider: provider.as_str().to_owned(),
-        event_key: hex::encode(Sha256::digest(&body)),
+        event_key: Sha256::digest(&body).to_vec(),
         body: body.to_vec(),
         status: if not_json.is_some() {
             webhook_events::FAILED
