@@ -68,23 +68,10 @@ pub async fn lock_or_create(
     number_id: Uuid,
     customer_phone: &str,
 ) -> StoreResult<Conversation> {
-    diesel::insert_into(conversations::table)
-        .values((
-            conversations::id.eq(Uuid::now_v7()),
-            conversations::number_id.eq(number_id),
-            conversations::customer_phone.eq(customer_phone),
-        ))
-        .on_conflict((conversations::number_id, conversations::customer_phone))
-        .do_nothing()
-        .execute(conn)
-        .await?;
-    Ok(conversations::table
-        .filter(conversations::number_id.eq(number_id))
-        .filter(conversations::customer_phone.eq(customer_phone))
-        .select(Conversation::as_select())
-        .for_update()
-        .first(conn)
-        .await?)
+    lock_or_create_many(conn, &[(number_id, customer_phone.to_owned())])
+        .await?
+        .pop()
+        .ok_or(crate::StoreError::NotFound)
 }
 
 /// [`lock_or_create`] for many (number, customer phone) pairs at once: the

@@ -13,13 +13,7 @@ pub const CHANNEL: &str = "wacrm_events";
 /// Queues `event` for delivery at commit. Payloads stay small (ids and
 /// statuses): NOTIFY carries at most 8000 bytes, and clients fetch details.
 pub async fn publish<E: Serialize>(conn: &mut AsyncPgConnection, event: &E) -> StoreResult<()> {
-    let payload = serde_json::to_string(event).unwrap_or_default();
-    diesel::sql_query("SELECT pg_notify($1, $2)")
-        .bind::<Text, _>(CHANNEL)
-        .bind::<Text, _>(payload)
-        .execute(conn)
-        .await?;
-    Ok(())
+    publish_all(conn, std::slice::from_ref(event)).await
 }
 
 /// Queues every event of `events` for delivery at commit, in one statement

@@ -199,23 +199,25 @@ pub async fn apply_messages(
 
     // Who wrote: once per customer, with the first profile name given.
     let mut senders: Vec<(NormalizedPhone, Option<String>)> = Vec::new();
+    let mut seen = HashSet::new();
     for ((_, _, _, customer, message), _) in &stored {
-        if !senders.iter().any(|(known, _)| known == customer) {
+        if seen.insert(customer) {
             senders.push((customer.clone(), message.profile_name.clone()));
         }
     }
-    let identified = identify_senders(conn, &batch.rules, &senders).await?;
-    let sender_of = |customer: &NormalizedPhone| {
-        senders
-            .iter()
-            .position(|(known, _)| known == customer)
-            .map_or((RelType::General, None), |at| identified[at])
-    };
+    let identified: HashMap<NormalizedPhone, (RelType, Option<Uuid>)> = senders
+        .iter()
+        .map(|(phone, _)| phone.clone())
+        .zip(identify_senders(conn, &batch.rules, &senders).await?)
+        .collect();
 
     let mut notes = Vec::new();
     let mut changed: Vec<(Uuid, String)> = Vec::new();
     for ((index, _, number_id, customer, message), id) in stored {
-        let (rel_type, rel_id) = sender_of(&customer);
+        let (rel_type, rel_id) = identified
+            .get(&customer)
+            .copied()
+            .unwrap_or((RelType::General, None));
         if rel_type == RelType::Lead && batch.rules.inbound.lead_notes {
             if let Some(lead_id) = rel_id {
                 notes.push(leads::NewLeadNote {
