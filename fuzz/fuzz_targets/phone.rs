@@ -17,6 +17,9 @@ fuzz_target!(|data: &[u8]| {
         let _ = phone_variants(phone.as_str());
         // Normalising a normalised number changes nothing.
         let again = NormalizedPhone::parse(&format!("+{}", phone.as_str()), None);
-        assert_eq!(again.ok().as_ref().map(|p| p.as_str()), Some(phone.as_str()));
+        assert_eq!(
+            again.ok().as_ref().map(|p| p.as_str()),
+            Some(phone.as_str())
+        );
     }
 });

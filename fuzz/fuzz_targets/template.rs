@@ -11,7 +11,9 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(components) = serde_json::from_str::<serde_json::Value>(text) {
         let requirements = template::requirements(&components);
-        let body: Vec<String> = (0..requirements.body_params).map(|i| i.to_string()).collect();
+        let body: Vec<String> = (0..requirements.body_params)
+            .map(|i| i.to_string())
+            .collect();
         let _ = template::check(&requirements, None, &body, &[]);
     }
     let rendered = quick_reply::render(text, &|name: &str| Some(name.to_uppercase()));
