@@ -24,7 +24,7 @@ use crate::error::{ApiError, extractors};
 use crate::ingest::Ingest;
 use crate::realtime::Realtime;
 use crate::state::AppState;
-use crate::{metrics, openapi, request_id, routes};
+use crate::{metrics, openapi, request_id, routes, text_guard};
 
 /// Largest JSON body the API accepts (webhooks have their own, larger limit).
 pub const API_BODY_LIMIT: usize = 1024 * 1024;
@@ -144,14 +144,18 @@ fn serve(
             )
             .app_data(web::PathConfig::default().error_handler(extractors::path))
             .app_data(web::QueryConfig::default().error_handler(extractors::query))
+            .wrap(from_fn(text_guard::middleware))
             .wrap(prometheus.clone())
             .wrap(from_fn(request_id::middleware))
             .into_utoipa_app()
             .openapi(openapi::base())
             .configure(routes::configure)
             .split_for_parts();
-        app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", document))
-            .default_service(web::to(no_such_route))
+        app.service(
+            SwaggerUi::new("/swagger-ui/{_:.*}")
+                .url("/api-docs/openapi.json", openapi::finish(document)),
+        )
+        .default_service(web::to(no_such_route))
     })
     .listen(listener)?;
     if let Some(workers) = workers {

@@ -18,6 +18,7 @@ pub mod routes;
 pub mod sending;
 pub mod state;
 pub mod telemetry;
+pub mod text_guard;
 pub mod validation;
 
 pub use app::Application;

@@ -132,3 +132,69 @@ async fn invalid_fields_are_all_listed_in_one_422() {
     fields.sort();
     assert_eq!(fields, ["email", "name", "phone"]);
 }
+
+#[tokio::test]
+async fn a_nul_character_is_refused_with_422_and_nothing_is_stored() {
+    // Schemathesis found it: PostgreSQL's `text` cannot hold U+0000, so any string
+    // field carrying one made the first INSERT fail and the API answer 500.
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let in_body = raw_post(
+        &app,
+        &token,
+        "application/json",
+        r#"{"name": "Ana\u0000Lopez"}"#,
+    )
+    .await;
+    assert_eq!(in_body.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(in_body.problem_code(), "invalid_character");
+    let in_query = app.get("/api/v1/leads?q=Ana%00", &token).await;
+    assert_eq!(in_query.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(in_query.problem_code(), "invalid_character");
+    // An escaped backslash followed by "u0000" is ordinary text.
+    let literal = raw_post(
+        &app,
+        &token,
+        "application/json",
+        r#"{"name": "C:\\u0000 folder"}"#,
+    )
+    .await;
+    assert_eq!(literal.status, StatusCode::CREATED, "{}", literal.body);
+    assert_eq!(literal.body["name"], "C:\\u0000 folder");
+    let leads = app.get("/api/v1/leads", &token).await;
+    assert_eq!(leads.body["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn every_credential_a_request_carries_must_be_valid() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let created = app
+        .post(
+            "/api/v1/api-keys",
+            &admin,
+            json!({"name": "ERP", "permissions": ["leads:view"]}),
+        )
+        .await;
+    let key = created.body["secret"].as_str().unwrap().to_owned();
+    let call = |authorization: Option<&str>| {
+        let mut request = app
+            .client
+            .get(app.url("/api/v1/leads"))
+            .header("x-api-key", &key);
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        async move { TestApp::answer(request.send().await.unwrap()).await }
+    };
+    assert_eq!(call(None).await.status, StatusCode::OK);
+    assert_eq!(
+        call(Some(&format!("Bearer {admin}"))).await.status,
+        StatusCode::OK
+    );
+    for invalid in ["Bearer not-a-token", "Basic YWRtaW46YWRtaW4="] {
+        let answer = call(Some(invalid)).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{invalid}");
+        assert_eq!(answer.problem_code(), "invalid_token");
+    }
+}

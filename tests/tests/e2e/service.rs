@@ -74,6 +74,56 @@ async fn the_served_spec_is_the_committed_one() {
 }
 
 #[tokio::test]
+async fn every_operation_documents_the_problems_it_can_answer() {
+    let app = TestApp::spawn().await;
+    let spec: serde_json::Value = app
+        .client
+        .get(app.url("/api-docs/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = operation["responses"].as_object().unwrap();
+            let has = |status: &str| responses.contains_key(status);
+            let where_ = format!("{method} {path}");
+            assert!(has("500"), "{where_}: 500");
+            let secured = operation["security"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty());
+            if secured {
+                assert!(has("401") && has("403"), "{where_}: 401/403");
+                assert!(has("503"), "{where_}: 503");
+            }
+            let params = operation["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if params.iter().any(|p| p["in"] == "path") {
+                assert!(has("400") && has("404"), "{where_}: 400/404");
+            }
+            if operation.get("requestBody").is_some() {
+                for status in ["400", "413", "415", "422"] {
+                    assert!(has(status), "{where_}: {status}");
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 80, "only {checked} operations");
+    // The shared responses resolve to the problem schema.
+    let unauthorized = &spec["components"]["responses"]["Unauthorized"];
+    assert_eq!(
+        unauthorized["content"]["application/problem+json"]["schema"]["$ref"],
+        "#/components/schemas/Problem"
+    );
+}
+
+#[tokio::test]
 async fn swagger_ui_is_served() {
     let app = TestApp::spawn().await;
     let response = app

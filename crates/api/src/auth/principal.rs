@@ -50,7 +50,24 @@ impl Principal {
             .app_data::<web::Data<AppState>>()
             .ok_or_else(|| ApiError::internal("AppState is not registered"))?;
         let headers = request.headers();
+        let bearer = headers.get(header::AUTHORIZATION).map(|value| {
+            value
+                .to_str()
+                .ok()
+                .and_then(|value| value.strip_prefix("Bearer "))
+                .ok_or_else(|| {
+                    ApiError::unauthorized(
+                        "invalid_token",
+                        "the Authorization header is not `Bearer <access token>`",
+                    )
+                })
+        });
         if let Some(key) = headers.get(API_KEY_HEADER) {
+            // Every credential a request carries must hold: an invalid token beside a
+            // valid key is refused, never ignored.
+            if let Some(token) = bearer {
+                state.tokens.verify(token?.trim())?;
+            }
             let key = key.to_str().unwrap_or_default();
             let mut conn = state.conn().await?;
             let found = api_keys::authenticate(&mut conn, &tokens::digest(key))
@@ -64,16 +81,12 @@ impl Principal {
                     .map_err(ApiError::internal)?,
             });
         }
-        let token = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "unauthenticated",
-                    "send `Authorization: Bearer <access token>` or `X-Api-Key`",
-                )
-            })?;
+        let token = bearer.ok_or_else(|| {
+            ApiError::unauthorized(
+                "unauthenticated",
+                "send `Authorization: Bearer <access token>` or `X-Api-Key`",
+            )
+        })??;
         let claims = state.tokens.verify(token.trim())?;
         let mut conn = state.conn().await?;
         let member = match staff::find(&mut conn, claims.sub).await {

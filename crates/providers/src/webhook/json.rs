@@ -63,6 +63,26 @@ pub(crate) fn first_object<'a>(value: &'a Value, keys: &[&str]) -> Option<&'a Va
     keys.iter().find_map(|key| object(value, key))
 }
 
+/// Drops every NUL character (U+0000) from the body's strings, keys included:
+/// PostgreSQL's `text` cannot hold one, and a customer's message must be kept, not
+/// refused, for a stray control character.
+pub(crate) fn strip_nul(value: &mut Value) {
+    match value {
+        Value::String(text) if text.contains('\0') => text.retain(|c| c != '\0'),
+        Value::Array(items) => items.iter_mut().for_each(strip_nul),
+        Value::Object(fields) => {
+            if fields.keys().any(|key| key.contains('\0')) {
+                *fields = std::mem::take(fields)
+                    .into_iter()
+                    .map(|(key, value)| (key.replace('\0', ""), value))
+                    .collect();
+            }
+            fields.values_mut().for_each(strip_nul);
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

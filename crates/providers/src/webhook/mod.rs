@@ -42,8 +42,9 @@ pub fn parse(
     body: &[u8],
     received_at: DateTime<Utc>,
 ) -> Result<Vec<InboundEvent>, ParseError> {
-    let body: serde_json::Value =
+    let mut body: serde_json::Value =
         serde_json::from_slice(body).map_err(|error| ParseError::NotJson(error.to_string()))?;
+    json::strip_nul(&mut body);
     match provider {
         Provider::Meta => meta::webhook::parse(&body, received_at),
         Provider::Lipachat => lipachat::webhook::parse(&body, received_at),
@@ -69,6 +70,17 @@ mod tests {
                 "{provider}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn a_nul_character_is_dropped_and_the_message_kept() {
+        let meta = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"106540352242922"},"contacts":[{"profile":{"name":"Ann\u0000e"},"wa_id":"16505551234"}],"messages":[{"from":"16505551234","id":"wamid.A","timestamp":"1749416383","type":"text","text":{"body":"h\u0000i"}}]}}]}]}"#;
+        let events = parse(Provider::Meta, meta, now()).unwrap();
+        let InboundEvent::Message(message) = &events[0] else {
+            panic!("not a message")
+        };
+        assert_eq!(message.body, "hi");
+        assert_eq!(message.profile_name.as_deref(), Some("Anne"));
     }
 
     #[test]

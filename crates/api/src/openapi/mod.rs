@@ -1,5 +1,8 @@
 //! The OpenAPI document: paths come from the registered routes, the rest
-//! (info, security schemes, tags, shared schemas) from here.
+//! (info, security schemes, tags, shared schemas, the problems every route can
+//! answer) from here.
+
+mod common_responses;
 
 use actix_web::App;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -74,5 +77,11 @@ pub fn document() -> Document {
         .openapi(base())
         .configure(crate::routes::configure)
         .split_for_parts();
+    finish(document)
+}
+
+/// Completes the document the routes built: the shared problem responses.
+pub fn finish(mut document: Document) -> Document {
+    common_responses::apply(&mut document);
     document
 }
