@@ -151,11 +151,11 @@ fn serve(
             .openapi(openapi::base())
             .configure(routes::configure)
             .split_for_parts();
-        app.service(
-            SwaggerUi::new("/swagger-ui/{_:.*}")
-                .url("/api-docs/openapi.json", openapi::finish(document)),
-        )
-        .default_service(web::to(no_such_route))
+        let document = openapi::finish(document);
+        let allowed = web::Data::new(openapi::AllowedMethods::from_document(&document));
+        app.app_data(allowed)
+            .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", document))
+            .default_service(web::to(no_such_route))
     })
     .listen(listener)?;
     if let Some(workers) = workers {
@@ -164,10 +164,17 @@ fn serve(
     Ok(server.run())
 }
 
-async fn no_such_route() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::new(
-        actix_web::http::StatusCode::NOT_FOUND,
-        "not_found",
-        "no such route",
-    ))
+/// 405 with `Allow` for a served path asked with another method, else 404.
+async fn no_such_route(
+    request: actix_web::HttpRequest,
+    allowed: web::Data<openapi::AllowedMethods>,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    match allowed.for_path(request.path()) {
+        Some(methods) => Err(ApiError::method_not_allowed(methods.to_owned())),
+        None => Err(ApiError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "not_found",
+            "no such route",
+        )),
+    }
 }

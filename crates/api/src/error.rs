@@ -67,6 +67,8 @@ struct Extras {
     retry_after_secs: Option<u64>,
     expires_at: Option<Option<chrono::DateTime<chrono::Utc>>>,
     hint: Option<String>,
+    /// For 405: the methods the path does answer (the `Allow` header).
+    allow: Option<String>,
 }
 
 impl ApiError {
@@ -153,6 +155,17 @@ impl ApiError {
         error
     }
 
+    /// 405 `method_not_allowed`, with the methods `path` answers in `Allow`.
+    pub fn method_not_allowed(allow: String) -> Self {
+        let mut error = Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("this path answers {allow}"),
+        );
+        error.extras.allow = Some(allow);
+        error
+    }
+
     pub fn too_many_requests(retry_after_secs: u64, detail: impl Into<Cow<'static, str>>) -> Self {
         let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", detail);
         error.extras.retry_after_secs = Some(retry_after_secs.max(1));
@@ -205,6 +218,11 @@ impl ResponseError for ApiError {
         response.content_type("application/problem+json");
         if let Some(seconds) = self.extras.retry_after_secs {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from(seconds)));
+        }
+        if let Some(allow) = self.extras.allow.as_deref() {
+            if let Ok(value) = HeaderValue::from_str(allow) {
+                response.insert_header((header::ALLOW, value));
+            }
         }
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));

@@ -198,3 +198,33 @@ async fn every_credential_a_request_carries_must_be_valid() {
         assert_eq!(answer.problem_code(), "invalid_token");
     }
 }
+
+#[tokio::test]
+async fn a_served_path_asked_with_another_method_is_405_with_allow() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let answer = TestApp::answer(
+        app.client
+            .put(app.url("/api/v1/leads"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(answer.problem_code(), "method_not_allowed");
+    assert_eq!(answer.headers["allow"], "GET, POST");
+    let with_id = TestApp::answer(
+        app.client
+            .post(app.url("/api/v1/leads/0190f0e4-0000-7000-8000-000000000000"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(with_id.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(with_id.headers["allow"], "GET, DELETE, PATCH");
+    let nowhere = app.get("/api/v1/no-such-thing", &token).await;
+    assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
+}

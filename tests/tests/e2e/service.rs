@@ -115,6 +115,15 @@ async fn every_operation_documents_the_problems_it_can_answer() {
         }
     }
     assert!(checked > 80, "only {checked} operations");
+    // Constraints are declared, so a client (or a fuzzer) knows what is valid.
+    let limit = spec["paths"]["/api/v1/leads"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap();
+    assert_eq!(limit["schema"]["minimum"], 1);
+    assert_eq!(limit["schema"]["maximum"], 200);
     // The shared responses resolve to the problem schema.
     let unauthorized = &spec["components"]["responses"]["Unauthorized"];
     assert_eq!(

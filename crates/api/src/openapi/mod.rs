@@ -2,7 +2,10 @@
 //! (info, security schemes, tags, shared schemas, the problems every route can
 //! answer) from here.
 
+mod allowed_methods;
 mod common_responses;
+
+pub use allowed_methods::AllowedMethods;
 
 use actix_web::App;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};

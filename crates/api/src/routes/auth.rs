@@ -158,17 +158,19 @@ pub async fn logout(
 /// The signed-in staff member and their permissions.
 #[utoipa::path(tag = "auth", security(("bearer" = [])), responses(
     (status = 200, body = StaffResponse),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json", description = "`staff_only`: called with an API key"),
+    (status = 401, body = Problem, content_type = "application/problem+json", description = "`staff_only` when called with an API key, which has no staff profile"),
 ))]
 #[get("/me")]
 pub async fn me(
     state: web::Data<AppState>,
     principal: Principal,
 ) -> ApiResult<web::Json<StaffResponse>> {
-    let id = principal
-        .staff_id()
-        .ok_or_else(|| ApiError::forbidden("staff_only", "an API key has no staff profile"))?;
+    let id = principal.staff_id().ok_or_else(|| {
+        ApiError::unauthorized(
+            "staff_only",
+            "an API key has no staff profile: sign in as a staff member",
+        )
+    })?;
     let mut conn = state.conn().await?;
     Ok(web::Json(staff::find(&mut conn, id).await?.into()))
 }
