@@ -89,10 +89,8 @@ pub(crate) async fn send(
         .call(Request::post(url, Auth::Header("apiKey", api_key), body))
         .await?;
     success(answer)?;
-    Ok(Sent {
-        provider_message_id: message.client_id.to_string(),
-        queued_by_provider: false,
-    })
+    // Lipachat's callbacks name the `messageId` we gave it.
+    Ok(Sent::named(message.client_id.to_string(), false))
 }
 
 pub(crate) async fn list_templates(
@@ -406,10 +404,7 @@ mod tests {
             // Lipachat's callbacks name our messageId: that is the id to store.
             assert_eq!(
                 outcome.result,
-                Ok(Sent {
-                    provider_message_id: CLIENT_ID.into(),
-                    queued_by_provider: false
-                }),
+                Ok(Sent::named(CLIENT_ID, false)),
                 "{path}"
             );
             let [request] = fake.take_requests().try_into().unwrap();

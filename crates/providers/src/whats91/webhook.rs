@@ -94,8 +94,21 @@ fn status(
     let id = required(data, &["messageId", "wamid", "id"], event)?;
     let name = json::text(data, "status").unwrap_or_else(|| status_name.to_owned());
     let status = flat::meta_status(data, id, name);
-    Ok(parse_status(&status, &number(body, data, false), received_at)?.map(InboundEvent::Status))
+    let mut update = parse_status(&status, &number(body, data, false), received_at)?;
+    if let Some(update) = &mut update {
+        // A send Whats91 queued was answered with these, not with the wamid.
+        update.other_ids = QUEUED_SEND_IDS
+            .iter()
+            .filter_map(|field| json::text(data, field))
+            .filter(|id| *id != update.provider_message_id)
+            .collect();
+    }
+    Ok(update.map(InboundEvent::Status))
 }
+
+/// The ids Whats91 answers a queued send with (`queueUid`, `reportUid`), as a
+/// status may name them beside the wamid.
+const QUEUED_SEND_IDS: [&str; 4] = ["queueUid", "queue_uid", "reportUid", "report_uid"];
 
 fn template(body: &Value, event: &str) -> Result<Option<InboundEvent>, ParseError> {
     let data = data(body, event)?;
@@ -318,6 +331,7 @@ mod tests {
                 recipient: Some("919900011122".into()),
                 errors: vec![],
                 billing: None,
+                other_ids: vec![],
             }
         );
     }
