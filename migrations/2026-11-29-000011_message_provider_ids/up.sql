@@ -35,3 +35,9 @@ ALTER TABLE message_status_events
 CREATE INDEX message_status_events_waiting_idx
     ON message_status_events (connection_id, provider_message_id)
     WHERE message_id IS NULL;
+
+-- A provider's second delivery of a report is one event, per connection: the
+-- same report posted to another connection is that connection's own.
+DROP INDEX message_status_events_report_key;
+CREATE UNIQUE INDEX message_status_events_report_key
+    ON message_status_events (provider, connection_id, provider_message_id, status, occurred_at);

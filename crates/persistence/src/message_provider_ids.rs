@@ -33,12 +33,6 @@ pub async fn lock_keys(conn: &mut AsyncPgConnection, keys: &[String]) -> StoreRe
     if keys.is_empty() {
         return Ok(());
     }
-    #[derive(QueryableByName)]
-    struct Locked {
-        #[diesel(sql_type = BigInt)]
-        #[allow(dead_code)]
-        locked: i64,
-    }
     diesel::sql_query(
         "SELECT count(pg_advisory_xact_lock(key)) AS locked FROM (
              SELECT DISTINCT hashtextextended(text_key, 0) AS key
@@ -47,7 +41,7 @@ pub async fn lock_keys(conn: &mut AsyncPgConnection, keys: &[String]) -> StoreRe
          ) AS keys",
     )
     .bind::<Array<Text>, _>(keys)
-    .get_result::<Locked>(conn)
+    .execute(conn)
     .await?;
     Ok(())
 }

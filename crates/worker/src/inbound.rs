@@ -10,9 +10,7 @@ use serde_json::json;
 use uuid::Uuid;
 use wacrm_domain::bots::Event;
 use wacrm_domain::conversation::ConversationStatus;
-use wacrm_domain::inbound::{
-    InboundMessage, NumberRef, StatusUpdate, TemplateStatusUpdate,
-};
+use wacrm_domain::inbound::{InboundMessage, NumberRef, StatusUpdate, TemplateStatusUpdate};
 use wacrm_domain::matching::{identify, phone_variants};
 use wacrm_domain::settings::{AutoLeadSettings, InboundSettings};
 use wacrm_domain::{NormalizedPhone, RelType, session};

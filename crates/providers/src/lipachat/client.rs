@@ -402,11 +402,7 @@ mod tests {
             fake.answer("POST", path, 200, accepted());
             let outcome = lipachat.send(&FROM, &message(content)).await;
             // Lipachat's callbacks name our messageId: that is the id to store.
-            assert_eq!(
-                outcome.result,
-                Ok(Sent::named(CLIENT_ID, false)),
-                "{path}"
-            );
+            assert_eq!(outcome.result, Ok(Sent::named(CLIENT_ID, false)), "{path}");
             let [request] = fake.take_requests().try_into().unwrap();
             assert_eq!(
                 (request.method.as_str(), request.path.as_str()),

@@ -311,11 +311,7 @@ mod tests {
             let wamid = format!("wamid.OUT{number}");
             fake.answer("POST", MESSAGES, 200, accepted(&wamid));
             let outcome = meta.send(&FROM, &message(content)).await;
-            assert_eq!(
-                outcome.result,
-                Ok(Sent::named(wamid, false)),
-                "{expected}"
-            );
+            assert_eq!(outcome.result, Ok(Sent::named(wamid, false)), "{expected}");
             let [request] = fake.take_requests().try_into().unwrap();
             assert_eq!(
                 (request.method.as_str(), request.path.as_str()),
@@ -356,10 +352,7 @@ mod tests {
         let mut reply = message(text("Sure"));
         reply.reply_to = Some("wamid.QUOTED".into());
         let outcome = client(&http, &fake, &credentials).send(&FROM, &reply).await;
-        assert_eq!(
-            outcome.result,
-            Ok(Sent::named("wamid.H", true))
-        );
+        assert_eq!(outcome.result, Ok(Sent::named("wamid.H", true)));
         let [request] = fake.take_requests().try_into().unwrap();
         assert_eq!(
             request.body["context"],

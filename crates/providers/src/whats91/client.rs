@@ -170,8 +170,14 @@ fn sent(body: &Value) -> Result<Sent, ProviderError> {
     };
     let ids: Vec<(IdKind, String)> = [
         (IdKind::Message, wamid),
-        (IdKind::Queue, json::first_text(data, &["queueUid", "queue_uid"])),
-        (IdKind::Report, json::first_text(data, &["reportUid", "report_uid"])),
+        (
+            IdKind::Queue,
+            json::first_text(data, &["queueUid", "queue_uid"]),
+        ),
+        (
+            IdKind::Report,
+            json::first_text(data, &["reportUid", "report_uid"]),
+        ),
     ]
     .into_iter()
     .filter_map(|(kind, id)| id.map(|id| (kind, id)))
@@ -185,7 +191,8 @@ fn sent(body: &Value) -> Result<Sent, ProviderError> {
     } else {
         ids
     };
-    Sent::with_ids(ids, queued).ok_or_else(|| failure::unexpected(Provider::Whats91, "a message id"))
+    Sent::with_ids(ids, queued)
+        .ok_or_else(|| failure::unexpected(Provider::Whats91, "a message id"))
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! Handled events: `message.inbound.<type>` (text, image, video, audio, document,
 //! location, interactive, button…), `message.status.<status>` and
 //! `template.status_update`. Every other event (e.g. `message.outbound.*`) gives none.
+//! A status may name a queued send's `queueUid` / `reportUid` beside the wamid: they
+//! are kept as the update's `other_ids`, so the send (known by them) learns its wamid.
 //!
 //! Whats91 documents `data` in full only for inbound text (`messageId`, `from`, `text`,
 //! `timestamp`) and statuses (`messageId`, `status`, `recipient`, `timestamp`); other
@@ -334,6 +336,17 @@ mod tests {
                 other_ids: vec![],
             }
         );
+    }
+
+    #[test]
+    fn a_status_naming_the_queued_sends_ids_keeps_them() {
+        let update = status(envelope(
+            "message.status.sent",
+            json!({"messageId": "wamid.Q", "queueUid": "queue-7", "reportUid": "report-7",
+                   "status": "sent", "recipient": "919900011122"}),
+        ));
+        assert_eq!(update.provider_message_id, "wamid.Q");
+        assert_eq!(update.other_ids, ["queue-7", "report-7"]);
     }
 
     #[test]

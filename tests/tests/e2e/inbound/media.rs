@@ -61,7 +61,13 @@ async fn tata_media_come_from_tatas_download_endpoint_with_its_key() {
         200,
         json!({"url": file_url, "mime_type": "image/jpeg"}),
     );
-    tata.script("GET", "/files/wa/1046.jpg", 200, "image/jpeg", JPEG.to_vec());
+    tata.script(
+        "GET",
+        "/files/wa/1046.jpg",
+        200,
+        "image/jpeg",
+        JPEG.to_vec(),
+    );
     // Seed 004's envelope with Meta's image object (id, mime_type, sha256).
     let body = json!({
         "contacts": [{"profile": {"name": "User Name"}, "wa_id": "919999999999"}],

@@ -425,14 +425,26 @@ async fn statuses_move_forward_only_and_late_ones_are_history() {
     send(
         &inbox,
         &envelope(vec![messages_change(
-            vec![text("254712345678", "wamid.in", Utc::now().timestamp(), "x")],
+            vec![text(
+                "254712345678",
+                "wamid.in",
+                Utc::now().timestamp(),
+                "x",
+            )],
             vec![],
         )]),
     )
     .await;
     inbox.app.run_jobs().await;
     let (conversation, _) = inbox.only_conversation().await;
-    let sent = sent_message(&inbox, &meta, &conversation, "wamid.out", "Your order shipped").await;
+    let sent = sent_message(
+        &inbox,
+        &meta,
+        &conversation,
+        "wamid.out",
+        "Your order shipped",
+    )
+    .await;
     let status = |s: &str, ts: i64| json!({"id": "wamid.out", "status": s, "timestamp": ts.to_string(), "recipient_id": "254712345678"});
     // `read` overtakes `delivered`; then a late `delivered` and a `failed`
     // arrive, each processed before the next comes (webhooks in flight at the
@@ -490,7 +502,12 @@ async fn a_failed_status_keeps_the_providers_error() {
     send(
         &inbox,
         &envelope(vec![messages_change(
-            vec![text("254712345678", "wamid.in", Utc::now().timestamp(), "x")],
+            vec![text(
+                "254712345678",
+                "wamid.in",
+                Utc::now().timestamp(),
+                "x",
+            )],
             vec![],
         )]),
     )

@@ -151,7 +151,12 @@ async fn a_status_posted_to_another_connection_never_touches_the_message() {
     // The message goes out through the first connection.
     let conversation = customer_says(&inbox, "wamid.IN2", "hi").await;
     meta.script_json("POST", &messages_path(), 200, accepted("wamid.A1"));
-    let queued = send(&inbox, &conversation, json!({"type": "text", "text": "Hello"})).await;
+    let queued = send(
+        &inbox,
+        &conversation,
+        json!({"type": "text", "text": "Hello"}),
+    )
+    .await;
     let id = queued.body["id"].as_str().unwrap();
     assert_eq!(delivered(&inbox, id).await["status"], "sent");
 
@@ -159,7 +164,15 @@ async fn a_status_posted_to_another_connection_never_touches_the_message() {
     // recorded there, and the message is untouched.
     let url = other.body["webhook_url"].as_str().unwrap();
     let other_path = &url[url.find("/webhooks/").unwrap()..];
-    meta_status(&inbox, other_path, "other-secret", "222", "wamid.A1", "read").await;
+    meta_status(
+        &inbox,
+        other_path,
+        "other-secret",
+        "222",
+        "wamid.A1",
+        "read",
+    )
+    .await;
     inbox.app.run_jobs().await;
     let untouched = message(&inbox, id).await;
     assert_eq!(untouched["status"], "sent");
@@ -235,22 +248,39 @@ async fn tata_statuses_reach_a_send_answered_with_the_wamid_or_only_a_request_id
         200,
         json!({"messageId": "wamid.HBgMOTE5OTk5OTk5OTk5FQIAERgSQUFBQQA="}),
     );
-    let first = send(&inbox, &conversation, json!({"type": "text", "text": "one"})).await;
-    let first = first.body["id"].as_str().unwrap().to_owned();
-    assert_eq!(delivered(&inbox, &first).await["status"], "sent");
-    tata_status(&inbox, "wamid.HBgMOTE5OTk5OTk5OTk5FQIAERgSQUFBQQA=", "delivered").await;
-    inbox.app.run_jobs().await;
-    assert_eq!(message(&inbox, &first).await["status"], "delivered");
-
-    // Answered with only TATA's request id: the first status naming an unknown
-    // wamid for this customer claims it.
+    // The fake answers in order: the second send gets the request id only.
     tata.script_json(
         "POST",
         "/whatsapp-cloud/messages",
         200,
         json!({"id": "268e8b65-59a2-45df-9006-bd4b2aedbf01"}),
     );
-    let second = send(&inbox, &conversation, json!({"type": "text", "text": "two"})).await;
+    let first = send(
+        &inbox,
+        &conversation,
+        json!({"type": "text", "text": "one"}),
+    )
+    .await;
+    let first = first.body["id"].as_str().unwrap().to_owned();
+    let sent = delivered(&inbox, &first).await;
+    assert_eq!(sent["status"], "sent", "{sent}");
+    tata_status(
+        &inbox,
+        "wamid.HBgMOTE5OTk5OTk5OTk5FQIAERgSQUFBQQA=",
+        "delivered",
+    )
+    .await;
+    inbox.app.run_jobs().await;
+    assert_eq!(message(&inbox, &first).await["status"], "delivered");
+
+    // Answered with only TATA's request id: the first status naming an unknown
+    // wamid for this customer claims it.
+    let second = send(
+        &inbox,
+        &conversation,
+        json!({"type": "text", "text": "two"}),
+    )
+    .await;
     let second = second.body["id"].as_str().unwrap().to_owned();
     let sent = delivered(&inbox, &second).await;
     assert_eq!(sent["status"], "sent");
@@ -258,8 +288,18 @@ async fn tata_statuses_reach_a_send_answered_with_the_wamid_or_only_a_request_id
         sent["provider_message_id"],
         "268e8b65-59a2-45df-9006-bd4b2aedbf01"
     );
-    tata_status(&inbox, "wamid.HBgMOTE4NDkwMDI5MTA1FQIAERgSRDkwQjFEQURDMEI5MkExNUY3AA==", "sent").await;
-    tata_status(&inbox, "wamid.HBgMOTE4NDkwMDI5MTA1FQIAERgSRDkwQjFEQURDMEI5MkExNUY3AA==", "read").await;
+    tata_status(
+        &inbox,
+        "wamid.HBgMOTE4NDkwMDI5MTA1FQIAERgSRDkwQjFEQURDMEI5MkExNUY3AA==",
+        "sent",
+    )
+    .await;
+    tata_status(
+        &inbox,
+        "wamid.HBgMOTE4NDkwMDI5MTA1FQIAERgSRDkwQjFEQURDMEI5MkExNUY3AA==",
+        "read",
+    )
+    .await;
     inbox.app.run_jobs().await;
     let read = message(&inbox, &second).await;
     assert_eq!(read["status"], "read", "{read}");
@@ -284,7 +324,12 @@ async fn a_tata_status_that_beats_a_request_id_only_send_is_applied_when_it_comm
         200,
         json!({"id": "268e8b65-59a2-45df-9006-bd4b2aedbf02"}),
     );
-    let queued = send(&inbox, &conversation, json!({"type": "text", "text": "quick"})).await;
+    let queued = send(
+        &inbox,
+        &conversation,
+        json!({"type": "text", "text": "quick"}),
+    )
+    .await;
     let id = queued.body["id"].as_str().unwrap();
     tata_status(&inbox, "wamid.EARLYTATA", "delivered").await;
     inbox.app.run_webhook_jobs_only().await;
@@ -354,7 +399,12 @@ fn queued_answer(n: u8) -> Value {
 async fn a_whats91_queued_send_matches_its_queue_id_and_then_its_wamid() {
     let (inbox, whats91, conversation) = whats91_outbox().await;
     whats91.script_json("POST", "/api/v2/chat", 200, queued_answer(1));
-    let queued = send(&inbox, &conversation, json!({"type": "text", "text": "Your quote"})).await;
+    let queued = send(
+        &inbox,
+        &conversation,
+        json!({"type": "text", "text": "Your quote"}),
+    )
+    .await;
     let id = queued.body["id"].as_str().unwrap();
     let sent = delivered(&inbox, id).await;
     assert_eq!(sent["provider_message_id"], "queue-1");
@@ -363,8 +413,10 @@ async fn a_whats91_queued_send_matches_its_queue_id_and_then_its_wamid() {
     let ts = chrono::Utc::now().to_rfc3339();
     whats91_event(
         &inbox,
-        whats91_status(json!({"messageId": "wamid.W91Q", "queueUid": "queue-1", "status": "delivered",
-                              "recipient": "918888888888", "timestamp": ts})),
+        whats91_status(
+            json!({"messageId": "wamid.W91Q", "queueUid": "queue-1", "status": "delivered",
+                              "recipient": "918888888888", "timestamp": ts}),
+        ),
     )
     .await;
     inbox.app.run_jobs().await;
@@ -386,7 +438,12 @@ async fn a_whats91_queued_send_matches_its_queue_id_and_then_its_wamid() {
 async fn a_whats91_queued_send_is_claimed_by_a_report_naming_only_the_wamid() {
     let (inbox, whats91, conversation) = whats91_outbox().await;
     whats91.script_json("POST", "/api/v2/chat", 200, queued_answer(2));
-    let queued = send(&inbox, &conversation, json!({"type": "text", "text": "Later"})).await;
+    let queued = send(
+        &inbox,
+        &conversation,
+        json!({"type": "text", "text": "Later"}),
+    )
+    .await;
     let id = queued.body["id"].as_str().unwrap();
     assert_eq!(delivered(&inbox, id).await["status"], "sent");
     whats91_event(
