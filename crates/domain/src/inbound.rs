@@ -93,9 +93,10 @@ const ALL_KINDS: [MessageKind; 15] = [
 /// Where a message's media can be fetched from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MediaSource {
-    /// Meta's media id: `GET /{id}` on the Graph API gives a short-lived URL.
+    /// The provider's media id, fetched through its media endpoint (Meta's Graph
+    /// API, TATA's `/whatsapp-cloud/media/download/{id}`).
     ProviderId(String),
-    /// A direct link (Lipachat, Whats91, TATA).
+    /// A direct link (Lipachat, Whats91; TATA when it sends no id).
     Url(String),
 }
 
@@ -146,6 +147,10 @@ pub struct StatusUpdate {
     pub errors: Vec<ProviderError>,
     /// Meta's `conversation` and `pricing` objects, when present.
     pub billing: Option<serde_json::Value>,
+    /// Other ids the report gives the same message (Whats91's `queueUid` and
+    /// `reportUid` for a send it queued): the status matches on any of them.
+    #[serde(default)]
+    pub other_ids: Vec<String>,
 }
 
 /// A status as providers report it; `Deleted` (Lipachat) is history only.

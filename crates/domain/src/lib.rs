@@ -16,6 +16,7 @@ pub mod outbound;
 pub mod permission;
 pub mod phone;
 pub mod provider;
+pub mod provider_id;
 pub mod quick_reply;
 pub mod session;
 pub mod settings;

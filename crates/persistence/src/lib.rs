@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod leads;
 pub mod login_failures;
 pub mod matching;
+pub mod message_provider_ids;
 pub mod messages;
 pub mod migrate;
 pub mod numbers;

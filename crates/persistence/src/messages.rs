@@ -217,6 +217,10 @@ pub struct StatusEvent {
     pub errors: serde_json::Value,
     pub billing: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
+    /// The connection the report came on (reports stored before it was kept: none).
+    pub connection_id: Option<Uuid>,
+    /// The customer the report names, E.164 digits when it is a phone number.
+    pub recipient: Option<String>,
 }
 
 /// Records a status report; false when the same report was already recorded.
@@ -230,6 +234,85 @@ pub async fn record_status_event(
         .execute(conn)
         .await?;
     Ok(inserted > 0)
+}
+
+/// Reports that found no message yet, naming one of `ids` on the connection,
+/// oldest first; locked for the caller's transaction.
+pub async fn waiting_statuses(
+    conn: &mut AsyncPgConnection,
+    connection_id: Uuid,
+    ids: &[String],
+) -> StoreResult<Vec<StatusEvent>> {
+    Ok(message_status_events::table
+        .filter(message_status_events::message_id.is_null())
+        .filter(message_status_events::connection_id.eq(connection_id))
+        .filter(message_status_events::provider_message_id.eq_any(ids))
+        .order((
+            message_status_events::occurred_at,
+            message_status_events::id,
+        ))
+        .select(StatusEvent::as_select())
+        .for_update()
+        .load(conn)
+        .await?)
+}
+
+/// Reports that found no message yet, about `recipient` on the connection,
+/// that happened between `from` and `to`, oldest first; locked for the
+/// caller's transaction.
+pub async fn waiting_statuses_to(
+    conn: &mut AsyncPgConnection,
+    connection_id: Uuid,
+    recipient: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> StoreResult<Vec<StatusEvent>> {
+    Ok(message_status_events::table
+        .filter(message_status_events::message_id.is_null())
+        .filter(message_status_events::connection_id.eq(connection_id))
+        .filter(message_status_events::recipient.eq(recipient))
+        .filter(message_status_events::occurred_at.between(from, to))
+        .order((
+            message_status_events::occurred_at,
+            message_status_events::id,
+        ))
+        .select(StatusEvent::as_select())
+        .for_update()
+        .load(conn)
+        .await?)
+}
+
+/// A waiting report found its message; `applied` when it moved the status.
+pub async fn link_status_event(
+    conn: &mut AsyncPgConnection,
+    event_id: Uuid,
+    message_id: Uuid,
+    applied: bool,
+) -> StoreResult<()> {
+    diesel::update(message_status_events::table.find(event_id))
+        .set((
+            message_status_events::message_id.eq(message_id),
+            message_status_events::applied.eq(applied),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The id the message is shown with (the wamid, once a status taught it us).
+pub async fn set_provider_message_id(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    provider_message_id: &str,
+) -> StoreResult<()> {
+    diesel::update(messages::table.find(id))
+        .set((
+            messages::provider_message_id.eq(provider_message_id),
+            messages::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

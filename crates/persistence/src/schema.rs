@@ -217,6 +217,18 @@ diesel::table! {
         errors -> Jsonb,
         billing -> Nullable<Jsonb>,
         created_at -> Timestamptz,
+        connection_id -> Nullable<Uuid>,
+        recipient -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    message_provider_ids (connection_id, provider_message_id) {
+        connection_id -> Uuid,
+        provider_message_id -> Text,
+        message_id -> Uuid,
+        kind -> Text,
+        created_at -> Timestamptz,
     }
 }
 

@@ -10,6 +10,7 @@
 use wacrm_domain::Provider;
 use wacrm_domain::connection::Credentials;
 use wacrm_domain::outbound::{OutboundContent, OutboundMessage};
+use wacrm_domain::provider_id::IdKind;
 
 use crate::call::{CallLog, Outcome};
 use crate::error::ProviderError;
@@ -39,12 +40,50 @@ pub struct SenderNumber<'a> {
 /// A message the provider accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sent {
-    /// The id the provider's status updates will name: Meta's wamid; for Lipachat our
-    /// own `client_id`; for TATA its request id (see `tata::client`).
+    /// The id the message is shown with: the one the provider's status updates will
+    /// name when the answer has it (Meta's wamid; for Lipachat our own `client_id`),
+    /// else the best the answer has (TATA's request id, Whats91's `queueUid`).
     pub provider_message_id: String,
     /// The provider queued it instead of handing it to WhatsApp now (Whats91 while a
     /// number reconnects): accepted, but not yet sent.
     pub queued_by_provider: bool,
+    /// Every id the answer gave the message, with what each is (the one above
+    /// among them); a status naming any of them is about this message.
+    pub ids: Vec<(IdKind, String)>,
+}
+
+impl Sent {
+    /// A send answered with the id its status reports will name.
+    pub fn named(id: impl Into<String>, queued_by_provider: bool) -> Self {
+        let id = id.into();
+        Self {
+            provider_message_id: id.clone(),
+            queued_by_provider,
+            ids: vec![(IdKind::Message, id)],
+        }
+    }
+
+    /// A send answered with `ids`, shown by its `Message` id if it has one, else
+    /// by the first; `None` when there is no id at all.
+    pub fn with_ids(ids: Vec<(IdKind, String)>, queued_by_provider: bool) -> Option<Self> {
+        let shown = ids
+            .iter()
+            .find(|(kind, _)| *kind == IdKind::Message)
+            .or_else(|| ids.first())?
+            .1
+            .clone();
+        let mut unique: Vec<(IdKind, String)> = Vec::with_capacity(ids.len());
+        for (kind, id) in ids {
+            if !unique.iter().any(|(_, known)| *known == id) {
+                unique.push((kind, id));
+            }
+        }
+        Some(Self {
+            provider_message_id: shown,
+            queued_by_provider,
+            ids: unique,
+        })
+    }
 }
 
 /// Content a provider has no API for.

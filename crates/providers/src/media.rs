@@ -1,9 +1,19 @@
-//! Downloads the media of inbound messages.
+//! Downloads the media of inbound messages, from where each provider documents it.
 //!
-//! Meta hands out a media id: `GET /{version}/{id}` (bearer token) answers a
-//! short-lived URL, fetched with the same token. The other providers send a
-//! link. Credentials go only to the provider's own host, never to a link
-//! that points elsewhere.
+//! - Meta hands out a media id: `GET /{version}/{id}` (bearer token) answers a
+//!   short-lived URL, fetched with the same token
+//!   (developers.facebook.com/docs/whatsapp/cloud-api/reference/media).
+//! - TATA relays Meta's message with TATA's own media id: `GET
+//!   /whatsapp-cloud/media/download/{id}` on TATA's host with its raw key
+//!   (`Authorization: {api_key}`) answers `{url, mime_type}`, and the URL is
+//!   fetched as a plain link; an answer that is not that JSON is taken for the
+//!   bytes themselves. TATA does not document it: this is what public Omni
+//!   integrations call (e.g. an Odoo module, `haboo_tata_whatsapp_integration`).
+//! - Lipachat and Whats91 send a link; they document no download by id, so an id
+//!   without a link cannot be fetched (rather than asking their host for Meta's path).
+//!
+//! Credentials go only to the provider's own host, never to a link that points
+//! elsewhere.
 
 use std::time::Duration;
 
@@ -44,6 +54,18 @@ pub async fn fetch(
     source: &MediaSource,
 ) -> Result<Downloaded, ProviderError> {
     match source {
+        MediaSource::ProviderId(id) if endpoint.provider == Provider::Tata => {
+            fetch_from_tata(http, endpoint, id).await
+        }
+        MediaSource::ProviderId(_) if endpoint.provider != Provider::Meta => {
+            Err(ProviderError::Permanent {
+                code: None,
+                message: format!(
+                    "{} sent a media id without a link, and documents no way to download one",
+                    crate::failure::name(endpoint.provider)
+                ),
+            })
+        }
         MediaSource::ProviderId(id) => {
             let info_url = format!(
                 "{}/{}/{}",
@@ -76,6 +98,33 @@ pub async fn fetch(
             download(request).await
         }
     }
+}
+
+/// TATA's download endpoint answers where the bytes are, or the bytes.
+async fn fetch_from_tata(
+    http: &reqwest::Client,
+    endpoint: &Endpoint<'_>,
+    id: &str,
+) -> Result<Downloaded, ProviderError> {
+    let url = crate::call::endpoint(
+        endpoint.base_url,
+        &["whatsapp-cloud", "media", "download", id],
+    )?;
+    let answer = download(authorized(http.get(url), endpoint)).await?;
+    let Ok(info) = serde_json::from_slice::<MetaMediaInfo>(&answer.bytes) else {
+        return Ok(answer);
+    };
+    let request = http.get(&info.url);
+    let request = if same_origin(&info.url, endpoint.base_url) {
+        authorized(request, endpoint)
+    } else {
+        request
+    };
+    let downloaded = download(request).await?;
+    Ok(Downloaded {
+        mime_type: downloaded.mime_type.or(info.mime_type),
+        bytes: downloaded.bytes,
+    })
 }
 
 fn authorized(

@@ -6,20 +6,17 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::Utc;
 use serde_json::json;
 use uuid::Uuid;
 use wacrm_domain::bots::Event;
 use wacrm_domain::conversation::ConversationStatus;
-use wacrm_domain::inbound::{
-    InboundMessage, NumberRef, StatusChange, StatusUpdate, TemplateStatusUpdate,
-};
+use wacrm_domain::inbound::{InboundMessage, NumberRef, StatusUpdate, TemplateStatusUpdate};
 use wacrm_domain::matching::{identify, phone_variants};
 use wacrm_domain::settings::{AutoLeadSettings, InboundSettings};
-use wacrm_domain::{MessageStatus, NormalizedPhone, RelType, session};
+use wacrm_domain::{NormalizedPhone, RelType, session};
 use wacrm_persistence::connections::Connection;
 use wacrm_persistence::conversations::{self, Conversation};
-use wacrm_persistence::messages::{self, NewMedia, NewMessage, StatusEvent};
+use wacrm_persistence::messages::{self, NewMedia, NewMessage};
 use wacrm_persistence::numbers::{self, Number};
 use wacrm_persistence::{
     AsyncPgConnection, StoreError, StoreResult, leads, matching, settings, templates,
@@ -351,60 +348,16 @@ fn preview(body: &str) -> String {
     preview
 }
 
-/// Records the report; moves the message's status only forward.
+/// Records the report; moves the message's status only forward (see
+/// [`crate::statuses`]: which message, on which connection, and reports that
+/// come before the send's id is known).
 pub async fn apply_status(
     conn: &mut AsyncPgConnection,
     batch: &mut Batch,
     connection: &Connection,
     update: StatusUpdate,
 ) -> StoreResult<()> {
-    let provider = connection.provider.as_str();
-    let message =
-        messages::lock_by_provider_id(conn, provider, &update.provider_message_id).await?;
-    let reported = match update.status {
-        StatusChange::To(status) => Some(status),
-        StatusChange::Deleted => None,
-    };
-    let applied = match (&message, reported) {
-        (Some(message), Some(next)) => {
-            MessageStatus::parse(&message.status).is_some_and(|current| current.advances_to(next))
-        }
-        _ => false,
-    };
-    let errors = serde_json::to_value(&update.errors).unwrap_or_default();
-    let recorded = messages::record_status_event(
-        conn,
-        StatusEvent {
-            id: Uuid::now_v7(),
-            message_id: message.as_ref().map(|m| m.id),
-            provider: provider.into(),
-            provider_message_id: update.provider_message_id.clone(),
-            status: reported.map_or("deleted", MessageStatus::as_str).into(),
-            occurred_at: update.at,
-            applied,
-            errors,
-            billing: update.billing,
-            created_at: Utc::now(),
-        },
-    )
-    .await?;
-    let (Some(message), Some(next), true, true) = (message, reported, applied, recorded) else {
-        return Ok(());
-    };
-    let error = (next == MessageStatus::Failed).then(|| {
-        let first = update.errors.first();
-        json!({
-            "code": "delivery_failed",
-            "title": first.map_or("The provider could not deliver the message", |e| e.title.as_str()),
-            "detail": first.and_then(|e| e.detail.clone()),
-            "provider_code": first.map(|e| e.code.clone()),
-        })
-    });
-    messages::set_status(conn, message.id, next.as_str(), error).await?;
-    batch.announcements.push(
-        json!({"type": "message.status", "message_id": message.id, "conversation_id": message.conversation_id, "status": next.as_str()}),
-    );
-    Ok(())
+    crate::statuses::apply_report(conn, &mut batch.announcements, connection, update).await
 }
 
 /// Updates the template's status (by name, and language when given) and announces it.

@@ -22,6 +22,7 @@ mod pacer;
 mod periodic;
 mod runner;
 mod signal;
+pub mod statuses;
 
 pub use context::WorkerContext;
 pub use error::WorkerError;

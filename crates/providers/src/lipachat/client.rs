@@ -89,10 +89,8 @@ pub(crate) async fn send(
         .call(Request::post(url, Auth::Header("apiKey", api_key), body))
         .await?;
     success(answer)?;
-    Ok(Sent {
-        provider_message_id: message.client_id.to_string(),
-        queued_by_provider: false,
-    })
+    // Lipachat's callbacks name the `messageId` we gave it.
+    Ok(Sent::named(message.client_id.to_string(), false))
 }
 
 pub(crate) async fn list_templates(
@@ -404,14 +402,7 @@ mod tests {
             fake.answer("POST", path, 200, accepted());
             let outcome = lipachat.send(&FROM, &message(content)).await;
             // Lipachat's callbacks name our messageId: that is the id to store.
-            assert_eq!(
-                outcome.result,
-                Ok(Sent {
-                    provider_message_id: CLIENT_ID.into(),
-                    queued_by_provider: false
-                }),
-                "{path}"
-            );
+            assert_eq!(outcome.result, Ok(Sent::named(CLIENT_ID, false)), "{path}");
             let [request] = fake.take_requests().try_into().unwrap();
             assert_eq!(
                 (request.method.as_str(), request.path.as_str()),

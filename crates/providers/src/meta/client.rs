@@ -45,10 +45,10 @@ pub(crate) async fn send(
         .and_then(|accepted| json::text(accepted, "id"))
         .ok_or_else(|| failure::unexpected(Provider::Meta, "a message id"))?;
     let status = accepted.and_then(|accepted| json::text(accepted, "message_status"));
-    Ok(Sent {
-        provider_message_id: id,
-        queued_by_provider: status.is_some_and(|status| HELD.contains(&status.as_str())),
-    })
+    Ok(Sent::named(
+        id,
+        status.is_some_and(|status| HELD.contains(&status.as_str())),
+    ))
 }
 
 pub(crate) async fn mark_read(
@@ -311,14 +311,7 @@ mod tests {
             let wamid = format!("wamid.OUT{number}");
             fake.answer("POST", MESSAGES, 200, accepted(&wamid));
             let outcome = meta.send(&FROM, &message(content)).await;
-            assert_eq!(
-                outcome.result,
-                Ok(Sent {
-                    provider_message_id: wamid,
-                    queued_by_provider: false
-                }),
-                "{expected}"
-            );
+            assert_eq!(outcome.result, Ok(Sent::named(wamid, false)), "{expected}");
             let [request] = fake.take_requests().try_into().unwrap();
             assert_eq!(
                 (request.method.as_str(), request.path.as_str()),
@@ -359,13 +352,7 @@ mod tests {
         let mut reply = message(text("Sure"));
         reply.reply_to = Some("wamid.QUOTED".into());
         let outcome = client(&http, &fake, &credentials).send(&FROM, &reply).await;
-        assert_eq!(
-            outcome.result,
-            Ok(Sent {
-                provider_message_id: "wamid.H".into(),
-                queued_by_provider: true
-            })
-        );
+        assert_eq!(outcome.result, Ok(Sent::named("wamid.H", true)));
         let [request] = fake.take_requests().try_into().unwrap();
         assert_eq!(
             request.body["context"],

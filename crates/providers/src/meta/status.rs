@@ -28,6 +28,7 @@ pub(crate) fn parse_status(
         recipient: json::text(status, "recipient_id"),
         errors: provider_errors(json::list(status, "errors", &what)?),
         billing: billing(status),
+        other_ids: Vec::new(),
     }))
 }
 
@@ -148,6 +149,7 @@ mod tests {
                     "conversation": {"id": "d0f3d1a3e6d0c4b1f9d7e8b6a5c4d3e2", "origin": {"type": "utility"}},
                     "pricing": {"billable": true, "pricing_model": "PMP", "category": "utility", "type": "regular"}
                 })),
+                other_ids: vec![],
             }]
         );
     }

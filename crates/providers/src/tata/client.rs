@@ -3,12 +3,14 @@
 //! message body (built in `meta::outbound`) and `Authorization: {api_key}`, the key as
 //! it is, no `Bearer`. The key belongs to one business number, so no sender is named.
 //!
-//! The answer is `{id}`: TATA's id for the *request*, not the wamid. It is what we
-//! return as the provider message id. TATA's status webhooks (seed 004) name the
-//! wamid in `statuses[].id`, not this request id, so they cannot be matched by it:
-//! when TATA does answer Meta's `{messages: [{id: "wamid…"}]}` we return that wamid
-//! instead; otherwise the worker has to match a status to the message by its
-//! recipient (`recipient_id`) and time, or keep the wamid from the first status.
+//! TATA documents no answer we could read; public integrations read either `{id}`
+//! (TATA's id for the *request*: `268e8b65-…`, the shape of its webhook envelope
+//! ids) or `{messageId}`, and Meta's `{messages: [{id: "wamid…"}]}` may be relayed.
+//! The wamid (`messages[0].id`, else `messageId` / `message_id`) is what TATA's
+//! status webhooks (seed 004) name in `statuses[].id`: we keep it, and the request
+//! id beside it when both come. An answer with only the request id leaves the send
+//! *unmatched*: its first status is claimed by recipient and time (see
+//! `wacrm_domain::provider_id`).
 //!
 //! No read-receipt or template-list endpoint is documented for us to rely on:
 //! marking read reports `false` and listing gives an empty list, without a call.
@@ -17,6 +19,7 @@
 use serde_json::Value;
 use wacrm_domain::Provider;
 use wacrm_domain::outbound::OutboundMessage;
+use wacrm_domain::provider_id::IdKind;
 
 use crate::call::{Auth, CallLog, Request, endpoint};
 use crate::client::{ProviderClient, Sent};
@@ -48,19 +51,25 @@ pub(crate) async fn send(
     {
         return Err(failure::classify(Provider::Tata, &answer));
     }
-    let wamid = answer
-        .body
+    sent(&answer.body).ok_or_else(|| failure::unexpected(Provider::Tata, "a request id"))
+}
+
+/// The ids of an accepted send: the wamid when the answer names it, TATA's
+/// request id when it has one.
+fn sent(body: &Value) -> Option<Sent> {
+    let wamid = body
         .get("messages")
         .and_then(Value::as_array)
         .and_then(|messages| messages.first())
-        .and_then(|message| json::text(message, "id"));
-    let id = wamid
-        .or_else(|| json::text(&answer.body, "id"))
-        .ok_or_else(|| failure::unexpected(Provider::Tata, "a request id"))?;
-    Ok(Sent {
-        provider_message_id: id,
-        queued_by_provider: false,
-    })
+        .and_then(|message| json::text(message, "id"))
+        .or_else(|| json::first_text(body, &["messageId", "message_id"]));
+    let request = json::text(body, "id");
+    let ids = wamid
+        .map(|id| (IdKind::Message, id))
+        .into_iter()
+        .chain(request.map(|id| (IdKind::Request, id)))
+        .collect();
+    Sent::with_ids(ids, false)
 }
 
 /// TATA documents no template listing that we could verify.
@@ -77,6 +86,7 @@ mod tests {
     use serde_json::json;
     use wacrm_domain::Provider;
     use wacrm_domain::connection::Credentials;
+    use wacrm_domain::provider_id::IdKind;
 
     use crate::client::{ProviderClient, SenderNumber, Sent};
     use crate::error::ProviderError;
@@ -136,8 +146,9 @@ mod tests {
             assert_eq!(
                 outcome.result,
                 Ok(Sent {
-                    provider_message_id: request_id,
-                    queued_by_provider: false
+                    provider_message_id: request_id.clone(),
+                    queued_by_provider: false,
+                    ids: vec![(IdKind::Request, request_id)],
                 })
             );
             let [request] = fake.take_requests().try_into().unwrap();
@@ -163,10 +174,19 @@ mod tests {
             200,
             json!({"id": "req-1", "messages": [{"id": "wamid.T"}]}),
         );
-        let outcome = client(&http, &fake, &credentials)
-            .send(&FROM, &message(text("hi")))
-            .await;
-        assert_eq!(outcome.result.unwrap().provider_message_id, "wamid.T");
+        fake.answer("POST", PATH, 200, json!({"messageId": "wamid.U"}));
+        let tata = client(&http, &fake, &credentials);
+        let both = tata.send(&FROM, &message(text("hi"))).await.result.unwrap();
+        assert_eq!(both.provider_message_id, "wamid.T");
+        assert_eq!(
+            both.ids,
+            [
+                (IdKind::Message, "wamid.T".to_owned()),
+                (IdKind::Request, "req-1".to_owned())
+            ]
+        );
+        let named = tata.send(&FROM, &message(text("hi"))).await.result.unwrap();
+        assert_eq!(named, Sent::named("wamid.U", false));
     }
 
     #[tokio::test]

@@ -3,7 +3,9 @@
 //!
 //! TATA's sample sends `messages` as one object; a list is accepted too, and so is
 //! Meta's own envelope, should TATA relay it unchanged. `businessPhoneNumber` is our
-//! number. Media links are preferred over ids: TATA's ids are not the Graph API's.
+//! number. A media id is preferred to a link: it is TATA's own, fetched from TATA's
+//! download endpoint with TATA's key (see `media`), while a link in a relayed Meta
+//! body would want Meta's token, which we do not have.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -28,7 +30,7 @@ pub fn parse(body: &Value, received_at: DateTime<Utc>) -> Result<Vec<InboundEven
         number: &number,
         profiles: &profiles,
         received_at,
-        media: MediaPreference::Url,
+        media: MediaPreference::ProviderId,
     };
 
     let mut events = Vec::new();
@@ -127,6 +129,7 @@ mod tests {
                 recipient: Some("919999999999".into()),
                 errors: vec![],
                 billing: None,
+                other_ids: vec![],
             })]
         );
     }
@@ -163,7 +166,7 @@ mod tests {
     }
 
     #[test]
-    fn messages_as_a_list_and_media_by_link() {
+    fn messages_as_a_list_and_media_by_tatas_id() {
         let events = events(json!({
             "contacts": [{"profile": {"name": "Asha"}, "wa_id": "919812345678"}],
             "messages": [
@@ -183,7 +186,7 @@ mod tests {
         };
         assert_eq!(
             image.media.as_ref().unwrap().source,
-            MediaSource::Url("https://media.tata.example/1.jpg".into())
+            MediaSource::ProviderId("tata-media-1".into())
         );
         assert_eq!(image.profile_name.as_deref(), Some("Asha"));
         assert_eq!(

@@ -13,8 +13,10 @@
 //! `/send` has no language field: Whats91 picks the template by name. Answers are
 //! `{success, data: {messageId, status, queued, queueUid}}` (or Meta's `{messages:
 //! [{id}]}` from `/messages`); `status: "waiting_reconnect"` / `queued: true` means
-//! Whats91 holds the message until the number reconnects: accepted, queued. Its id is
-//! then the queue's, which later status webhooks (naming the wamid) will not match.
+//! Whats91 holds the message until the number reconnects: accepted, queued, answered
+//! with `queueUid` and `reportUid` but no wamid. We keep every id the answer has; a
+//! status naming the queue or report id, or claiming the send by recipient (see
+//! `wacrm_domain::provider_id`), teaches us the wamid later statuses name.
 //!
 //! No read-receipt or template-list endpoint is documented: marking read reports
 //! `false` and listing gives an empty list, both without a call; template statuses
@@ -23,6 +25,7 @@
 use serde_json::{Value, json};
 use wacrm_domain::Provider;
 use wacrm_domain::outbound::{ButtonSubType, OutboundContent, OutboundMessage, TemplateHeader};
+use wacrm_domain::provider_id::IdKind;
 
 use crate::call::{Answer, Auth, CallLog, Request, endpoint};
 use crate::client::{ProviderClient, SenderNumber, Sent};
@@ -160,17 +163,36 @@ fn sent(body: &Value) -> Result<Sent, ProviderError> {
     let status = json::text(data, "status").or_else(|| json::text(body, "status"));
     let queued = data.get("queued") == Some(&Value::Bool(true))
         || status.is_some_and(|status| status.eq_ignore_ascii_case("waiting_reconnect"));
-    let id = meta_id
-        .or_else(|| json::first_text(data, &["messageId", "message_id", "queueUid", "reportUid"]))
-        .or_else(|| {
-            body.get("metadata")
-                .and_then(|metadata| json::text(metadata, "requestId"))
-        })
-        .ok_or_else(|| failure::unexpected(Provider::Whats91, "a message id"))?;
-    Ok(Sent {
-        provider_message_id: id,
-        queued_by_provider: queued,
-    })
+    let wamid = meta_id.or_else(|| json::first_text(data, &["messageId", "message_id"]));
+    let request = || {
+        body.get("metadata")
+            .and_then(|metadata| json::text(metadata, "requestId"))
+    };
+    let ids: Vec<(IdKind, String)> = [
+        (IdKind::Message, wamid),
+        (
+            IdKind::Queue,
+            json::first_text(data, &["queueUid", "queue_uid"]),
+        ),
+        (
+            IdKind::Report,
+            json::first_text(data, &["reportUid", "report_uid"]),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(kind, id)| id.map(|id| (kind, id)))
+    .collect();
+    // Only the API request's own id: nothing a status will name, but something
+    // to claim by recipient.
+    let ids = if ids.is_empty() {
+        request()
+            .map(|id| vec![(IdKind::Request, id)])
+            .unwrap_or_default()
+    } else {
+        ids
+    };
+    Sent::with_ids(ids, queued)
+        .ok_or_else(|| failure::unexpected(Provider::Whats91, "a message id"))
 }
 
 #[cfg(test)]
@@ -255,7 +277,11 @@ mod tests {
             queued,
             Sent {
                 provider_message_id: "q-1".into(),
-                queued_by_provider: true
+                queued_by_provider: true,
+                ids: vec![
+                    (IdKind::Queue, "q-1".into()),
+                    (IdKind::Report, "r-1".into())
+                ],
             }
         );
         let meta = sent(&json!({"messaging_product": "whatsapp", "messages": [{"id": "wamid.M"}]}))
@@ -272,6 +298,7 @@ mod tests {
         use wacrm_domain::Provider;
         use wacrm_domain::connection::Credentials;
         use wacrm_domain::outbound::{Media, OutboundContent};
+        use wacrm_domain::provider_id::IdKind;
 
         use crate::client::{ProviderClient, SenderNumber, Sent};
         use crate::error::ProviderError;
@@ -402,7 +429,11 @@ mod tests {
                 queued.result,
                 Ok(Sent {
                     provider_message_id: "queue-7".into(),
-                    queued_by_provider: true
+                    queued_by_provider: true,
+                    ids: vec![
+                        (IdKind::Queue, "queue-7".into()),
+                        (IdKind::Report, "report-7".into())
+                    ],
                 })
             );
             let refused = whats91.send(&FROM, &message(text("Hi"))).await;

@@ -3,6 +3,8 @@
 //! Handled events: `message.inbound.<type>` (text, image, video, audio, document,
 //! location, interactive, button…), `message.status.<status>` and
 //! `template.status_update`. Every other event (e.g. `message.outbound.*`) gives none.
+//! A status may name a queued send's `queueUid` / `reportUid` beside the wamid: they
+//! are kept as the update's `other_ids`, so the send (known by them) learns its wamid.
 //!
 //! Whats91 documents `data` in full only for inbound text (`messageId`, `from`, `text`,
 //! `timestamp`) and statuses (`messageId`, `status`, `recipient`, `timestamp`); other
@@ -94,8 +96,21 @@ fn status(
     let id = required(data, &["messageId", "wamid", "id"], event)?;
     let name = json::text(data, "status").unwrap_or_else(|| status_name.to_owned());
     let status = flat::meta_status(data, id, name);
-    Ok(parse_status(&status, &number(body, data, false), received_at)?.map(InboundEvent::Status))
+    let mut update = parse_status(&status, &number(body, data, false), received_at)?;
+    if let Some(update) = &mut update {
+        // A send Whats91 queued was answered with these, not with the wamid.
+        update.other_ids = QUEUED_SEND_IDS
+            .iter()
+            .filter_map(|field| json::text(data, field))
+            .filter(|id| *id != update.provider_message_id)
+            .collect();
+    }
+    Ok(update.map(InboundEvent::Status))
 }
+
+/// The ids Whats91 answers a queued send with (`queueUid`, `reportUid`), as a
+/// status may name them beside the wamid.
+const QUEUED_SEND_IDS: [&str; 4] = ["queueUid", "queue_uid", "reportUid", "report_uid"];
 
 fn template(body: &Value, event: &str) -> Result<Option<InboundEvent>, ParseError> {
     let data = data(body, event)?;
@@ -318,8 +333,20 @@ mod tests {
                 recipient: Some("919900011122".into()),
                 errors: vec![],
                 billing: None,
+                other_ids: vec![],
             }
         );
+    }
+
+    #[test]
+    fn a_status_naming_the_queued_sends_ids_keeps_them() {
+        let update = status(envelope(
+            "message.status.sent",
+            json!({"messageId": "wamid.Q", "queueUid": "queue-7", "reportUid": "report-7",
+                   "status": "sent", "recipient": "919900011122"}),
+        ));
+        assert_eq!(update.provider_message_id, "wamid.Q");
+        assert_eq!(update.other_ids, ["queue-7", "report-7"]);
     }
 
     #[test]

@@ -24,6 +24,7 @@ use wacrm_providers::{ProviderError, hosts};
 
 use crate::context::WorkerContext;
 use crate::jobs::activity::record_calls;
+use crate::statuses;
 use crate::{Job, JobError};
 
 /// Attempts before a retryable failure is given up (the job's own limit).
@@ -123,8 +124,19 @@ impl Job for DeliverMessage {
         match outcome.result {
             Ok(sent) => {
                 conn.transaction::<_, StoreError, _>(async |conn| {
-                    messages::mark_sent(conn, message.id, &sent.provider_message_id).await?;
-                    publish_status(conn, &message, "sent").await
+                    // Reports that beat this commit are applied here, after `sent`.
+                    let mut later = Vec::new();
+                    statuses::record_sent(
+                        conn,
+                        &mut later,
+                        &connection,
+                        &message,
+                        &conversation.customer_phone,
+                        &sent,
+                    )
+                    .await?;
+                    publish_status(conn, &message, "sent").await?;
+                    events::publish_all(conn, &later).await
                 })
                 .await
                 .map_err(retry)?;

@@ -118,6 +118,24 @@ impl TestApp {
         self.run_jobs_with(self.runner()).await
     }
 
+    /// Runs only the queued webhook-processing jobs, leaving every other job
+    /// queued: e.g. a status processed before the delivery that records the
+    /// id it names.
+    pub async fn run_webhook_jobs_only(&self) {
+        use wacrm_worker::Job as _;
+        use wacrm_worker::jobs::ProcessWebhooks;
+        let mut db = self.db().await;
+        let taken = wacrm_persistence::jobs::take_queued(&mut db, ProcessWebhooks::KIND, 1000)
+            .await
+            .expect("taking the webhook jobs");
+        for payload in taken {
+            let job: ProcessWebhooks = serde_json::from_value(payload).expect("a webhook job");
+            job.run(&self.worker_context)
+                .await
+                .expect("processing webhooks");
+        }
+    }
+
     /// The runner the workers use, to be adjusted (e.g. fewer slots).
     pub fn runner(&self) -> wacrm_worker::Runner<wacrm_worker::WorkerContext> {
         wacrm_worker::jobs::runner(self.worker_context.clone())

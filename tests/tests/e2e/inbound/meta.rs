@@ -73,33 +73,42 @@ fn statuses_change(statuses: Vec<Value>) -> Value {
 
 /// Sending arrives with the outbound work; until then the row a send leaves
 /// behind is written directly: an outbound message the provider accepted.
+/// Our reply `body`, sent through the API to the fake Graph API, which accepts
+/// it as `wamid` (the answer in Meta's documentation of `POST
+/// /{phone-number-id}/messages`); answers the message's id once it is `sent`.
 async fn sent_message(
     inbox: &Inbox,
+    meta: &FakeProvider,
     conversation: &Value,
     wamid: &str,
     body: &str,
-) -> wacrm_persistence::messages::Message {
-    let mut db = inbox.app.db().await;
-    wacrm_persistence::messages::insert_unless_known(
-        &mut db,
-        wacrm_persistence::messages::NewMessage {
-            id: uuid::Uuid::now_v7(),
-            conversation_id: conversation["id"].as_str().unwrap().parse().unwrap(),
-            direction: "outbound".into(),
-            kind: "text".into(),
-            body: body.into(),
-            payload: json!({}),
-            provider: "meta".into(),
-            provider_message_id: Some(wamid.into()),
-            status: "sent".into(),
-            sent_by: None,
-            sent_at: Utc::now(),
-            context_message_id: None,
-        },
-    )
-    .await
-    .unwrap()
-    .unwrap()
+) -> String {
+    meta.script_json(
+        "POST",
+        &format!("/v25.0/{PHONE_NUMBER_ID}/messages"),
+        200,
+        json!({"messaging_product": "whatsapp", "contacts": [{"input": "254712345678", "wa_id": "254712345678"}],
+               "messages": [{"id": wamid}]}),
+    );
+    let conversation = conversation["id"].as_str().unwrap();
+    let queued = inbox
+        .app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            &inbox.admin,
+            json!({"type": "text", "text": body}),
+        )
+        .await;
+    assert_eq!(queued.status, StatusCode::ACCEPTED, "{}", queued.body);
+    inbox.app.run_jobs().await;
+    let id = queued.body["id"].as_str().unwrap().to_owned();
+    let message = inbox
+        .app
+        .get(&format!("/api/v1/messages/{id}"), &inbox.admin)
+        .await;
+    assert_eq!(message.body["status"], "sent", "{}", message.body);
+    assert_eq!(message.body["provider_message_id"], wamid);
+    id
 }
 
 async fn send(inbox: &Inbox, payload: &Value) -> crate::harness::Answer {
@@ -411,18 +420,31 @@ async fn unknown_connections_are_404_and_verification_echoes_the_challenge() {
 
 #[tokio::test]
 async fn statuses_move_forward_only_and_late_ones_are_history() {
-    let inbox = meta_inbox(TestApp::spawn().await, None).await;
+    let meta = FakeProvider::start().await;
+    let inbox = meta_inbox(TestApp::spawn().await, Some(&meta.base_url)).await;
     send(
         &inbox,
         &envelope(vec![messages_change(
-            vec![text("254712345678", "wamid.in", TS, "x")],
+            vec![text(
+                "254712345678",
+                "wamid.in",
+                Utc::now().timestamp(),
+                "x",
+            )],
             vec![],
         )]),
     )
     .await;
     inbox.app.run_jobs().await;
     let (conversation, _) = inbox.only_conversation().await;
-    let sent = sent_message(&inbox, &conversation, "wamid.out", "Your order shipped").await;
+    let sent = sent_message(
+        &inbox,
+        &meta,
+        &conversation,
+        "wamid.out",
+        "Your order shipped",
+    )
+    .await;
     let status = |s: &str, ts: i64| json!({"id": "wamid.out", "status": s, "timestamp": ts.to_string(), "recipient_id": "254712345678"});
     // `read` overtakes `delivered`; then a late `delivered` and a `failed`
     // arrive, each processed before the next comes (webhooks in flight at the
@@ -446,7 +468,7 @@ async fn statuses_move_forward_only_and_late_ones_are_history() {
 
     let message = inbox
         .app
-        .get(&format!("/api/v1/messages/{}", sent.id), &inbox.admin)
+        .get(&format!("/api/v1/messages/{sent}"), &inbox.admin)
         .await;
     assert_eq!(message.body["status"], "read");
     assert_eq!(message.body["error"], Value::Null);
@@ -475,18 +497,24 @@ async fn statuses_move_forward_only_and_late_ones_are_history() {
 
 #[tokio::test]
 async fn a_failed_status_keeps_the_providers_error() {
-    let inbox = meta_inbox(TestApp::spawn().await, None).await;
+    let meta = FakeProvider::start().await;
+    let inbox = meta_inbox(TestApp::spawn().await, Some(&meta.base_url)).await;
     send(
         &inbox,
         &envelope(vec![messages_change(
-            vec![text("254712345678", "wamid.in", TS, "x")],
+            vec![text(
+                "254712345678",
+                "wamid.in",
+                Utc::now().timestamp(),
+                "x",
+            )],
             vec![],
         )]),
     )
     .await;
     inbox.app.run_jobs().await;
     let (conversation, _) = inbox.only_conversation().await;
-    let sent = sent_message(&inbox, &conversation, "wamid.fail", "hello").await;
+    let sent = sent_message(&inbox, &meta, &conversation, "wamid.fail", "hello").await;
     let failed = json!({"id": "wamid.fail", "status": "failed", "timestamp": TS.to_string(), "recipient_id": "254712345678",
         "errors": [{"code": 131047, "title": "Re-engagement message", "message": "Re-engagement message",
             "error_data": {"details": "Message failed to send because more than 24 hours have passed since the customer last replied to this number."}}]});
@@ -494,7 +522,7 @@ async fn a_failed_status_keeps_the_providers_error() {
     inbox.app.run_jobs().await;
     let message = inbox
         .app
-        .get(&format!("/api/v1/messages/{}", sent.id), &inbox.admin)
+        .get(&format!("/api/v1/messages/{sent}"), &inbox.admin)
         .await;
     assert_eq!(message.body["status"], "failed");
     assert_eq!(message.body["error"]["provider_code"], "131047");

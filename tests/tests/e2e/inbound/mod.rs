@@ -3,6 +3,7 @@
 
 mod admin;
 mod lipachat;
+mod media;
 mod meta;
 mod stream;
 mod tata;
