@@ -9,6 +9,7 @@ mod auth;
 mod bots;
 mod crm;
 mod embedded;
+mod egress;
 mod errors;
 mod inbound;
 mod jobs;
