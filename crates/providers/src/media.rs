@@ -273,7 +273,13 @@ mod tests {
         let elsewhere = FakeProvider::start("").await;
         let target = format!("{}/stolen.jpg", elsewhere.base_url);
         provider.answer_with("GET", "/media/1.jpg", 302, &[("location", &target)], "");
-        elsewhere.answer_with("GET", "/stolen.jpg", 200, &[("content-type", "image/jpeg")], "jpeg");
+        elsewhere.answer_with(
+            "GET",
+            "/stolen.jpg",
+            200,
+            &[("content-type", "image/jpeg")],
+            "jpeg",
+        );
         let credentials = key();
         let endpoint = lipachat(&provider.base_url, &credentials);
         let link = MediaSource::Url(format!("{}/media/1.jpg", provider.base_url));
@@ -348,18 +354,28 @@ mod tests {
         let endpoint = lipachat(&provider.base_url, &credentials);
         let http = HttpClient::local();
         let image = MediaSource::Url(format!("{}/big.jpg", provider.base_url));
-        let error = fetch(&http, &endpoint, &image, size_limit(Some(MessageKind::Image)))
-            .await
-            .err()
-            .unwrap();
+        let error = fetch(
+            &http,
+            &endpoint,
+            &image,
+            size_limit(Some(MessageKind::Image)),
+        )
+        .await
+        .err()
+        .unwrap();
         assert_eq!(
             error.to_string(),
             "the media is larger than WhatsApp allows for its type (5 MB)"
         );
         let video = MediaSource::Url(format!("{}/big.mp4", provider.base_url));
-        let downloaded = fetch(&http, &endpoint, &video, size_limit(Some(MessageKind::Video)))
-            .await
-            .unwrap();
+        let downloaded = fetch(
+            &http,
+            &endpoint,
+            &video,
+            size_limit(Some(MessageKind::Video)),
+        )
+        .await
+        .unwrap();
         assert_eq!(downloaded.bytes.len(), 6 * MB);
         assert_eq!(size_limit(Some(MessageKind::Sticker)), 500 * KB);
         assert_eq!(size_limit(Some(MessageKind::Document)), 100 * MB);

@@ -42,7 +42,13 @@ async fn lipachat_inbox(app: TestApp) -> Inbox {
 #[tokio::test]
 async fn media_links_to_loopback_private_or_metadata_addresses_are_never_fetched() {
     let internal = FakeProvider::start().await;
-    internal.script("GET", "/secret.jpg", 200, "image/jpeg", b"internal".to_vec());
+    internal.script(
+        "GET",
+        "/secret.jpg",
+        200,
+        "image/jpeg",
+        b"internal".to_vec(),
+    );
     let port = internal.base_url.rsplit(':').next().unwrap().to_owned();
     let inbox = lipachat_inbox(TestApp::spawn_with(STRICT).await).await;
     let links = [
@@ -121,7 +127,11 @@ async fn a_base_url_on_a_private_address_is_refused() {
                 json!({"provider": "lipachat", "name": "L", "base_url": base_url, "credentials": {"api_key": "k"}}),
             )
             .await;
-        assert_eq!(created.status, StatusCode::UNPROCESSABLE_ENTITY, "{base_url}");
+        assert_eq!(
+            created.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{base_url}"
+        );
         assert_eq!(created.problem_code(), "address_not_allowed");
         assert_eq!(created.body["errors"][0]["field"], "base_url");
 
@@ -182,7 +192,11 @@ async fn a_new_base_url_needs_the_credentials_again_and_never_gets_the_stored_on
     let path = format!("/api/v1/connections/{id}");
     let moved = inbox
         .app
-        .patch(&path, &inbox.admin, json!({"base_url": lipachat.base_url, "credentials": {"api_key": "lipa-key"}}))
+        .patch(
+            &path,
+            &inbox.admin,
+            json!({"base_url": lipachat.base_url, "credentials": {"api_key": "lipa-key"}}),
+        )
         .await;
     assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
 
@@ -196,21 +210,35 @@ async fn a_new_base_url_needs_the_credentials_again_and_never_gets_the_stored_on
     assert_eq!(refused.body["errors"][0]["field"], "credentials.api_key");
     let with_a_name = inbox
         .app
-        .patch(&path, &inbox.admin, json!({"base_url": attacker.base_url, "name": "renamed", "credentials": {}}))
+        .patch(
+            &path,
+            &inbox.admin,
+            json!({"base_url": attacker.base_url, "name": "renamed", "credentials": {}}),
+        )
         .await;
     assert_eq!(with_a_name.problem_code(), "credentials_required");
     let stored = inbox.app.get(&path, &inbox.admin).await;
-    assert_eq!(stored.body["base_url"], Value::String(lipachat.base_url.clone()));
+    assert_eq!(
+        stored.body["base_url"],
+        Value::String(lipachat.base_url.clone())
+    );
     assert_eq!(stored.body["name"], "lipachat");
 
     sync_templates(&inbox).await;
-    assert!(attacker.requests().is_empty(), "nothing went to the new host");
+    assert!(
+        attacker.requests().is_empty(),
+        "nothing went to the new host"
+    );
     assert_eq!(keys_sent_to(&lipachat), ["lipa-key"]);
 
     // With the credentials given again, the new host gets those, and only those.
     let moved = inbox
         .app
-        .patch(&path, &inbox.admin, json!({"base_url": attacker.base_url, "credentials": {"api_key": "their-own-key"}}))
+        .patch(
+            &path,
+            &inbox.admin,
+            json!({"base_url": attacker.base_url, "credentials": {"api_key": "their-own-key"}}),
+        )
         .await;
     assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
     sync_templates(&inbox).await;
@@ -236,7 +264,14 @@ async fn a_new_ai_base_url_needs_the_api_key_again() {
     let admin = app.admin_token().await;
     let model = FakeProvider::start().await;
     let attacker = FakeProvider::start().await;
-    let put = |body: Value| app.call(reqwest::Method::PUT, "/api/v1/settings/ai", Some(&admin), Some(body));
+    let put = |body: Value| {
+        app.call(
+            reqwest::Method::PUT,
+            "/api/v1/settings/ai",
+            Some(&admin),
+            Some(body),
+        )
+    };
     let first = put(json!({"provider": "gemini", "mode": "auto", "model": "gemini-2.5-flash", "api_key": "goog-key", "base_url": model.base_url})).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
 
@@ -245,7 +280,10 @@ async fn a_new_ai_base_url_needs_the_api_key_again() {
     assert_eq!(moved.problem_code(), "credentials_required");
     assert_eq!(moved.body["errors"][0]["field"], "api_key");
     let stored = app.get("/api/v1/settings/ai", &admin).await;
-    assert_eq!(stored.body["base_url"], Value::String(model.base_url.clone()));
+    assert_eq!(
+        stored.body["base_url"],
+        Value::String(model.base_url.clone())
+    );
 
     // Unchanged URL: the stored key stays without being given again.
     let same = put(json!({"provider": "gemini", "mode": "manual", "model": "gemini-2.5-flash", "base_url": model.base_url})).await;
