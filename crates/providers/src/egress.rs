@@ -199,8 +199,10 @@ impl HttpClient {
         self.egress
     }
 
-    /// A request to `url`, once its IP literal (if any) passed the policy.
-    pub(crate) fn request(
+    /// A request to `url`, once its IP literal (if any) passed the policy. The
+    /// only way to send through this client, so every caller (integrators'
+    /// webhooks too) gets the same rule; a 3xx comes back as it is.
+    pub fn request(
         &self,
         method: reqwest::Method,
         url: Url,
