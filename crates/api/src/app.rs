@@ -54,7 +54,8 @@ impl Application {
             cipher.clone(),
             media.clone(),
             config.graph_version.clone(),
-        );
+            config.egress(),
+        )?;
         let state = AppState {
             pool: database.pool.clone(),
             tokens: Arc::new(TokenKeys::new(&config.jwt_secret)),
@@ -66,6 +67,7 @@ impl Application {
             realtime: Realtime::start(database.url.clone()),
             media,
             jobs: worker_context.signal.clone(),
+            egress: config.egress(),
         };
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("binding {}", config.listen))?;

@@ -43,6 +43,10 @@ pub struct Config {
     pub media_url: Option<String>,
     /// `WACRM_META_GRAPH_VERSION`: the Graph API version (default `v25.0`).
     pub graph_version: String,
+    /// `WACRM_ALLOW_PRIVATE_TARGETS=true`: outgoing requests (provider APIs, AI,
+    /// media links) may reach loopback and private addresses. For tests against
+    /// local fake providers only; refused with `WACRM_ENV=production`.
+    pub allow_private_targets: bool,
 }
 
 impl Config {
@@ -65,6 +69,13 @@ impl Config {
         check_master_key(&master_key)?;
         let jwt_secret = secret("WACRM_JWT_SECRET", || STANDARD.encode(random_bytes()))?;
         let listen = var("WACRM_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let allow_private_targets =
+            var("WACRM_ALLOW_PRIVATE_TARGETS").is_some_and(|value| value == "true" || value == "1");
+        if allow_private_targets && production {
+            bail!(
+                "WACRM_ALLOW_PRIVATE_TARGETS is for tests against local fakes: it must not be set when WACRM_ENV=production"
+            );
+        }
         let admin = match (var("WACRM_ADMIN_EMAIL"), var("WACRM_ADMIN_PASSWORD")) {
             (Some(email), Some(password)) => Some((email, password.into())),
             (None, None) => None,
@@ -91,7 +102,15 @@ impl Config {
                 .is_none_or(|value| value != "false" && value != "0"),
             media_url: var("WACRM_MEDIA_URL"),
             graph_version: var("WACRM_META_GRAPH_VERSION").unwrap_or_else(|| "v25.0".into()),
+            allow_private_targets,
         })
+    }
+
+    /// Which addresses outgoing requests may reach.
+    pub fn egress(&self) -> wacrm_providers::egress::Egress {
+        wacrm_providers::egress::Egress {
+            allow_private_targets: self.allow_private_targets,
+        }
     }
 
     /// The master key's 32 bytes (validated when the configuration was read).
@@ -196,6 +215,23 @@ mod tests {
         let error =
             config(&[("WACRM_MASTER_KEY", "c2hvcnQ="), ("WACRM_JWT_SECRET", "x")]).unwrap_err();
         assert!(error.to_string().contains("32 bytes"));
+    }
+
+    #[test]
+    fn private_targets_are_refused_by_default_and_in_production() {
+        let key = STANDARD.encode([7u8; 32]);
+        let base = [
+            ("WACRM_MASTER_KEY", key.as_str()),
+            ("WACRM_JWT_SECRET", "x"),
+        ];
+        let default = config(&base).unwrap();
+        assert!(!default.egress().allow_private_targets);
+        let mut testing = base.to_vec();
+        testing.push(("WACRM_ALLOW_PRIVATE_TARGETS", "true"));
+        assert!(config(&testing).unwrap().egress().allow_private_targets);
+        testing.push(("WACRM_ENV", "production"));
+        let error = config(&testing).unwrap_err();
+        assert!(error.to_string().contains("WACRM_ALLOW_PRIVATE_TARGETS"));
     }
 
     #[test]

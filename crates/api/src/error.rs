@@ -90,6 +90,12 @@ impl ApiError {
         self
     }
 
+    /// The fields at fault, for a problem other than `validation_failed`.
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.extras.errors = errors;
+        self
+    }
+
     /// 422 `session_expired`: free-form content outside the 24-hour window.
     pub fn session_expired(expires_at: Option<chrono::DateTime<chrono::Utc>>) -> Self {
         let mut error = Self::new(

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod base_url;
 pub mod bootstrap;
 pub mod config;
 pub mod connection_cache;

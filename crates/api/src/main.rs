@@ -51,7 +51,8 @@ async fn run_workers_only(config: Config) -> anyhow::Result<()> {
         cipher,
         media,
         config.graph_version.clone(),
-    );
+        config.egress(),
+    )?;
     let (shutdown, running) = wacrm_api::app::start_workers(context);
     shutdown_signal().await;
     tracing::info!("stopping the workers; running jobs finish first");

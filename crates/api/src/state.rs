@@ -5,6 +5,7 @@ use std::sync::Arc;
 use wacrm_domain::Country;
 use wacrm_persistence::secrets::Cipher;
 use wacrm_persistence::{PgPool, PooledConnection};
+use wacrm_providers::egress::Egress;
 use wacrm_worker::JobSignal;
 use wacrm_worker::media_store::MediaStore;
 
@@ -28,6 +29,8 @@ pub struct AppState {
     pub media: MediaStore,
     /// Wakes the workers after a handler committed jobs.
     pub jobs: JobSignal,
+    /// Which addresses a configured base URL may name.
+    pub egress: Egress,
 }
 
 impl AppState {

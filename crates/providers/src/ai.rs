@@ -39,7 +39,7 @@ pub struct Turn {
 }
 
 pub struct AiClient<'a> {
-    pub http: &'a reqwest::Client,
+    pub http: &'a crate::egress::HttpClient,
     pub provider: AiProvider,
     pub base_url: &'a str,
     pub model: &'a str,

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
+use crate::egress::HttpClient;
 use crate::error::{ProviderError, retry_after};
 use crate::redact::Redactor;
 
@@ -110,13 +111,13 @@ impl Answer {
 
 /// Makes the calls of one operation and keeps their records.
 pub(crate) struct CallLog<'a> {
-    http: &'a reqwest::Client,
+    http: &'a HttpClient,
     calls: Vec<CallRecord>,
     secrets: Vec<String>,
 }
 
 impl<'a> CallLog<'a> {
-    pub(crate) fn new(http: &'a reqwest::Client) -> Self {
+    pub(crate) fn new(http: &'a HttpClient) -> Self {
         Self {
             http,
             calls: Vec::new(),
@@ -142,9 +143,16 @@ impl<'a> CallLog<'a> {
             error: None,
         };
 
-        let mut builder = self
-            .http
-            .request(request.method, request.url)
+        let mut builder = match self.http.request(request.method, request.url) {
+            Ok(builder) => builder,
+            Err(refused) => {
+                let error = ProviderError::from(refused);
+                record.error = Some(error.to_string());
+                self.calls.push(record);
+                return Err(error);
+            }
+        };
+        builder = builder
             .timeout(CALL_TIMEOUT)
             .header(reqwest::header::ACCEPT, "application/json");
         builder = request.auth.apply(builder);
@@ -259,7 +267,7 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let http = reqwest::Client::new();
+        let http = crate::egress::HttpClient::local();
         let mut log = CallLog::new(&http);
         let url = endpoint(&format!("http://127.0.0.1:{port}"), &["messages"]).unwrap();
         let result = log
@@ -285,5 +293,52 @@ mod tests {
             Some("the provider could not be reached (retryable)")
         );
         assert!(!format!("{record:?}").contains("secret-token-123"));
+    }
+
+    #[tokio::test]
+    async fn credentialed_calls_follow_no_redirect() {
+        // Gemini's key is in `x-goog-api-key`, which reqwest's redirects would
+        // carry to any host: an API call answers the 3xx as it is instead.
+        let provider = crate::fake_provider::FakeProvider::start("").await;
+        let elsewhere = crate::fake_provider::FakeProvider::start("").await;
+        let location = format!("{}/collect", elsewhere.base_url);
+        provider.answer_with("POST", "/v1/chat", 307, &[("location", &location)], "");
+        let http = crate::egress::HttpClient::local();
+        let mut log = CallLog::new(&http);
+        let url = endpoint(&provider.base_url, &["v1", "chat"]).unwrap();
+        let answer = log
+            .call(Request::post(
+                url,
+                Auth::Header("x-goog-api-key", "gemini-key"),
+                serde_json::json!({}),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(answer.status, StatusCode::TEMPORARY_REDIRECT);
+        assert_eq!(provider.take_requests().len(), 1);
+        assert!(elsewhere.take_requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn calls_to_private_addresses_are_refused_unsent() {
+        let provider = crate::fake_provider::FakeProvider::start("").await;
+        let http = crate::egress::HttpClient::new(crate::egress::Egress::default()).unwrap();
+        let mut log = CallLog::new(&http);
+        let url = endpoint(&provider.base_url, &["messages"]).unwrap();
+        let error = log
+            .call(Request::get(url, Auth::Bearer("token")))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error,
+            ProviderError::Permanent {
+                code: None,
+                message: "the address is not allowed: wacrm reaches only public internet hosts"
+                    .into()
+            }
+        );
+        assert!(provider.take_requests().is_empty());
+        let outcome = log.finish::<()>(Err(error));
+        assert_eq!(outcome.calls.len(), 1);
     }
 }

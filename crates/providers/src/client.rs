@@ -19,7 +19,7 @@ use crate::{lipachat, meta, tata, whats91};
 
 /// Where and with what to reach a provider. Borrowed: build one per job.
 pub struct ProviderClient<'a> {
-    pub http: &'a reqwest::Client,
+    pub http: &'a crate::egress::HttpClient,
     pub provider: Provider,
     /// The provider's API root: `hosts::default_base_url` or the connection's override.
     pub base_url: &'a str,

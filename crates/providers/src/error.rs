@@ -35,6 +35,9 @@ fn code_suffix(code: &Option<String>) -> String {
 impl ProviderError {
     /// Classifies a transport failure (no HTTP answer).
     pub fn transport(error: &reqwest::Error) -> Self {
+        if crate::egress::was_refused(error) {
+            return Self::from(crate::egress::Refused);
+        }
         // reqwest's Display can include the URL, which may carry a token:
         // report only what kind of failure it was.
         let message = if error.is_timeout() {
@@ -63,6 +66,16 @@ impl ProviderError {
                 retry_after,
             },
             _ => Self::Permanent { code, message },
+        }
+    }
+}
+
+/// The target is not a public address: no request was sent, and none ever will be.
+impl From<crate::egress::Refused> for ProviderError {
+    fn from(refused: crate::egress::Refused) -> Self {
+        Self::Permanent {
+            code: None,
+            message: refused.to_string(),
         }
     }
 }

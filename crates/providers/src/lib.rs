@@ -13,6 +13,7 @@
 pub mod ai;
 pub mod call;
 pub mod client;
+pub mod egress;
 pub mod error;
 mod failure;
 pub mod hosts;

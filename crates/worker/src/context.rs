@@ -1,10 +1,9 @@
 //! What every job of wacrm needs: the database, the secret cipher, an HTTP
 //! client for the providers, the media store, and the signal that wakes workers.
 
-use std::time::Duration;
-
 use wacrm_persistence::PgPool;
 use wacrm_persistence::secrets::Cipher;
+use wacrm_providers::egress::{Egress, HttpClient};
 
 use crate::media_store::MediaStore;
 use crate::pacer::Pacer;
@@ -14,7 +13,9 @@ use crate::signal::JobSignal;
 pub struct WorkerContext {
     pub pool: PgPool,
     pub cipher: Cipher,
-    pub http: reqwest::Client,
+    /// Every outgoing request goes through it: public addresses only, no
+    /// redirects (see `wacrm_providers::egress`).
+    pub http: HttpClient,
     pub media: MediaStore,
     /// Meta Graph API version, e.g. `v25.0`.
     pub graph_version: String,
@@ -25,21 +26,22 @@ pub struct WorkerContext {
 }
 
 impl WorkerContext {
-    pub fn new(pool: PgPool, cipher: Cipher, media: MediaStore, graph_version: String) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
-            .user_agent(concat!("wacrm/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
-        Self {
+    /// Fails only when the HTTP client's TLS backend cannot start.
+    pub fn new(
+        pool: PgPool,
+        cipher: Cipher,
+        media: MediaStore,
+        graph_version: String,
+        egress: Egress,
+    ) -> Result<Self, reqwest::Error> {
+        Ok(Self {
             signal: JobSignal::start(pool.clone()),
             pool,
             cipher,
-            http,
+            http: HttpClient::new(egress)?,
             media,
             graph_version,
             pacer: Pacer::default(),
-        }
+        })
     }
 }

@@ -8,6 +8,7 @@ mod harness;
 mod auth;
 mod bots;
 mod crm;
+mod egress;
 mod embedded;
 mod errors;
 mod inbound;

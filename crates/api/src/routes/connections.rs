@@ -11,6 +11,7 @@ use wacrm_domain::{Permission, Provider};
 use wacrm_persistence::connections::{self, Connection, NewConnection};
 
 use crate::auth::{Principal, tokens};
+use crate::base_url;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::pagination::{PageParams, PageResponse};
 use crate::state::AppState;
@@ -140,11 +141,15 @@ pub struct CreateConnectionRequest {
     pub provider: String,
     pub name: String,
     pub credentials: CredentialsRequest,
-    /// Overrides the provider's API host (sandboxes, proxies, tests).
+    /// Overrides the provider's API host (sandboxes, proxies, tests). Must be
+    /// on a public internet address (422 `address_not_allowed`).
     pub base_url: Option<String>,
 }
 
-/// Only the fields given change; credentials merge field by field.
+/// Only the fields given change; credentials merge field by field. A new
+/// `base_url` must come with the credentials sent to it (`access_token` for
+/// meta, `api_key` for the others), else 422 `credentials_required`; `null`
+/// (the provider's own host) needs none.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateConnectionRequest {
@@ -155,11 +160,12 @@ pub struct UpdateConnectionRequest {
     pub base_url: Option<Option<String>>,
 }
 
-fn check_base_url(checks: &mut Checks, base_url: Option<&str>) {
-    if let Some(url) = base_url {
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            checks.fail("base_url", "must be an http(s) URL");
-        }
+/// The credentials a provider's client sends to its base URL: the ones a new
+/// base URL must come with (webhook secrets and ids never leave wacrm).
+fn sent_to_base_url(provider: Provider) -> &'static [&'static str] {
+    match provider {
+        Provider::Meta => &["access_token"],
+        Provider::Lipachat | Provider::Whats91 | Provider::Tata => &["api_key"],
     }
 }
 
@@ -203,7 +209,6 @@ pub async fn create_connection(
     };
     let mut checks = Checks::default();
     let name = checks.text("name", &body.name, 200);
-    check_base_url(&mut checks, body.base_url.as_deref());
     let mut credentials = body.credentials.into_credentials(provider, &mut checks);
     for field in credentials.missing(provider) {
         checks.fail(
@@ -212,6 +217,9 @@ pub async fn create_connection(
         );
     }
     checks.finish()?;
+    if let Some(base_url) = body.base_url.as_deref() {
+        base_url::check(state.egress, "base_url", base_url).await?;
+    }
     if !provider.signs_webhooks() {
         credentials.webhook_token = Some(tokens::new_secret());
     }
@@ -272,15 +280,28 @@ pub async fn update_connection(
     if let Some(name) = &body.name {
         connection.name = checks.text("name", name, 200);
     }
+    let changes = body
+        .credentials
+        .map(|credentials| credentials.into_credentials(connection.provider, &mut checks))
+        .unwrap_or_default();
+    checks.finish()?;
     if let Some(base_url) = body.base_url {
-        check_base_url(&mut checks, base_url.as_deref());
+        if base_url != connection.base_url {
+            if let Some(url) = base_url.as_deref() {
+                base_url::check(state.egress, "base_url", url).await?;
+                let missing: Vec<String> = sent_to_base_url(connection.provider)
+                    .iter()
+                    .filter(|field| changes.get(field).is_none())
+                    .map(|field| format!("credentials.{field}"))
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(base_url::credentials_required(&missing));
+                }
+            }
+        }
         connection.base_url = base_url;
     }
-    if let Some(credentials) = body.credentials {
-        let changes = credentials.into_credentials(connection.provider, &mut checks);
-        connection.credentials.merge(changes);
-    }
-    checks.finish()?;
+    connection.credentials.merge(changes);
     let updated = connections::update(&mut conn, &state.cipher, &connection).await?;
     state.connections.forget(updated.id);
     Ok(web::Json(ConnectionResponse::new(

@@ -12,6 +12,7 @@ use wacrm_providers::ai::AiProvider;
 use wacrm_worker::ai_settings::{self, AiMode, AiSettings};
 
 use crate::auth::Principal;
+use crate::base_url;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::state::AppState;
 
@@ -242,9 +243,11 @@ pub struct AiRequestBody {
     /// `off`, `auto` (send the answer) or `manual` (keep it as a suggestion for staff).
     pub mode: String,
     pub model: String,
-    /// Leave out to keep the stored key.
+    /// Leave out to keep the stored key (not when `base_url` changes).
     pub api_key: Option<String>,
-    /// Overrides the provider's API host.
+    /// Overrides the provider's API host; must be on a public internet address
+    /// (422 `address_not_allowed`). Changing it while a key is stored requires
+    /// `api_key` again (422 `credentials_required`).
     pub base_url: Option<String>,
 }
 
@@ -325,21 +328,23 @@ pub async fn put_ai(
             message: "must not be empty".into(),
         });
     }
-    if body
-        .base_url
-        .as_deref()
-        .is_some_and(|url| !url.starts_with("http://") && !url.starts_with("https://"))
-    {
-        errors.push(FieldError {
-            field: "base_url".into(),
-            message: "must be an http(s) URL".into(),
-        });
-    }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
+    if let Some(url) = body.base_url.as_deref() {
+        base_url::check(state.egress, "base_url", url).await?;
+    }
     let mut conn = state.conn().await?;
     let stored = ai_settings::load(&mut conn, &state.cipher).await?;
+    let new_key = body.api_key.as_deref().is_some_and(|key| !key.is_empty());
+    // The stored key goes only where it went before (or to the provider's own host).
+    if body.base_url.is_some()
+        && body.base_url != stored.base_url
+        && stored.api_key.is_some()
+        && !new_key
+    {
+        return Err(base_url::credentials_required(&["api_key".to_owned()]));
+    }
     let settings = AiSettings {
         provider,
         mode: mode.unwrap_or_default(),

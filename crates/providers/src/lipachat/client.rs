@@ -303,7 +303,7 @@ mod tests {
     }
 
     fn client<'a>(
-        http: &'a reqwest::Client,
+        http: &'a crate::egress::HttpClient,
         fake: &'a FakeProvider,
         credentials: &'a Credentials,
     ) -> ProviderClient<'a> {
@@ -335,7 +335,7 @@ mod tests {
     #[tokio::test]
     async fn each_supported_type_goes_to_its_endpoint() {
         let fake = FakeProvider::start("/api/v1").await;
-        let http = reqwest::Client::new();
+        let http = crate::egress::HttpClient::local();
         let credentials = credentials();
         let lipachat = client(&http, &fake, &credentials);
         let document = Media {
@@ -418,7 +418,7 @@ mod tests {
     #[tokio::test]
     async fn what_lipachat_has_no_endpoint_for_is_unsupported() {
         let fake = FakeProvider::start("/api/v1").await;
-        let http = reqwest::Client::new();
+        let http = crate::egress::HttpClient::local();
         let credentials = credentials();
         let lipachat = client(&http, &fake, &credentials);
         assert_eq!(
@@ -446,7 +446,7 @@ mod tests {
     #[tokio::test]
     async fn refusals_even_with_200_are_errors() {
         let fake = FakeProvider::start("/api/v1").await;
-        let http = reqwest::Client::new();
+        let http = crate::egress::HttpClient::local();
         let credentials = credentials();
         let lipachat = client(&http, &fake, &credentials);
         let path = "/api/v1/whatsapp/message/text";
@@ -492,7 +492,7 @@ mod tests {
     #[tokio::test]
     async fn templates_are_listed_for_the_number_page_by_page() {
         let fake = FakeProvider::start("/api/v1").await;
-        let http = reqwest::Client::new();
+        let http = crate::egress::HttpClient::local();
         let credentials = credentials();
         let path = "/api/v1/template/254110090747";
         fake.answer("GET", path, 200, json!({"timestamp": null, "data": {

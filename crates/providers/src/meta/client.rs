@@ -168,7 +168,7 @@ mod tests {
     }
 
     fn client<'a>(
-        http: &'a reqwest::Client,
+        http: &'a crate::egress::HttpClient,
         fake: &'a FakeProvider,
         credentials: &'a Credentials,
     ) -> ProviderClient<'a> {
@@ -200,7 +200,7 @@ mod tests {
     #[tokio::test]
     async fn every_message_type_is_posted_in_metas_shape() {
         let fake = FakeProvider::start("").await;
-        let http = reqwest::Client::new();
+        let http = crate::egress::HttpClient::local();
         let credentials = credentials();
         let meta = client(&http, &fake, &credentials);
         let by_id = Media {
@@ -341,7 +341,7 @@ mod tests {
     #[tokio::test]
     async fn a_reply_carries_its_context_and_a_held_message_is_queued() {
         let fake = FakeProvider::start("").await;
-        let http = reqwest::Client::new();
+        let http = crate::egress::HttpClient::local();
         let credentials = credentials();
         fake.answer(
             "POST",
@@ -363,7 +363,7 @@ mod tests {
     #[tokio::test]
     async fn metas_refusals_are_classified_with_its_code() {
         let fake = FakeProvider::start("").await;
-        let http = reqwest::Client::new();
+        let http = crate::egress::HttpClient::local();
         let credentials = credentials();
         let meta = client(&http, &fake, &credentials);
         let error = |code: i64, details: &str| {
@@ -473,7 +473,7 @@ mod tests {
     #[tokio::test]
     async fn templates_are_listed_across_every_page() {
         let fake = FakeProvider::start("").await;
-        let http = reqwest::Client::new();
+        let http = crate::egress::HttpClient::local();
         let credentials = credentials();
         let path = "/v25.0/102290129340398/message_templates";
         let template = |name: &str, status: &str| {
@@ -560,7 +560,7 @@ mod tests {
     #[tokio::test]
     async fn marking_read_posts_the_read_status() {
         let fake = FakeProvider::start("").await;
-        let http = reqwest::Client::new();
+        let http = crate::egress::HttpClient::local();
         let credentials = credentials();
         fake.answer("POST", MESSAGES, 200, json!({"success": true}));
         let outcome = client(&http, &fake, &credentials)
@@ -583,7 +583,7 @@ mod tests {
     #[tokio::test]
     async fn what_cannot_be_sent_is_refused_before_any_call() {
         let fake = FakeProvider::start("").await;
-        let http = reqwest::Client::new();
+        let http = crate::egress::HttpClient::local();
         let credentials = credentials();
         let meta = client(&http, &fake, &credentials);
         let no_id = SenderNumber {

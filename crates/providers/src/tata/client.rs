@@ -109,7 +109,7 @@ mod tests {
     }
 
     fn client<'a>(
-        http: &'a reqwest::Client,
+        http: &'a crate::egress::HttpClient,
         fake: &'a FakeProvider,
         credentials: &'a Credentials,
     ) -> ProviderClient<'a> {
@@ -125,7 +125,7 @@ mod tests {
     #[tokio::test]
     async fn metas_body_goes_to_tata_with_the_raw_key() {
         let fake = FakeProvider::start("").await;
-        let http = reqwest::Client::new();
+        let http = crate::egress::HttpClient::local();
         let credentials = credentials();
         let tata = client(&http, &fake, &credentials);
         let contents = [
@@ -166,7 +166,7 @@ mod tests {
     #[tokio::test]
     async fn a_wamid_in_the_answer_is_preferred_to_the_request_id() {
         let fake = FakeProvider::start("").await;
-        let http = reqwest::Client::new();
+        let http = crate::egress::HttpClient::local();
         let credentials = credentials();
         fake.answer(
             "POST",
@@ -192,7 +192,7 @@ mod tests {
     #[tokio::test]
     async fn relayed_meta_errors_and_outages_are_classified() {
         let fake = FakeProvider::start("").await;
-        let http = reqwest::Client::new();
+        let http = crate::egress::HttpClient::local();
         let credentials = credentials();
         let tata = client(&http, &fake, &credentials);
         fake.answer("POST", PATH, 400, json!({"error": {"message": "Re-engagement message", "code": 131047,

@@ -312,7 +312,7 @@ mod tests {
         };
 
         fn client<'a>(
-            http: &'a reqwest::Client,
+            http: &'a crate::egress::HttpClient,
             fake: &'a FakeProvider,
             credentials: &'a Credentials,
         ) -> ProviderClient<'a> {
@@ -336,7 +336,7 @@ mod tests {
         #[tokio::test]
         async fn text_templates_and_the_rest_each_take_their_endpoint() {
             let fake = FakeProvider::start("/api/v2").await;
-            let http = reqwest::Client::new();
+            let http = crate::egress::HttpClient::local();
             let credentials = credentials();
             let whats91 = client(&http, &fake, &credentials);
             let accepted = |id: &str| {
@@ -410,7 +410,7 @@ mod tests {
         #[tokio::test]
         async fn a_reconnecting_number_queues_and_a_bad_key_is_an_auth_error() {
             let fake = FakeProvider::start("/api/v2").await;
-            let http = reqwest::Client::new();
+            let http = crate::egress::HttpClient::local();
             let credentials = credentials();
             let whats91 = client(&http, &fake, &credentials);
             fake.answer("POST", "/api/v2/send", 200, json!({"success": true, "message": "Queued until the sender reconnects",
@@ -452,7 +452,7 @@ mod tests {
         #[tokio::test]
         async fn no_read_receipts_and_no_template_list_means_no_calls() {
             let fake = FakeProvider::start("/api/v2").await;
-            let http = reqwest::Client::new();
+            let http = crate::egress::HttpClient::local();
             let credentials = credentials();
             let whats91 = client(&http, &fake, &credentials);
             let read = whats91.mark_read(&FROM, "wamid.IN").await;

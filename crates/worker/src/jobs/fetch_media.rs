@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-use wacrm_domain::inbound::MediaSource;
+use wacrm_domain::inbound::{MediaSource, MessageKind};
 use wacrm_persistence::{StoreError, connections, conversations, messages, numbers};
 use wacrm_providers::ProviderError;
 use wacrm_providers::hosts::default_base_url;
@@ -60,7 +60,8 @@ impl Job for FetchMedia {
             graph_version: &ctx.graph_version,
             credentials: &connection.credentials,
         };
-        let downloaded = match media::fetch(&ctx.http, &endpoint, &source).await {
+        let limit = media::size_limit(MessageKind::parse(&message.kind));
+        let downloaded = match media::fetch(&ctx.http, &endpoint, &source, limit).await {
             Ok(downloaded) => downloaded,
             Err(error) => {
                 messages::media_failed(&mut conn, self.message_id, &error.to_string())

@@ -77,6 +77,9 @@ impl TestApp {
             ("WACRM_HTTP_WORKERS", "1"),
             ("WACRM_DB_POOL_SIZE", "4"),
             ("WACRM_RUN_WORKERS", "false"),
+            // Fake providers listen on 127.0.0.1; tests of the egress guard
+            // turn this off again.
+            ("WACRM_ALLOW_PRIVATE_TARGETS", "true"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -90,7 +90,7 @@ async fn an_image_link_is_downloaded_with_the_api_key_only_from_lipachat_itself(
         .patch(
             &format!("/api/v1/connections/{id}"),
             &inbox.admin,
-            json!({"base_url": lipachat.base_url}),
+            json!({"base_url": lipachat.base_url, "credentials": {"api_key": "lipa-key"}}),
         )
         .await;
     lipachat.script(

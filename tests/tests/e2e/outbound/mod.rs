@@ -36,7 +36,7 @@ pub async fn meta_outbox() -> (Inbox, FakeProvider) {
         .patch(
             &format!("/api/v1/connections/{id}"),
             &inbox.admin,
-            json!({"base_url": meta.base_url}),
+            json!({"base_url": meta.base_url, "credentials": {"access_token": META_TOKEN}}),
         )
         .await;
     assert_eq!(patched.status, StatusCode::OK);

@@ -7,7 +7,8 @@ use super::delivered;
 use crate::harness::fake_provider::FakeProvider;
 use crate::inbound::{Inbox, hmac_hex};
 
-async fn pointed_at(inbox: &Inbox, fake: &FakeProvider, suffix: &str) {
+/// A new base URL comes with the key sent to it (issue 13: never the stored one).
+async fn pointed_at(inbox: &Inbox, fake: &FakeProvider, suffix: &str, api_key: &str) {
     let id = inbox.connection["id"].as_str().unwrap();
     let base_url = format!("{}{suffix}", fake.base_url);
     let patched = inbox
@@ -15,7 +16,7 @@ async fn pointed_at(inbox: &Inbox, fake: &FakeProvider, suffix: &str) {
         .patch(
             &format!("/api/v1/connections/{id}"),
             &inbox.admin,
-            json!({"base_url": base_url}),
+            json!({"base_url": base_url, "credentials": {"api_key": api_key}}),
         )
         .await;
     assert_eq!(patched.status, StatusCode::OK);
@@ -30,7 +31,7 @@ async fn lipachat_text_uses_our_message_id_and_its_status_callback_matches() {
         json!({"phone": "254110090747", "is_default": true}),
     )
     .await;
-    pointed_at(&inbox, &lipachat, "/api/v1").await;
+    pointed_at(&inbox, &lipachat, "/api/v1", "lipa-key").await;
     let inbound = json!({"messageId": "in-1", "from": "254712345678", "to": "254110090747", "type": "TEXT", "text": "Hi"});
     inbox
         .app
@@ -101,7 +102,7 @@ async fn whats91_free_form_goes_to_chat_with_the_bearer_key() {
         json!({"phone": "+91 62686 62275", "is_default": true}),
     )
     .await;
-    pointed_at(&inbox, &whats91, "/api/v2").await;
+    pointed_at(&inbox, &whats91, "/api/v2", "w91_live_key").await;
     let now = chrono::Utc::now().to_rfc3339();
     let inbound = json!({"event": "message.inbound.text", "senderId": "916268662275",
         "data": {"from": "919900011122", "messageId": "wamid.W", "text": "quote?", "timestamp": now}}).to_string();
@@ -152,7 +153,7 @@ async fn tata_takes_a_meta_shaped_body_and_answers_a_request_id() {
         json!({"phone": "+919355421616", "is_default": true}),
     )
     .await;
-    pointed_at(&inbox, &tata, "").await;
+    pointed_at(&inbox, &tata, "", "tata-key").await;
     let ts = chrono::Utc::now().timestamp().to_string();
     let inbound = json!({"contacts": [{"profile": {"name": "U"}, "wa_id": "919999999999"}],
         "messages": {"from": "919999999999", "id": "wamid.T", "timestamp": ts, "text": {"body": "hi"}, "type": "text"},
