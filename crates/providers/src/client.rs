@@ -116,7 +116,7 @@ impl ProviderClient<'_> {
         let result = match self.provider {
             Provider::Meta => meta::client::list_templates(self, &mut log).await,
             Provider::Lipachat => lipachat::client::list_templates(self, &mut log, from).await,
-            Provider::Whats91 => Ok(whats91::client::list_templates()),
+            Provider::Whats91 => whats91::templates::list_templates(self, &mut log, from).await,
             Provider::Tata => Ok(tata::client::list_templates()),
         };
         log.finish(result)
