@@ -87,7 +87,7 @@ pub async fn upsert_all(
     let now = Utc::now();
     let mut count = 0;
     for template in synced {
-        count += diesel::insert_into(templates::table)
+        let upsert = diesel::insert_into(templates::table)
             .values((
                 templates::id.eq(Uuid::now_v7()),
                 templates::connection_id.eq(connection_id),
@@ -112,10 +112,15 @@ pub async fn upsert_all(
                 templates::components.eq(&template.components),
                 templates::synced_at.eq(now),
                 templates::updated_at.eq(now),
-            ))
-            .filter(templates::source.eq(SOURCE_SYNC))
-            .execute(conn)
-            .await?;
+            ));
+        // `ON CONFLICT … DO UPDATE … WHERE source = 'sync'`: diesel's upsert filter,
+        // spelled out because `QueryDsl::filter` is also in scope.
+        count += diesel::query_dsl::methods::FilterDsl::filter(
+            upsert,
+            templates::source.eq(SOURCE_SYNC),
+        )
+        .execute(conn)
+        .await?;
     }
     Ok(count)
 }
