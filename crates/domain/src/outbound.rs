@@ -181,6 +181,56 @@ pub enum Interactive {
         display_text: String,
         url: String,
     },
+    /// A WhatsApp Flow (Meta's `interactive.type = "flow"`): a button that opens the
+    /// published Flow named by `flow_id` or `flow_name`; the customer's answers come
+    /// back as an `nfm_reply` message.
+    Flow {
+        body: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        header: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        footer: Option<String>,
+        /// Meta's Flow message version; only `"3"` exists.
+        #[serde(default = "flow_message_version")]
+        flow_message_version: String,
+        /// Our identifier for this Flow session, echoed back in the reply.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        flow_token: Option<String>,
+        /// Exactly one of `flow_id` and `flow_name`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        flow_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        flow_name: Option<String>,
+        /// The button's label: at most 20 characters.
+        flow_cta: String,
+        #[serde(default)]
+        flow_action: FlowAction,
+        /// Required for `navigate` (the first screen), absent for `data_exchange`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        flow_action_payload: Option<FlowActionPayload>,
+    },
+}
+
+/// How a Flow starts: on a screen we name, or by asking our data endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowAction {
+    #[default]
+    Navigate,
+    DataExchange,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowActionPayload {
+    /// The id of the Flow's first screen.
+    pub screen: String,
+    /// Input for that screen: a non-empty object when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+fn flow_message_version() -> String {
+    "3".to_owned()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -381,9 +431,10 @@ impl OutboundContent {
 impl Interactive {
     pub fn body(&self) -> &str {
         match self {
-            Self::Buttons { body, .. } | Self::List { body, .. } | Self::CtaUrl { body, .. } => {
-                body
-            }
+            Self::Buttons { body, .. }
+            | Self::List { body, .. }
+            | Self::CtaUrl { body, .. }
+            | Self::Flow { body, .. } => body,
         }
     }
 }
@@ -488,7 +539,8 @@ fn validate_interactive(errors: &mut Errors, interactive: &Interactive) {
     let (header, footer) = match interactive {
         Interactive::Buttons { header, footer, .. }
         | Interactive::List { header, footer, .. }
-        | Interactive::CtaUrl { header, footer, .. } => (header, footer),
+        | Interactive::CtaUrl { header, footer, .. }
+        | Interactive::Flow { header, footer, .. } => (header, footer),
     };
     if let Some(header) = header {
         errors.text("header", header, 1, limits::HEADER);
@@ -595,6 +647,77 @@ fn validate_interactive(errors: &mut Errors, interactive: &Interactive) {
                 errors.push("url", "must be an http(s) URL");
             }
         }
+        Interactive::Flow {
+            body,
+            flow_message_version,
+            flow_token,
+            flow_id,
+            flow_name,
+            flow_cta,
+            flow_action,
+            flow_action_payload,
+            ..
+        } => validate_flow(
+            errors,
+            body,
+            flow_message_version,
+            flow_token.as_deref(),
+            (flow_id.as_deref(), flow_name.as_deref()),
+            flow_cta,
+            *flow_action,
+            flow_action_payload.as_ref(),
+        ),
+    }
+}
+
+/// Meta's rules for a Flow message (developers.facebook.com/documentation/
+/// business-messaging/whatsapp/flows/guides/sendingaflow/).
+#[allow(clippy::too_many_arguments)]
+fn validate_flow(
+    errors: &mut Errors,
+    body: &str,
+    version: &str,
+    token: Option<&str>,
+    (id, name): (Option<&str>, Option<&str>),
+    cta: &str,
+    action: FlowAction,
+    payload: Option<&FlowActionPayload>,
+) {
+    errors.text("body", body, 1, limits::INTERACTIVE_BODY);
+    if version != "3" {
+        errors.push("flow_message_version", "must be \"3\"");
+    }
+    if let Some(token) = token {
+        errors.text("flow_token", token, 1, limits::BUTTON_ID);
+    }
+    let given = |value: Option<&str>| value.is_some_and(|value| !value.trim().is_empty());
+    match (given(id), given(name)) {
+        (false, false) => errors.push("flow_id", "a flow_id or a flow_name is required"),
+        (true, true) => errors.push("flow_name", "give a flow_id or a flow_name, not both"),
+        _ => {}
+    }
+    errors.text("flow_cta", cta, 1, limits::BUTTON_TITLE);
+    match (action, payload) {
+        (FlowAction::Navigate, None) => errors.push(
+            "flow_action_payload",
+            "is required for navigate: name the first screen",
+        ),
+        (FlowAction::Navigate, Some(payload)) => {
+            errors.text("flow_action_payload.screen", &payload.screen, 1, 256);
+            match &payload.data {
+                Some(Value::Object(data)) if data.is_empty() => errors.push(
+                    "flow_action_payload.data",
+                    "must not be empty: leave it out instead",
+                ),
+                Some(Value::Object(_)) | None => {}
+                Some(_) => errors.push("flow_action_payload.data", "must be an object"),
+            }
+        }
+        (FlowAction::DataExchange, Some(_)) => errors.push(
+            "flow_action_payload",
+            "must be left out for data_exchange: the data endpoint names the first screen",
+        ),
+        (FlowAction::DataExchange, None) => {}
     }
 }
 
@@ -1043,5 +1166,57 @@ mod tests {
             ],
         };
         assert_eq!(contacts.preview(), "👤 Asha, Ben");
+    }
+
+    #[test]
+    fn a_flow_message_parses_from_the_api_and_breaks_no_rule() {
+        let content: OutboundContent = serde_json::from_value(json!({
+            "type": "interactive", "kind": "flow", "body": "Book your appointment",
+            "flow_token": "AQAAAAACS5FpgQ_cAAAAAD0QI3s.", "flow_id": "1197715005513101",
+            "flow_cta": "Book!", "flow_action_payload": {"screen": "BOOKING", "data": {"product_name": "name"}}
+        }))
+        .unwrap();
+        assert_eq!(content.validate(), Ok(()));
+        assert_eq!(content.preview(), "Book your appointment");
+        let OutboundContent::Interactive(Interactive::Flow {
+            flow_message_version,
+            flow_action,
+            ..
+        }) = &content
+        else {
+            panic!("a flow");
+        };
+        assert_eq!(
+            (flow_message_version.as_str(), *flow_action),
+            ("3", FlowAction::Navigate)
+        );
+
+        let broken: OutboundContent = serde_json::from_value(json!({
+            "type": "interactive", "kind": "flow", "body": "", "flow_id": "1", "flow_name": "booking",
+            "flow_cta": "A label far longer than twenty", "flow_message_version": "2",
+            "flow_action_payload": {"screen": "S", "data": {}}
+        }))
+        .unwrap();
+        assert_eq!(
+            fields(&broken),
+            [
+                "body",
+                "flow_message_version",
+                "flow_name",
+                "flow_cta",
+                "flow_action_payload.data"
+            ]
+        );
+        let navigate_without_screen: OutboundContent = serde_json::from_value(json!({
+            "type": "interactive", "kind": "flow", "body": "b", "flow_name": "booking", "flow_cta": "Go"
+        }))
+        .unwrap();
+        assert_eq!(fields(&navigate_without_screen), ["flow_action_payload"]);
+        let exchange: OutboundContent = serde_json::from_value(json!({
+            "type": "interactive", "kind": "flow", "body": "b", "flow_name": "booking", "flow_cta": "Go",
+            "flow_action": "data_exchange"
+        }))
+        .unwrap();
+        assert_eq!(exchange.validate(), Ok(()));
     }
 }

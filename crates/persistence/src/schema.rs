@@ -246,6 +246,7 @@ diesel::table! {
         synced_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        source -> Text,
     }
 }
 

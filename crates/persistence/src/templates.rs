@@ -1,4 +1,6 @@
-//! Message templates as synced from the providers, with their approval status.
+//! Message templates, with their approval status: synced from the providers that
+//! list them (`source: "sync"`), or registered by an admin for a provider that has
+//! no list (`source: "manual"`). A sync never overwrites a manual template.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -24,6 +26,36 @@ pub struct Template {
     pub synced_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// `sync` or `manual`.
+    pub source: String,
+}
+
+/// Where a template row came from.
+pub const SOURCE_SYNC: &str = "sync";
+pub const SOURCE_MANUAL: &str = "manual";
+
+/// A template an admin registers by hand.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = templates)]
+pub struct NewManualTemplate {
+    pub id: Uuid,
+    pub connection_id: Uuid,
+    pub name: String,
+    pub language: String,
+    pub category: Option<String>,
+    pub status: String,
+    pub components: serde_json::Value,
+    pub source: String,
+}
+
+/// Changes to a manual template; `None` leaves a field as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = templates)]
+pub struct ManualTemplateChanges {
+    pub category: Option<String>,
+    pub status: Option<String>,
+    pub components: Option<serde_json::Value>,
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// A template as a provider lists it.
@@ -45,6 +77,8 @@ pub struct TemplateFilter {
 }
 
 /// Inserts or refreshes each template of the connection (by name and language).
+/// A manual template with the same name and language is left exactly as it is:
+/// the admin registered it because the provider does not list it.
 pub async fn upsert_all(
     conn: &mut AsyncPgConnection,
     connection_id: Uuid,
@@ -53,7 +87,7 @@ pub async fn upsert_all(
     let now = Utc::now();
     let mut count = 0;
     for template in synced {
-        count += diesel::insert_into(templates::table)
+        let upsert = diesel::insert_into(templates::table)
             .values((
                 templates::id.eq(Uuid::now_v7()),
                 templates::connection_id.eq(connection_id),
@@ -78,9 +112,15 @@ pub async fn upsert_all(
                 templates::components.eq(&template.components),
                 templates::synced_at.eq(now),
                 templates::updated_at.eq(now),
-            ))
-            .execute(conn)
-            .await?;
+            ));
+        // `ON CONFLICT … DO UPDATE … WHERE source = 'sync'`: diesel's upsert filter,
+        // spelled out because `QueryDsl::filter` is also in scope.
+        count += diesel::query_dsl::methods::FilterDsl::filter(
+            upsert,
+            templates::source.eq(SOURCE_SYNC),
+        )
+        .execute(conn)
+        .await?;
     }
     Ok(count)
 }
@@ -110,6 +150,46 @@ pub async fn set_status(
         .returning(Template::as_returning())
         .get_results(conn)
         .await?)
+}
+
+pub async fn insert_manual(
+    conn: &mut AsyncPgConnection,
+    template: NewManualTemplate,
+) -> StoreResult<Template> {
+    Ok(diesel::insert_into(templates::table)
+        .values(template)
+        .returning(Template::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+/// Changes a manual template; `NotFound` when `id` names no manual template.
+pub async fn update_manual(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    changes: ManualTemplateChanges,
+) -> StoreResult<Template> {
+    Ok(diesel::update(templates::table.find(id))
+        .filter(templates::source.eq(SOURCE_MANUAL))
+        .set(ManualTemplateChanges {
+            updated_at: Some(Utc::now()),
+            ..changes
+        })
+        .returning(Template::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+/// Deletes a manual template; `NotFound` when `id` names no manual template.
+pub async fn delete_manual(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<()> {
+    let deleted = diesel::delete(templates::table.find(id))
+        .filter(templates::source.eq(SOURCE_MANUAL))
+        .execute(conn)
+        .await?;
+    if deleted == 0 {
+        return Err(crate::StoreError::NotFound);
+    }
+    Ok(())
 }
 
 pub async fn find_for_send(

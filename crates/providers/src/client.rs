@@ -1,5 +1,5 @@
-//! The one client callers use to reach any provider: send a message, mark one read,
-//! list templates. It checks what the provider can carry, hands the work to the
+//! The one client callers use to reach any provider: send a message, mark one read
+//! (and show typing), list templates. It checks what the provider can carry, hands the work to the
 //! provider's own module, and returns the result with a record of every HTTP call.
 //!
 //! Message bodies the provider would refuse are refused here, before any call:
@@ -141,10 +141,26 @@ impl ProviderClient<'_> {
         let mut log = CallLog::new(self.http);
         let result = match self.provider {
             Provider::Meta => {
-                meta::client::mark_read(self, &mut log, from, provider_message_id).await
+                meta::client::mark_read(self, &mut log, from, provider_message_id, false).await
             }
             // Lipachat, Whats91 and TATA document no read-receipt endpoint.
             Provider::Lipachat | Provider::Whats91 | Provider::Tata => Ok(false),
+        };
+        log.finish(result)
+    }
+
+    /// Marks the customer's message read and shows them that we are typing.
+    /// `Ok(false)`: the provider has no API for it (see [`supports_typing`]), no call.
+    pub async fn show_typing(
+        &self,
+        from: &SenderNumber<'_>,
+        provider_message_id: &str,
+    ) -> Outcome<bool> {
+        let mut log = CallLog::new(self.http);
+        let result = if supports_typing(self.provider) {
+            meta::client::mark_read(self, &mut log, from, provider_message_id, true).await
+        } else {
+            Ok(false)
         };
         log.finish(result)
     }
@@ -155,7 +171,7 @@ impl ProviderClient<'_> {
         let result = match self.provider {
             Provider::Meta => meta::client::list_templates(self, &mut log).await,
             Provider::Lipachat => lipachat::client::list_templates(self, &mut log, from).await,
-            Provider::Whats91 => Ok(whats91::client::list_templates()),
+            Provider::Whats91 => whats91::templates::list_templates(self, &mut log, from).await,
             Provider::Tata => Ok(tata::client::list_templates()),
         };
         log.finish(result)
@@ -186,6 +202,13 @@ fn invalid(errors: Vec<(String, String)>) -> ProviderError {
         code: None,
         message: format!("the message is not valid: {}", reasons.join("; ")),
     }
+}
+
+/// Whether `provider` can show the customer a typing indicator: only Meta documents
+/// one (with its read status). TATA and Whats91 relay Meta's message bodies but
+/// document no read or typing call.
+pub fn supports_typing(provider: Provider) -> bool {
+    provider == Provider::Meta
 }
 
 /// Whether `provider` can carry `content` at all (its validity aside); needs no client.

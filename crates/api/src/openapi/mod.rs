@@ -37,7 +37,7 @@ use crate::error::{FieldError, Problem};
         (name = "webhooks", description = "Provider webhooks (public; verified by signature or URL token)"),
         (name = "inbox", description = "Conversations, messages, media and the event stream"),
         (name = "settings", description = "Auto-lead and inbound settings (admin)"),
-        (name = "templates", description = "Message templates synced from the providers"),
+        (name = "templates", description = "Message templates synced from the providers, or registered by hand"),
         (name = "activity-log", description = "Every call made to a provider, secrets redacted"),
         (name = "bots", description = "Bots: triggers and responses of seed 001, and a dry run"),
         (name = "admin", description = "Failed webhook events and dead jobs (admin)"),

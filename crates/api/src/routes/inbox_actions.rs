@@ -153,6 +153,7 @@ pub async fn mark_conversation_read(
                         let receipt = MarkRead {
                             number_id: conversation.number_id,
                             provider_message_id,
+                            typing: false,
                         };
                         wacrm_worker::enqueue(conn, &receipt)
                             .await

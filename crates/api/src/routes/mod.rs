@@ -14,6 +14,7 @@ pub mod inbox_actions;
 pub mod lead_sources;
 pub mod lead_statuses;
 pub mod leads;
+pub mod manual_templates;
 pub mod messages;
 pub mod numbers;
 pub mod quick_replies;
@@ -23,6 +24,7 @@ pub mod staff;
 pub mod stream;
 pub mod templates;
 pub mod tickets;
+pub mod typing;
 pub mod webhooks;
 
 use utoipa_actix_web::scope;
@@ -119,9 +121,13 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(inbox_actions::assign_conversation)
                 .service(inbox_actions::set_conversation_status)
                 .service(inbox_actions::mark_conversation_read)
+                .service(typing::show_typing)
                 .service(templates::list_templates)
                 .service(templates::sync_templates)
                 .service(templates::get_template)
+                .service(manual_templates::create_template)
+                .service(manual_templates::update_template)
+                .service(manual_templates::delete_template)
                 .service(activity_log::list_activity)
                 .service(activity_log::clear_activity)
                 .service(messages::get_message)

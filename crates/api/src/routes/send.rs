@@ -58,7 +58,7 @@ pub enum ContentRequest {
         contacts: Vec<Value>,
     },
     Interactive {
-        /// `{"kind": "buttons" | "list" | "cta_url", ...}`.
+        /// `{"kind": "buttons" | "list" | "cta_url" | "flow", ...}`.
         #[schema(value_type = Object)]
         interactive: Interactive,
     },

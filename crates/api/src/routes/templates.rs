@@ -1,4 +1,5 @@
-//! Message templates as synced from the providers.
+//! Message templates as synced from the providers (registering one by hand is
+//! `manual_templates`).
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
@@ -30,6 +31,8 @@ pub struct TemplateResponse {
     pub components: serde_json::Value,
     pub synced_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// `sync`: listed by the provider; `manual`: registered by an admin.
+    pub source: String,
 }
 
 impl From<templates::Template> for TemplateResponse {
@@ -46,6 +49,7 @@ impl From<templates::Template> for TemplateResponse {
             components: row.components,
             synced_at: row.synced_at,
             updated_at: row.updated_at,
+            source: row.source,
         }
     }
 }

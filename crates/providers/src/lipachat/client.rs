@@ -58,6 +58,8 @@ pub(crate) fn supports(content: &OutboundContent) -> Result<(), Unsupported> {
         OutboundContent::Interactive(Interactive::CtaUrl { .. }) => {
             unsupported("call-to-action URL")
         }
+        // Lipachat documents reply buttons and lists only.
+        OutboundContent::Interactive(Interactive::Flow { .. }) => unsupported("Flow"),
         OutboundContent::Image(media)
         | OutboundContent::Audio(media)
         | OutboundContent::Video(media)
@@ -237,7 +239,7 @@ fn request(content: &OutboundContent) -> Result<(&'static [&'static str], Value)
         OutboundContent::Location { .. }
         | OutboundContent::Contacts { .. }
         | OutboundContent::Reaction { .. }
-        | OutboundContent::Interactive(Interactive::CtaUrl { .. }) => {
+        | OutboundContent::Interactive(Interactive::CtaUrl { .. } | Interactive::Flow { .. }) => {
             // `send` checks `supports` first; this keeps the match whole.
             return Err(Unsupported {
                 provider: Provider::Lipachat,

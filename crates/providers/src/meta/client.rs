@@ -1,5 +1,5 @@
-//! Meta's Cloud API over HTTP: `POST /{phone_number_id}/messages` to send and to mark
-//! read, `GET /{waba_id}/message_templates` to list templates, all under
+//! Meta's Cloud API over HTTP: `POST /{phone_number_id}/messages` to send, to mark
+//! read and to show the typing indicator, `GET /{waba_id}/message_templates` to list templates, all under
 //! `{base_url}/{graph_version}` with `Authorization: Bearer {access_token}`.
 
 use serde_json::{Value, json};
@@ -51,15 +51,22 @@ pub(crate) async fn send(
     ))
 }
 
+/// Marks a message read; with `typing`, also shows the customer a typing indicator
+/// (dismissed by our reply or after 25 seconds), in the same call.
 pub(crate) async fn mark_read(
     client: &ProviderClient<'_>,
     log: &mut CallLog<'_>,
     from: &SenderNumber<'_>,
     provider_message_id: &str,
+    typing: bool,
 ) -> Result<bool, ProviderError> {
     let token = client.credential("access_token")?;
     let url = messages_url(client, from)?;
-    let body = json!({"messaging_product": "whatsapp", "status": "read", "message_id": provider_message_id});
+    let mut body = json!({"messaging_product": "whatsapp", "status": "read", "message_id": provider_message_id});
+    if typing {
+        // developers.facebook.com/documentation/business-messaging/whatsapp/typing-indicators/
+        body["typing_indicator"] = json!({"type": "text"});
+    }
     let answer = success(
         log.call(Request::post(url, Auth::Bearer(token), body))
             .await?,
@@ -578,6 +585,30 @@ mod tests {
             json!({"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.INBOUND"})
         );
         assert_eq!(outcome.calls.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_typing_indicator_rides_on_the_read_status() {
+        let fake = FakeProvider::start("").await;
+        let http = crate::egress::HttpClient::local();
+        let credentials = credentials();
+        fake.answer("POST", MESSAGES, 200, json!({"success": true}));
+        let outcome = client(&http, &fake, &credentials)
+            .show_typing(
+                &FROM,
+                "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA",
+            )
+            .await;
+        assert_eq!(outcome.result, Ok(true));
+        let [request] = fake.take_requests().try_into().unwrap();
+        assert_eq!(request.path, MESSAGES);
+        // The request of developers.facebook.com/documentation/business-messaging/whatsapp/typing-indicators/
+        assert_eq!(
+            request.body,
+            json!({"messaging_product": "whatsapp", "status": "read",
+                   "message_id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA",
+                   "typing_indicator": {"type": "text"}})
+        );
     }
 
     #[tokio::test]

@@ -5,8 +5,8 @@
 
 use serde_json::{Map, Value, json};
 use wacrm_domain::outbound::{
-    ButtonParam, ButtonSubType, Interactive, ListSection, Media, OutboundContent, OutboundMessage,
-    TemplateHeader,
+    ButtonParam, ButtonSubType, FlowAction, Interactive, ListSection, Media, OutboundContent,
+    OutboundMessage, TemplateHeader,
 };
 
 pub(crate) fn message_body(message: &OutboundMessage) -> Value {
@@ -136,6 +136,42 @@ fn interactive_object(interactive: &Interactive) -> Value {
             footer,
             json!({"name": "cta_url", "parameters": {"display_text": display_text, "url": url}}),
         ),
+        Interactive::Flow {
+            body,
+            header,
+            footer,
+            flow_message_version,
+            flow_token,
+            flow_id,
+            flow_name,
+            flow_cta,
+            flow_action,
+            flow_action_payload,
+        } => {
+            let mut parameters = json!({"flow_message_version": flow_message_version});
+            insert_some(&mut parameters, "flow_token", flow_token.as_deref());
+            insert_some(&mut parameters, "flow_id", flow_id.as_deref());
+            insert_some(&mut parameters, "flow_name", flow_name.as_deref());
+            parameters["flow_cta"] = json!(flow_cta);
+            parameters["flow_action"] = json!(match flow_action {
+                FlowAction::Navigate => "navigate",
+                FlowAction::DataExchange => "data_exchange",
+            });
+            if let Some(payload) = flow_action_payload {
+                let mut object = json!({"screen": payload.screen});
+                if let Some(data) = &payload.data {
+                    object["data"] = data.clone();
+                }
+                parameters["flow_action_payload"] = object;
+            }
+            (
+                "flow",
+                body,
+                header,
+                footer,
+                json!({"name": "flow", "parameters": parameters}),
+            )
+        }
     };
     let mut object = json!({"type": kind, "body": {"text": body}, "action": action});
     if let Some(header) = header {
@@ -424,6 +460,47 @@ mod tests {
         assert_eq!(
             body(cta, None)["interactive"]["action"],
             json!({"name": "cta_url", "parameters": {"display_text": "Track", "url": "https://shop.example/t/1"}})
+        );
+    }
+
+    #[test]
+    fn a_flow_message_as_meta_documents_it() {
+        // developers.facebook.com/documentation/business-messaging/whatsapp/flows/guides/sendingaflow/
+        // ("Interactive Flow message"): action `{name: "flow", parameters: {…}}`.
+        let flow = OutboundContent::Interactive(Interactive::Flow {
+            body: "Flow message body".into(),
+            header: Some("Flow message header".into()),
+            footer: Some("Flow message footer".into()),
+            flow_message_version: "3".into(),
+            flow_token: Some("AQAAAAACS5FpgQ_cAAAAAD0QI3s.".into()),
+            flow_id: Some("1".into()),
+            flow_name: None,
+            flow_cta: "Book!".into(),
+            flow_action: FlowAction::Navigate,
+            flow_action_payload: Some(wacrm_domain::outbound::FlowActionPayload {
+                screen: "<SCREEN_NAME>".into(),
+                data: Some(
+                    json!({"product_name": "name", "product_description": "description", "product_price": 100}),
+                ),
+            }),
+        });
+        assert_eq!(
+            body(flow, None),
+            envelope(
+                "interactive",
+                json!({
+                    "type": "flow",
+                    "header": {"type": "text", "text": "Flow message header"},
+                    "body": {"text": "Flow message body"},
+                    "footer": {"text": "Flow message footer"},
+                    "action": {"name": "flow", "parameters": {
+                        "flow_message_version": "3", "flow_token": "AQAAAAACS5FpgQ_cAAAAAD0QI3s.",
+                        "flow_id": "1", "flow_cta": "Book!", "flow_action": "navigate",
+                        "flow_action_payload": {"screen": "<SCREEN_NAME>",
+                            "data": {"product_name": "name", "product_description": "description", "product_price": 100}}
+                    }}
+                })
+            )
         );
     }
 

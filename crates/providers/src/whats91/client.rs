@@ -1,44 +1,45 @@
 //! Whats91's v2 public API (`Authorization: Bearer w91_…`), base
-//! `https://graph.whats91.com/api/v2`. Three endpoints, each for what it documents:
+//! `https://graph.whats91.com/api/v2`. Two send endpoints, each for what it documents:
 //!
 //! - `POST /chat` `{senderId, to, type: "text", text}`: plain free-form text;
-//! - `POST /send` `{senderId, to, templateName, parameters, buttonParameters?,
-//!   mediaUrl?}`: templates whose values fit those fields;
 //! - `POST /messages`, the "Meta-compatible" endpoint, `{senderId, …Meta's body}`:
-//!   everything else (media, location, contacts, interactive, reactions), and text or
-//!   templates that need what `/chat` and `/send` have no field for (a reply context,
-//!   a link preview, a text-header parameter, a document filename, quick-reply or
-//!   coupon values, named parameters). Its body is Meta's, built in `meta::outbound`.
+//!   everything else, templates included, and text that needs what `/chat` has no
+//!   field for (a reply context, a link preview). Its body is Meta's, built in
+//!   `meta::outbound`.
 //!
-//! `/send` has no language field: Whats91 picks the template by name. Answers are
-//! `{success, data: {messageId, status, queued, queueUid}}` (or Meta's `{messages:
-//! [{id}]}` from `/messages`); `status: "waiting_reconnect"` / `queued: true` means
-//! Whats91 holds the message until the number reconnects: accepted, queued, answered
-//! with `queueUid` and `reportUid` but no wamid. We keep every id the answer has; a
-//! status naming the queue or report id, or claiming the send by recipient (see
-//! `wacrm_domain::provider_id`), teaches us the wamid later statuses name.
+//! Templates do not use Whats91's own `POST /send` `{senderId, to, templateName,
+//! parameters, …}`: it has no language field (Whats91 picks the template by name), so
+//! a template approved in several languages could go out in the wrong one. The
+//! Meta-compatible body carries `template.language.code`, the language of the stored
+//! template the outbox matched.
 //!
-//! No read-receipt or template-list endpoint is documented: marking read reports
-//! `false` and listing gives an empty list, both without a call; template statuses
-//! arrive by webhook (`template.status_update`).
+//! Answers are `{success, data: {messageId, status, queued, queueUid}}` (or Meta's
+//! `{messages: [{id}]}` from `/messages`); `status: "waiting_reconnect"` / `queued:
+//! true` means Whats91 holds the message until the number reconnects: accepted,
+//! queued, answered with `queueUid` and `reportUid` but no wamid. We keep every id the
+//! answer has; a status naming the queue or report id, or claiming the send by
+//! recipient (see `wacrm_domain::provider_id`), teaches us the wamid later statuses
+//! name.
+//!
+//! No read-receipt endpoint is documented: marking read reports `false` without a
+//! call. Templates are listed by `whats91::templates`; their statuses also arrive by
+//! webhook (`template.status_update`).
 
 use serde_json::{Value, json};
 use wacrm_domain::Provider;
-use wacrm_domain::outbound::{ButtonSubType, OutboundContent, OutboundMessage, TemplateHeader};
+use wacrm_domain::outbound::{OutboundContent, OutboundMessage};
 use wacrm_domain::provider_id::IdKind;
 
 use crate::call::{Answer, Auth, CallLog, Request, endpoint};
 use crate::client::{ProviderClient, SenderNumber, Sent};
 use crate::error::ProviderError;
 use crate::failure;
-use crate::meta::outbound::{insert_some, message_body};
-use crate::templates::RemoteTemplate;
+use crate::meta::outbound::message_body;
 use crate::webhook::json;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
     Chat,
-    Send,
     MetaCompatible,
 }
 
@@ -51,7 +52,6 @@ pub(crate) async fn send(
     let api_key = client.credential("api_key")?;
     let (path, mut body) = match route(message) {
         Route::Chat => ("chat", chat_body(message)),
-        Route::Send => ("send", send_body(message)),
         Route::MetaCompatible => ("messages", message_body(message)),
     };
     if let Value::Object(fields) = &mut body {
@@ -64,37 +64,10 @@ pub(crate) async fn send(
     sent(&success(answer)?.body)
 }
 
-/// Whats91 documents no template listing; its webhooks report template statuses.
-pub(crate) fn list_templates() -> Vec<RemoteTemplate> {
-    Vec::new()
-}
-
 fn route(message: &OutboundMessage) -> Route {
     match &message.content {
         OutboundContent::Text { preview_url, .. } if !preview_url && message.reply_to.is_none() => {
             Route::Chat
-        }
-        OutboundContent::Template {
-            header,
-            button_params,
-            body_param_names,
-            header_param_name,
-            ..
-        } if message.reply_to.is_none() => {
-            let header_fits = match header {
-                None | Some(TemplateHeader::Image { .. } | TemplateHeader::Video { .. }) => true,
-                Some(TemplateHeader::Text { params }) => params.is_empty(),
-                Some(TemplateHeader::Document { filename, .. }) => filename.is_none(),
-            };
-            let buttons_fit = button_params
-                .iter()
-                .all(|button| button.sub_type == ButtonSubType::Url);
-            let positional = body_param_names.is_empty() && header_param_name.is_none();
-            if header_fits && buttons_fit && positional {
-                Route::Send
-            } else {
-                Route::MetaCompatible
-            }
         }
         _ => Route::MetaCompatible,
     }
@@ -106,37 +79,6 @@ fn chat_body(message: &OutboundMessage) -> Value {
         _ => "",
     };
     json!({"to": message.to, "type": "text", "text": text})
-}
-
-fn send_body(message: &OutboundMessage) -> Value {
-    let OutboundContent::Template {
-        name,
-        header,
-        body_params,
-        button_params,
-        ..
-    } = &message.content
-    else {
-        return Value::Null;
-    };
-    let mut body = json!({"to": message.to, "templateName": name, "parameters": body_params});
-    if !button_params.is_empty() {
-        // Values in button order: `/send` has no index field.
-        let mut buttons: Vec<_> = button_params.iter().collect();
-        buttons.sort_by_key(|button| button.index);
-        let values: Vec<&str> = buttons.iter().map(|button| button.param.as_str()).collect();
-        body["buttonParameters"] = json!(values);
-    }
-    let media = match header {
-        Some(
-            TemplateHeader::Image { link }
-            | TemplateHeader::Video { link }
-            | TemplateHeader::Document { link, .. },
-        ) => Some(link.as_str()),
-        _ => None,
-    };
-    insert_some(&mut body, "mediaUrl", media);
-    body
 }
 
 /// A 2xx with `success: false` is a refusal all the same.
@@ -198,7 +140,7 @@ fn sent(body: &Value) -> Result<Sent, ProviderError> {
 #[cfg(test)]
 mod tests {
     use uuid::Uuid;
-    use wacrm_domain::outbound::{ButtonParam, Media};
+    use wacrm_domain::outbound::Media;
 
     use super::*;
 
@@ -211,18 +153,6 @@ mod tests {
         }
     }
 
-    fn template(header: Option<TemplateHeader>, buttons: Vec<ButtonParam>) -> OutboundContent {
-        OutboundContent::Template {
-            name: "payment_reminder".into(),
-            language: "en".into(),
-            header,
-            body_params: vec!["Devendar".into()],
-            button_params: buttons,
-            body_param_names: vec![],
-            header_param_name: None,
-        }
-    }
-
     #[test]
     fn each_message_takes_the_endpoint_that_can_carry_it() {
         let text = |preview_url| OutboundContent::Text {
@@ -232,37 +162,20 @@ mod tests {
         assert_eq!(route(&message(text(false), None)), Route::Chat);
         assert_eq!(route(&message(text(true), None)), Route::MetaCompatible);
         assert_eq!(
-            route(&message(text(false), Some("wamid.Q"))),
+            route(&message(text(false), Some("wamid.Q")),),
             Route::MetaCompatible
         );
-
-        let image = Some(TemplateHeader::Image {
-            link: "https://x.example/a.jpg".into(),
-        });
-        let url_button = ButtonParam {
-            index: 0,
-            sub_type: ButtonSubType::Url,
-            param: "INV-1".into(),
+        // Templates carry their language, which only the Meta-compatible body has.
+        let template = OutboundContent::Template {
+            name: "payment_reminder".into(),
+            language: "en".into(),
+            header: None,
+            body_params: vec!["Devendar".into()],
+            button_params: vec![],
+            body_param_names: vec![],
+            header_param_name: None,
         };
-        assert_eq!(
-            route(&message(template(image, vec![url_button.clone()]), None)),
-            Route::Send
-        );
-        let named_header = Some(TemplateHeader::Text {
-            params: vec!["July".into()],
-        });
-        assert_eq!(
-            route(&message(template(named_header, vec![]), None)),
-            Route::MetaCompatible
-        );
-        let coupon = ButtonParam {
-            sub_type: ButtonSubType::CopyCode,
-            ..url_button
-        };
-        assert_eq!(
-            route(&message(template(None, vec![coupon]), None)),
-            Route::MetaCompatible
-        );
+        assert_eq!(route(&message(template, None)), Route::MetaCompatible);
         let media = OutboundContent::Image(Media {
             link: Some("https://x.example/a.jpg".into()),
             ..Media::default()
@@ -346,7 +259,7 @@ mod tests {
                        "metadata": {"apiVersion": "v2", "requestId": "request-uuid"}})
             };
             fake.answer("POST", "/api/v2/chat", 200, accepted("wamid.T"));
-            fake.answer("POST", "/api/v2/send", 200, accepted("wamid.P"));
+            fake.answer("POST", "/api/v2/messages", 200, accepted("wamid.P"));
             fake.answer("POST", "/api/v2/messages", 200,
                         json!({"messaging_product": "whatsapp", "contacts": [{"input": CUSTOMER, "wa_id": CUSTOMER}],
                                "messages": [{"id": "wamid.I"}], "metadata": {"apiVersion": "v2", "requestId": "r"}}));
@@ -381,7 +294,7 @@ mod tests {
                 paths,
                 [
                     "/api/v2/chat",
-                    "/api/v2/send",
+                    "/api/v2/messages",
                     "/api/v2/messages",
                     "/api/v2/messages"
                 ]
@@ -393,11 +306,16 @@ mod tests {
                 json!({"senderId": "919999999999", "to": CUSTOMER, "type": "text",
                        "text": "Your support ticket has been updated."})
             );
+            // developers.whats91.com/messaging/meta-compatibility/template: Meta's
+            // template object, with `language.code`.
             assert_eq!(
                 requests[1].body,
-                json!({"senderId": "919999999999", "to": CUSTOMER, "templateName": "declined_transfert",
-                       "parameters": ["John", "Airtime"], "buttonParameters": ["INV-1001"],
-                       "mediaUrl": "https://picsum.photos/id/237/200/300"})
+                json!({"senderId": "919999999999", "messaging_product": "whatsapp", "recipient_type": "individual",
+                       "to": CUSTOMER, "type": "template",
+                       "template": {"name": "declined_transfert", "language": {"code": "en"}, "components": [
+                           {"type": "header", "parameters": [{"type": "image", "image": {"link": "https://picsum.photos/id/237/200/300"}}]},
+                           {"type": "body", "parameters": [{"type": "text", "text": "John"}, {"type": "text", "text": "Airtime"}]},
+                           {"type": "button", "sub_type": "url", "index": "0", "parameters": [{"type": "text", "text": "INV-1001"}]}]}})
             );
             assert_eq!(
                 requests[2].body,
@@ -413,7 +331,7 @@ mod tests {
             let http = crate::egress::HttpClient::local();
             let credentials = credentials();
             let whats91 = client(&http, &fake, &credentials);
-            fake.answer("POST", "/api/v2/send", 200, json!({"success": true, "message": "Queued until the sender reconnects",
+            fake.answer("POST", "/api/v2/messages", 200, json!({"success": true, "message": "Queued until the sender reconnects",
                 "data": {"queued": true, "queueUid": "queue-7", "reportUid": "report-7", "status": "waiting_reconnect"}}));
             fake.answer(
                 "POST",
@@ -450,16 +368,81 @@ mod tests {
         }
 
         #[tokio::test]
-        async fn no_read_receipts_and_no_template_list_means_no_calls() {
+        async fn no_read_receipts_means_no_call() {
             let fake = FakeProvider::start("/api/v2").await;
             let http = crate::egress::HttpClient::local();
             let credentials = credentials();
             let whats91 = client(&http, &fake, &credentials);
             let read = whats91.mark_read(&FROM, "wamid.IN").await;
             assert_eq!((read.result, read.calls.len()), (Ok(false), 0));
-            let listed = whats91.list_templates(&FROM).await;
-            assert_eq!((listed.result, listed.calls.len()), (Ok(vec![]), 0));
             assert!(fake.take_requests().is_empty());
+        }
+
+        #[tokio::test]
+        async fn templates_are_listed_page_by_page_for_the_sender() {
+            // The answer's shape is our assumption (see `whats91::templates`): Whats91's
+            // list envelope and pagination (public/llms/conversations.md) around
+            // templates as `POST /api/v2/templates` answers them (public/llms/templates.md).
+            let fake = FakeProvider::start("/api/v2").await;
+            let http = crate::egress::HttpClient::local();
+            let credentials = credentials();
+            let whats91 = client(&http, &fake, &credentials);
+            fake.answer("GET", "/api/v2/templates", 200, json!({"success": true, "message": "Templates retrieved",
+                "data": {"senderId": "919999999999", "templates": [
+                    {"templateUid": "uid-1", "templateName": "payment_reminder_v1", "category": "UTILITY", "language": "en",
+                     "status": "APPROVED", "body": {"text": "Hello {{1}}, invoice {{2}} is due."}},
+                    {"templateUid": "uid-2", "templateName": "festival_offer_v1", "category": "MARKETING", "language": "en",
+                     "status": "PENDING", "body": {"text": "Save {{1}}"}}],
+                    "pagination": {"page": 1, "limit": 100, "total": 3, "totalPages": 2, "hasMore": true}},
+                "metadata": {"apiVersion": "v2", "requestId": "request-uuid"}}));
+            fake.answer("GET", "/api/v2/templates", 200, json!({"success": true,
+                "data": {"templates": [{"templateUid": "uid-3", "templateName": "login_otp_v1", "category": "AUTHENTICATION",
+                    "language": "en_US", "status": "REJECTED"}],
+                    "pagination": {"page": 2, "limit": 100, "total": 3, "totalPages": 2, "hasMore": false}}}));
+
+            let listed = whats91.list_templates(&FROM).await;
+            assert_no_secret(&listed.calls, KEY);
+            let listed = listed.result.unwrap();
+            let names: Vec<(&str, &str)> = listed
+                .iter()
+                .map(|t| (t.name.as_str(), t.language.as_str()))
+                .collect();
+            assert_eq!(
+                names,
+                [
+                    ("payment_reminder_v1", "en"),
+                    ("festival_offer_v1", "en"),
+                    ("login_otp_v1", "en_US")
+                ]
+            );
+            assert_eq!(
+                listed[0].components,
+                json!([{"type": "BODY", "text": "Hello {{1}}, invoice {{2}} is due."}])
+            );
+            let requests = fake.take_requests();
+            assert_eq!(requests.len(), 2);
+            assert!(requests.iter().all(|r| r.method == "GET"
+                && r.path == "/api/v2/templates"
+                && r.header("authorization") == Some("Bearer w91_live_secret123")));
+            assert_eq!(requests[0].query, "senderId=919999999999&page=1&limit=100");
+            assert_eq!(requests[1].query, "senderId=919999999999&page=2&limit=100");
+        }
+
+        #[tokio::test]
+        async fn a_refused_listing_is_an_error_not_an_empty_list() {
+            let fake = FakeProvider::start("/api/v2").await;
+            let http = crate::egress::HttpClient::local();
+            let credentials = credentials();
+            let whats91 = client(&http, &fake, &credentials);
+            fake.answer(
+                "GET",
+                "/api/v2/templates",
+                401,
+                json!({"error": {"message": "Invalid, expired, revoked, or inactive token.",
+                "type": "Whats91PublicApiException", "code": "INVALID_PUBLIC_API_TOKEN"}}),
+            );
+            let listed = whats91.list_templates(&FROM).await;
+            assert!(matches!(listed.result, Err(ProviderError::Auth { .. })));
         }
     }
 }

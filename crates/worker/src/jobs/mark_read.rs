@@ -1,5 +1,5 @@
-//! Tells the provider the customer's latest message was read (blue ticks),
-//! where the provider has such an API.
+//! Tells the provider the customer's latest message was read (blue ticks), and
+//! with `typing` shows them a typing indicator, where the provider has such an API.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -15,6 +15,9 @@ use crate::{Job, JobError};
 pub struct MarkRead {
     pub number_id: Uuid,
     pub provider_message_id: String,
+    /// Also show the typing indicator (Meta sends both in one call).
+    #[serde(default)]
+    pub typing: bool,
 }
 
 impl Job for MarkRead {
@@ -54,8 +57,18 @@ impl Job for MarkRead {
             phone: &number.phone_normalized,
             provider_number_id: number.provider_number_id.as_deref(),
         };
-        let outcome = client.mark_read(&sender, &self.provider_message_id).await;
-        record_calls(&mut conn, &connection, "mark_read", None, outcome.calls)
+        let (operation, outcome) = if self.typing {
+            (
+                "show_typing",
+                client.show_typing(&sender, &self.provider_message_id).await,
+            )
+        } else {
+            (
+                "mark_read",
+                client.mark_read(&sender, &self.provider_message_id).await,
+            )
+        };
+        record_calls(&mut conn, &connection, operation, None, outcome.calls)
             .await
             .map_err(|error| JobError::retry(error.to_string()))?;
         match outcome.result {

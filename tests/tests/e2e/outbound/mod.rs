@@ -1,10 +1,12 @@
 //! Sending, through the API, the outbox and fake provider servers that check
 //! the exact requests; and the operator's inbox actions.
 
+mod flows_and_typing;
 mod inbox;
 mod meta;
 mod others;
 mod statuses;
+mod templates;
 
 use chrono::Utc;
 use reqwest::StatusCode;
