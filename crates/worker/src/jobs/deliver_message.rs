@@ -105,7 +105,8 @@ impl Job for DeliverMessage {
         };
         let outgoing = OutboundMessage {
             client_id: message.id,
-            to: conversation.customer_phone.clone(),
+            to: conversation.customer_phone.clone().unwrap_or_default(),
+            to_user_id: conversation.customer_user_id.clone(),
             content,
             reply_to: message.context_message_id.clone(),
         };
