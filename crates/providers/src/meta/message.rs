@@ -389,6 +389,13 @@ mod tests {
         }
     }
 
+    fn first_message(message: Value) -> InboundMessage {
+        match parse(&envelope(message), received()).unwrap().into_iter().next() {
+            Some(InboundEvent::Message(message)) => message,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
     fn shape_error(message: Value) -> String {
         parse(&envelope(message), received())
             .unwrap_err()
@@ -700,7 +707,17 @@ mod tests {
 
     #[test]
     fn system_number_change() {
-        let message = only_message(json!({
+        let events = parse(&envelope(json!({
+            "from": "16505551234", "id": "wamid.SYS", "timestamp": "1749416383", "type": "system",
+            "system": {"body": "x", "wa_id": "16505559999", "type": "user_changed_number"}
+        })), received())
+        .unwrap();
+        let Some(InboundEvent::CustomerChanged(change)) = events.get(1) else {
+            panic!("a number change is an event too: {events:?}")
+        };
+        assert_eq!(change.previous.phone.as_deref(), Some("16505551234"));
+        assert_eq!(change.current.phone.as_deref(), Some("16505559999"));
+        let message = first_message(json!({
             "from": "16505551234", "id": "wamid.SYS", "timestamp": "1749416383", "type": "system",
             "system": {
                 "body": "NAME changed from 16505551234 to 16505559999",
@@ -712,6 +729,57 @@ mod tests {
         assert_eq!(message.body, "NAME changed from 16505551234 to 16505559999");
         assert_eq!(message.payload["type"], "user_changed_number");
         assert_eq!(message.payload["wa_id"], "16505559999");
+    }
+
+    /// A user with a username, as Meta's business-scoped user id guide shows one:
+    /// `from_user_id` and `contacts[].user_id`, no `from` and no `wa_id`.
+    #[test]
+    fn a_username_user_is_named_by_their_business_scoped_user_id() {
+        let body = json!({
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+                "contacts": [{"profile": {"name": "Sheena Nelson", "username": "sheena.n"}, "user_id": "US.13491208655302741918"}],
+                "messages": [{"from_user_id": "US.13491208655302741918", "id": "wamid.U", "timestamp": "1749416383",
+                              "type": "text", "text": {"body": "Hi"}}]
+            }}]}]
+        });
+        let events = parse(&body, received()).unwrap();
+        let Some(InboundEvent::Message(message)) = events.first() else {
+            panic!("expected a message, got {events:?}")
+        };
+        assert_eq!(message.from.phone, None);
+        assert_eq!(
+            message.from.user_id.as_deref(),
+            Some("US.13491208655302741918")
+        );
+        assert_eq!(message.from.username.as_deref(), Some("sheena.n"));
+        assert_eq!(message.profile_name.as_deref(), Some("Sheena Nelson"));
+    }
+
+    #[test]
+    fn a_user_id_change_is_an_event_after_its_system_message() {
+        let events = parse(
+            &envelope(json!({
+                "id": "wamid.SYS2", "timestamp": "1749416383", "type": "system",
+                "system": {"body": "User Sheena changed from US.1 to US.2", "user_id": "US.2",
+                           "previous_user_id": "US.1", "type": "user_changed_user_id"}
+            })),
+            received(),
+        )
+        .unwrap();
+        assert_eq!(events.len(), 2);
+        let InboundEvent::Message(message) = &events[0] else {
+            panic!("the system message first")
+        };
+        assert_eq!(message.from.user_id.as_deref(), Some("US.1"));
+        let InboundEvent::CustomerChanged(change) = &events[1] else {
+            panic!("then the change")
+        };
+        assert_eq!(change.previous.user_id.as_deref(), Some("US.1"));
+        assert_eq!(change.current.user_id.as_deref(), Some("US.2"));
+        assert_eq!(change.current.phone, None);
     }
 
     #[test]
@@ -794,12 +862,19 @@ mod tests {
             ),
             "a message has no `id`"
         );
+        // No `from`, no `from_user_id`, and no one contact to say who wrote.
+        let mut nobody = envelope(
+            json!({"id": "wamid.X", "timestamp": "1", "type": "text", "text": {"body": "x"}}),
+        );
+        nobody["entry"][0]["changes"][0]["value"]["contacts"] = json!([]);
         assert_eq!(
-            shape_error(
-                json!({"id": "wamid.X", "timestamp": "1", "type": "text", "text": {"body": "x"}})
-            ),
+            parse(&nobody, received()).unwrap_err().to_string(),
             "message wamid.X has no `from`"
         );
+        // The envelope's one contact is the sender when the message names none.
+        let named_by_contact =
+            only_message(json!({"id": "wamid.X", "timestamp": "1", "type": "text", "text": {"body": "x"}}));
+        assert_eq!(named_by_contact.from.phone.as_deref(), Some("16505551234"));
         assert_eq!(
             shape_error(
                 json!({"id": "wamid.X", "from": "1", "timestamp": "1", "text": {"body": "x"}})

@@ -4,6 +4,7 @@
 mod inbox;
 mod meta;
 mod others;
+mod user_ids;
 
 use chrono::Utc;
 use reqwest::StatusCode;
