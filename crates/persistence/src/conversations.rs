@@ -177,11 +177,12 @@ pub async fn lock_or_create_many(
     };
     let mut linked: Vec<Uuid> = Vec::new();
     for key in sorted {
-        let survivor = settle(conn, &mut locked.rows, &key).await?;
+        let (survivor, merged) = settle(conn, &mut locked.rows, &key).await?;
         let row = locked.rows.get_mut(&survivor).ok_or(crate::StoreError::NotFound)?;
         // A message's identifiers are current: a missing phone is filled in, and
         // the user id is the message's (Meta gives a new one with a new number).
-        let mut changed = false;
+        // A merged conversation has taken the other's identifiers in memory only.
+        let mut changed = merged;
         if row.customer_phone.is_none() && key.phone.is_some() {
             row.customer_phone.clone_from(&key.phone);
             changed = true;
@@ -222,7 +223,7 @@ pub async fn change_identity(
         return Ok(None);
     }
     // Both identities are one customer now: one conversation for them.
-    let mut survivor = settle(conn, &mut rows, previous).await?;
+    let (mut survivor, _) = settle(conn, &mut rows, previous).await?;
     if rows.values().any(|row| row.id != survivor && current.matches(row)) {
         let ids: Vec<Uuid> = rows.keys().copied().collect();
         for id in ids {
@@ -283,11 +284,12 @@ async fn lock_matching(
 
 /// The one conversation `key` names among the locked `rows`: when it names
 /// two (by phone and by user id), the younger is merged into the older.
+/// Answers it, and whether a merge happened.
 async fn settle(
     conn: &mut AsyncPgConnection,
     rows: &mut HashMap<Uuid, Conversation>,
     key: &CustomerKey,
-) -> StoreResult<Uuid> {
+) -> StoreResult<(Uuid, bool)> {
     let mut ids: Vec<Uuid> = rows
         .values()
         .filter(|row| key.matches(row))
@@ -296,10 +298,12 @@ async fn settle(
     ids.sort();
     let mut ids = ids.into_iter();
     let mut survivor = ids.next().ok_or(crate::StoreError::NotFound)?;
+    let mut merged = false;
     for other in ids {
         survivor = merge_pair(conn, rows, survivor, other).await?;
+        merged = true;
     }
-    Ok(survivor)
+    Ok((survivor, merged))
 }
 
 /// Merges `b` into `a` or `a` into `b`, whichever is younger goes; answers the

@@ -203,7 +203,7 @@ async fn identity_change_events_move_the_conversation_to_the_new_user_id_and_num
     assert_eq!(moved["id"], conversation["id"]);
     assert_eq!(moved["customer_user_id"], renewed);
     assert_eq!(moved["customer_phone"], CUSTOMER, "the phone stays");
-    assert_eq!(messages[0]["kind"], "system");
+    assert_eq!(messages[0]["type"], "system");
 
     // A message by the new id alone lands in the same conversation.
     customer_texts(&inbox, None, renewed, "wamid.U2", "still me").await;
