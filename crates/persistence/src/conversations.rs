@@ -65,11 +65,11 @@ impl CustomerKey {
 
     /// Whether `row` is this customer's conversation by either identifier.
     fn matches(&self, row: &Conversation) -> bool {
-        let same = |ours: &Option<String>, theirs: &Option<String>| {
-            ours.is_some() && ours == theirs
-        };
+        let same =
+            |ours: &Option<String>, theirs: &Option<String>| ours.is_some() && ours == theirs;
         row.number_id == self.number_id
-            && (same(&self.phone, &row.customer_phone) || same(&self.user_id, &row.customer_user_id))
+            && (same(&self.phone, &row.customer_phone)
+                || same(&self.user_id, &row.customer_user_id))
     }
 
     fn is_empty(&self) -> bool {
@@ -178,7 +178,10 @@ pub async fn lock_or_create_many(
     let mut linked: Vec<Uuid> = Vec::new();
     for key in sorted {
         let (survivor, merged) = settle(conn, &mut locked.rows, &key).await?;
-        let row = locked.rows.get_mut(&survivor).ok_or(crate::StoreError::NotFound)?;
+        let row = locked
+            .rows
+            .get_mut(&survivor)
+            .ok_or(crate::StoreError::NotFound)?;
         // A message's identifiers are current: a missing phone is filled in, and
         // the user id is the message's (Meta gives a new one with a new number).
         // A merged conversation has taken the other's identifiers in memory only.
@@ -224,7 +227,10 @@ pub async fn change_identity(
     }
     // Both identities are one customer now: one conversation for them.
     let (mut survivor, _) = settle(conn, &mut rows, previous).await?;
-    if rows.values().any(|row| row.id != survivor && current.matches(row)) {
+    if rows
+        .values()
+        .any(|row| row.id != survivor && current.matches(row))
+    {
         let ids: Vec<Uuid> = rows.keys().copied().collect();
         for id in ids {
             if id != survivor {

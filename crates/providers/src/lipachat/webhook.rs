@@ -146,8 +146,8 @@ mod tests {
     use serde_json::{Value, json};
     use wacrm_domain::MessageStatus;
     use wacrm_domain::inbound::{
-        CustomerRef, InboundEvent, InboundMessage, MediaRef, MediaSource, MessageKind, NumberRef, ProviderError,
-        StatusChange, StatusUpdate, TemplateStatus,
+        CustomerRef, InboundEvent, InboundMessage, MediaRef, MediaSource, MessageKind, NumberRef,
+        ProviderError, StatusChange, StatusUpdate, TemplateStatus,
     };
 
     use super::parse;

@@ -50,7 +50,9 @@ pub(crate) fn customer_change(
     };
     // The message's own id may already be the new one: then it says nothing new.
     let previous = CustomerRef {
-        user_id: previous.user_id.filter(|id| Some(id) != current.user_id.as_ref()),
+        user_id: previous
+            .user_id
+            .filter(|id| Some(id) != current.user_id.as_ref()),
         ..previous
     };
     (previous.phone.is_some() || previous.user_id.is_some()).then(|| CustomerChange {

@@ -156,9 +156,8 @@ fn sender(message: &Value, profiles: &Profiles) -> Option<(CustomerRef, Option<S
     let previous_user_id = || {
         json::object(message, "system").and_then(|system| json::text(system, "previous_user_id"))
     };
-    let user_id = json::text(message, "from_user_id").or_else(|| {
-        phone.is_none().then(previous_user_id).flatten()
-    });
+    let user_id = json::text(message, "from_user_id")
+        .or_else(|| phone.is_none().then(previous_user_id).flatten());
     let contact = profiles.of(phone.as_deref(), user_id.as_deref());
     let phone = phone.or_else(|| contact.and_then(|contact| contact.wa_id.clone()));
     let user_id = user_id.or_else(|| contact.and_then(|contact| contact.user_id.clone()));
@@ -390,7 +389,11 @@ mod tests {
     }
 
     fn first_message(message: Value) -> InboundMessage {
-        match parse(&envelope(message), received()).unwrap().into_iter().next() {
+        match parse(&envelope(message), received())
+            .unwrap()
+            .into_iter()
+            .next()
+        {
             Some(InboundEvent::Message(message)) => message,
             other => panic!("expected a message, got {other:?}"),
         }
@@ -872,8 +875,9 @@ mod tests {
             "message wamid.X has no `from`"
         );
         // The envelope's one contact is the sender when the message names none.
-        let named_by_contact =
-            only_message(json!({"id": "wamid.X", "timestamp": "1", "type": "text", "text": {"body": "x"}}));
+        let named_by_contact = only_message(
+            json!({"id": "wamid.X", "timestamp": "1", "type": "text", "text": {"body": "x"}}),
+        );
         assert_eq!(named_by_contact.from.phone.as_deref(), Some("16505551234"));
         assert_eq!(
             shape_error(

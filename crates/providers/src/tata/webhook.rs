@@ -58,8 +58,8 @@ mod tests {
     use serde_json::{Value, json};
     use wacrm_domain::MessageStatus;
     use wacrm_domain::inbound::{
-        CustomerRef, InboundEvent, InboundMessage, MediaSource, MessageKind, NumberRef, ProviderError,
-        StatusChange, StatusUpdate,
+        CustomerRef, InboundEvent, InboundMessage, MediaSource, MessageKind, NumberRef,
+        ProviderError, StatusChange, StatusUpdate,
     };
 
     use super::parse;

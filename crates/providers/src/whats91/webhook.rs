@@ -158,8 +158,8 @@ mod tests {
     use serde_json::{Value, json};
     use wacrm_domain::MessageStatus;
     use wacrm_domain::inbound::{
-        CustomerRef, InboundEvent, InboundMessage, MediaSource, MessageKind, NumberRef, ProviderError,
-        StatusChange, StatusUpdate, TemplateStatus, TemplateStatusUpdate,
+        CustomerRef, InboundEvent, InboundMessage, MediaSource, MessageKind, NumberRef,
+        ProviderError, StatusChange, StatusUpdate, TemplateStatus, TemplateStatusUpdate,
     };
 
     use super::parse;

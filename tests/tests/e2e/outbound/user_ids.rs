@@ -51,7 +51,13 @@ async fn webhook(inbox: &Inbox, message: Value, contact: Value) {
 }
 
 /// A text from the customer now: by user id, and by phone too when `phone` is given.
-async fn customer_texts(inbox: &Inbox, phone: Option<&str>, user_id: &str, wamid: &str, text: &str) {
+async fn customer_texts(
+    inbox: &Inbox,
+    phone: Option<&str>,
+    user_id: &str,
+    wamid: &str,
+    text: &str,
+) {
     let mut message = json!({"from_user_id": user_id, "id": wamid,
         "timestamp": Utc::now().timestamp().to_string(), "type": "text", "text": {"body": text}});
     let mut contact =
@@ -103,7 +109,12 @@ async fn a_customer_known_only_by_user_id_is_in_the_inbox_and_replies_go_to_thei
                "messages": [{"id": "wamid.OUT-U1"}]}),
     );
     let id = conversation["id"].as_str().unwrap();
-    let queued = send(&inbox, id, json!({"type": "text", "text": "Yes, size M and L"})).await;
+    let queued = send(
+        &inbox,
+        id,
+        json!({"type": "text", "text": "Yes, size M and L"}),
+    )
+    .await;
     assert_eq!(queued.status, StatusCode::ACCEPTED, "{}", queued.body);
     let message = delivered(&inbox, queued.body["id"].as_str().unwrap()).await;
     assert_eq!(message["status"], "sent", "{message}");
@@ -155,7 +166,10 @@ async fn a_later_message_with_phone_and_user_id_links_the_phone_and_finds_the_le
     let id = conversation["id"].as_str().unwrap();
     let queued = send(&inbox, id, json!({"type": "text", "text": "On its way"})).await;
     assert_eq!(queued.status, StatusCode::ACCEPTED, "{}", queued.body);
-    assert_eq!(delivered(&inbox, queued.body["id"].as_str().unwrap()).await["status"], "sent");
+    assert_eq!(
+        delivered(&inbox, queued.body["id"].as_str().unwrap()).await["status"],
+        "sent"
+    );
     let call = &meta.requests_to("POST", &messages_path())[0];
     assert_eq!(call.json()["to"], CUSTOMER);
     assert!(call.json().get("recipient").is_none());
@@ -179,7 +193,10 @@ async fn a_conversation_by_phone_and_one_by_user_id_merge_into_the_older() {
     assert_eq!(conversation["username"], "amara.k");
     assert_eq!(conversation["unread_count"], 3);
     assert_eq!(conversation["last_message"]["preview"], "now both");
-    let bodies: Vec<&str> = messages.iter().map(|m| m["body"].as_str().unwrap()).collect();
+    let bodies: Vec<&str> = messages
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
     assert_eq!(bodies, ["now both", "then by user id", "first, by phone"]);
 }
 
@@ -264,7 +281,12 @@ async fn a_provider_other_than_meta_refuses_a_customer_without_a_phone() {
         json!({"type": "text", "text": "hello"}),
     )
     .await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
     assert_eq!(refused.problem_code(), "unsupported_by_provider");
     assert_eq!(inbox.app.run_jobs().await, 0);
     assert!(tata.requests().is_empty());
