@@ -6,9 +6,9 @@
 //! an incoming message carries `from_user_id` and `contacts[].user_id`, the
 //! user's `profile.username`, and `from` / `wa_id` only when Meta may share the
 //! phone; a send to a BSUID names it in `recipient` instead of `to`, and the
-//! answer's `contacts[]` has `input` and `user_id`. A real webhook with both
-//! `from` and `from_user_id` (`"user_id": "IN.1410018717833190"`) is in public
-//! test data found by the research for this task. Identity changes are system
+//! answer's `contacts[]` has `input` and `user_id` (field-by-field tables:
+//! https://dualhook.com/docs/contacts-bsuid-webhooks and
+//! https://dualhook.com/docs/contacts-bsuid-api-changes). Identity changes are system
 //! messages (`user_changed_user_id`, `user_changed_number`) with `system.user_id`,
 //! `system.previous_user_id` and, for a number change, `system.wa_id`
 //! (https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/system/
