@@ -22,6 +22,42 @@ pub enum InboundEvent {
     Message(InboundMessage),
     Status(StatusUpdate),
     TemplateStatus(TemplateStatusUpdate),
+    /// The customer's phone or business-scoped user id changed (Meta's
+    /// `user_changed_number` / `user_changed_user_id` system messages).
+    CustomerChanged(CustomerChange),
+}
+
+/// Who a customer is, as WhatsApp names them: by phone, by Meta's business-scoped
+/// user id (BSUID), or both. Since 2026 a user who adopts a username may come
+/// with the user id alone; Meta reveals the phone later, or never.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerRef {
+    /// The phone as the provider wrote it.
+    pub phone: Option<String>,
+    /// Meta's business-scoped user id, e.g. `US.13491208655302741918`: stable
+    /// for one business portfolio until the user changes their number.
+    pub user_id: Option<String>,
+    /// The user's WhatsApp username: for display only, the user can change it.
+    pub username: Option<String>,
+}
+
+impl CustomerRef {
+    /// A customer known by phone only (every provider but Meta).
+    pub fn phone(phone: impl Into<String>) -> Self {
+        Self {
+            phone: Some(phone.into()),
+            ..Self::default()
+        }
+    }
+}
+
+/// A customer's identity changed: `previous` is who we knew, `current` who
+/// they are now. Unknown parts of `current` stay as they were.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerChange {
+    pub number: NumberRef,
+    pub previous: CustomerRef,
+    pub current: CustomerRef,
 }
 
 /// The kinds of message WhatsApp carries; `Unsupported` keeps what the
@@ -111,8 +147,8 @@ pub struct MediaRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InboundMessage {
     pub number: NumberRef,
-    /// The customer's phone as the provider wrote it.
-    pub from: String,
+    /// The customer: phone, business-scoped user id, or both.
+    pub from: CustomerRef,
     pub profile_name: Option<String>,
     /// Unique per provider: a second delivery of the same id changes nothing.
     pub provider_message_id: String,

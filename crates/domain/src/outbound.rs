@@ -19,8 +19,14 @@ pub struct OutboundMessage {
     /// Our id for the message. Lipachat sends it back in its status callbacks as
     /// `messageId`, so for Lipachat it is also the provider's id.
     pub client_id: Uuid,
-    /// The customer's number: E.164 digits, no `+`.
+    /// The customer's number: E.164 digits, no `+`; empty when only `to_user_id`
+    /// is known.
     pub to: String,
+    /// Meta's business-scoped user id, for a customer whose number we do not
+    /// know; Meta takes it as `recipient`. Other providers cannot reach such a
+    /// customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_user_id: Option<String>,
     pub content: OutboundContent,
     /// The provider message id this one quotes (WhatsApp's reply context).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1111,6 +1117,7 @@ mod tests {
             let message = OutboundMessage {
                 client_id: Uuid::nil(),
                 to: "254700000001".into(),
+                to_user_id: None,
                 content,
                 reply_to: Some("wamid.Q".into()),
             };

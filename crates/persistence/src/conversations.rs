@@ -1,4 +1,14 @@
-//! Conversations: one per business number and customer phone.
+//! Conversations: one per business number and customer, the customer named by
+//! phone, by Meta's business-scoped user id, or both.
+//!
+//! A customer first known by one identifier and later by both keeps one
+//! conversation: the missing identifier is filled in (linked). When two
+//! conversations turn out to be the same person (one by phone, one by user id),
+//! they are merged into the older one (the smaller UUIDv7 id): its messages,
+//! tickets and bot memory move over, unread counts add up, the latest message,
+//! the later window, and whichever assignment, name and CRM link exist are kept.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -14,7 +24,8 @@ use crate::schema::{conversations, messages};
 pub struct Conversation {
     pub id: Uuid,
     pub number_id: Uuid,
-    pub customer_phone: String,
+    /// E.164 digits without `+`; `None` while only the user id is known.
+    pub customer_phone: Option<String>,
     pub profile_name: Option<String>,
     pub rel_type: String,
     pub rel_id: Option<Uuid>,
@@ -28,6 +39,50 @@ pub struct Conversation {
     pub snooze_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Meta's business-scoped user id for the customer, when known.
+    pub customer_user_id: Option<String>,
+    /// The customer's WhatsApp username, when they have one.
+    pub customer_username: Option<String>,
+}
+
+/// Who a conversation is with, on which of our numbers: the customer's phone
+/// (E.164 digits), Meta's business-scoped user id, or both (at least one).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CustomerKey {
+    pub number_id: Uuid,
+    pub phone: Option<String>,
+    pub user_id: Option<String>,
+}
+
+impl CustomerKey {
+    pub fn phone(number_id: Uuid, phone: &str) -> Self {
+        Self {
+            number_id,
+            phone: Some(phone.to_owned()),
+            user_id: None,
+        }
+    }
+
+    /// Whether `row` is this customer's conversation by either identifier.
+    fn matches(&self, row: &Conversation) -> bool {
+        let same =
+            |ours: &Option<String>, theirs: &Option<String>| ours.is_some() && ours == theirs;
+        row.number_id == self.number_id
+            && (same(&self.phone, &row.customer_phone)
+                || same(&self.user_id, &row.customer_user_id))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.phone.is_none() && self.user_id.is_none()
+    }
+}
+
+/// Conversations locked for the caller's transaction, and which one each
+/// customer key resolved to.
+#[derive(Debug, Default)]
+pub struct Locked {
+    pub rows: HashMap<Uuid, Conversation>,
+    pub of_key: HashMap<CustomerKey, Uuid>,
 }
 
 #[derive(Debug, Default, AsChangeset)]
@@ -54,75 +109,311 @@ pub struct ConversationFilter {
     pub number_id: Option<Uuid>,
     pub assigned_to: Option<Uuid>,
     pub unread: Option<bool>,
-    /// Case-insensitive search in the profile name, the phone and message text.
+    /// Case-insensitive search in the profile name, the phone, the user id, the
+    /// username and message text.
     pub search: Option<String>,
     /// Only conversations assigned to this staff member or to nobody.
     pub visible_to: Option<Uuid>,
 }
 
-/// The conversation of this number and customer, created if new, and locked
-/// (`FOR UPDATE`) for the rest of the caller's transaction so concurrent
+/// The conversation of this number and customer phone, created if new, and
+/// locked (`FOR UPDATE`) for the rest of the caller's transaction so concurrent
 /// messages of one conversation apply one after the other.
 pub async fn lock_or_create(
     conn: &mut AsyncPgConnection,
     number_id: Uuid,
     customer_phone: &str,
 ) -> StoreResult<Conversation> {
-    lock_or_create_many(conn, &[(number_id, customer_phone.to_owned())])
-        .await?
-        .pop()
+    let key = CustomerKey::phone(number_id, customer_phone);
+    let mut locked = lock_or_create_many(conn, std::slice::from_ref(&key)).await?;
+    locked
+        .of_key
+        .get(&key)
+        .and_then(|id| locked.rows.remove(id))
         .ok_or(crate::StoreError::NotFound)
 }
 
-/// [`lock_or_create`] for many (number, customer phone) pairs at once: the
-/// missing ones are created, and every one is locked, in id order so that
-/// concurrent batches lock the rows they share in the same order.
+/// [`lock_or_create`] for many customers at once, by phone, user id or both:
+/// the missing ones are created, every one is locked, in id order so that
+/// concurrent batches lock the rows they share in the same order; a customer
+/// known by one identifier gets the other linked, and two conversations of one
+/// customer are merged (see the module comment).
+///
+/// Creating and locking are one statement each whatever the number of keys;
+/// linking is one more when some conversation gained an identifier, merging a
+/// few per merge (rare: it needs a customer first seen by user id alone).
 pub async fn lock_or_create_many(
     conn: &mut AsyncPgConnection,
-    keys: &[(Uuid, String)],
-) -> StoreResult<Vec<Conversation>> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut sorted = keys.to_vec();
+    keys: &[CustomerKey],
+) -> StoreResult<Locked> {
+    let mut sorted: Vec<CustomerKey> = keys.iter().filter(|key| !key.is_empty()).cloned().collect();
     sorted.sort();
     sorted.dedup();
+    if sorted.is_empty() {
+        return Ok(Locked::default());
+    }
     let rows: Vec<_> = sorted
         .iter()
-        .map(|(number_id, phone)| {
+        .map(|key| {
             (
                 conversations::id.eq(Uuid::now_v7()),
-                conversations::number_id.eq(*number_id),
-                conversations::customer_phone.eq(phone.as_str()),
+                conversations::number_id.eq(key.number_id),
+                conversations::customer_phone.eq(key.phone.clone()),
+                conversations::customer_user_id.eq(key.user_id.clone()),
             )
         })
         .collect();
+    // Any unique key may conflict (phone or user id): a customer known by
+    // either already has a conversation.
     diesel::insert_into(conversations::table)
         .values(rows)
-        .on_conflict((conversations::number_id, conversations::customer_phone))
-        .do_nothing()
+        .on_conflict_do_nothing()
         .execute(conn)
         .await?;
-    let numbers: Vec<Uuid> = sorted.iter().map(|(number, _)| *number).collect();
-    let phones: Vec<&str> = sorted.iter().map(|(_, phone)| phone.as_str()).collect();
-    // A join with the pairs, not `number_id = ANY(..) AND customer_phone =
+    let rows = lock_matching(conn, &sorted).await?;
+    let mut locked = Locked {
+        rows: rows.into_iter().map(|row| (row.id, row)).collect(),
+        of_key: HashMap::new(),
+    };
+    let mut linked: Vec<Uuid> = Vec::new();
+    for key in sorted {
+        let (survivor, merged) = settle(conn, &mut locked.rows, &key).await?;
+        let row = locked
+            .rows
+            .get_mut(&survivor)
+            .ok_or(crate::StoreError::NotFound)?;
+        // A message's identifiers are current: a missing phone is filled in, and
+        // the user id is the message's (Meta gives a new one with a new number).
+        // A merged conversation has taken the other's identifiers in memory only.
+        let mut changed = merged;
+        if row.customer_phone.is_none() && key.phone.is_some() {
+            row.customer_phone.clone_from(&key.phone);
+            changed = true;
+        }
+        if key.user_id.is_some() && row.customer_user_id != key.user_id {
+            row.customer_user_id.clone_from(&key.user_id);
+            changed = true;
+        }
+        if changed && !linked.contains(&survivor) {
+            linked.push(survivor);
+        }
+        locked.of_key.insert(key, survivor);
+    }
+    let linked: Vec<&Conversation> = linked.iter().filter_map(|id| locked.rows.get(id)).collect();
+    save_identities(conn, &linked).await?;
+    Ok(locked)
+}
+
+/// Moves the conversation of `previous` to the identity `current` (a customer
+/// who changed number or user id): the parts `current` names replace the old
+/// ones, and a conversation already held by `current` is merged in. `None` when
+/// no conversation is `previous`'s.
+pub async fn change_identity(
+    conn: &mut AsyncPgConnection,
+    previous: &CustomerKey,
+    current: &CustomerKey,
+) -> StoreResult<Option<Conversation>> {
+    if previous.is_empty() || current.is_empty() {
+        return Ok(None);
+    }
+    let keys = [previous.clone(), current.clone()];
+    let mut rows: HashMap<Uuid, Conversation> = lock_matching(conn, &keys)
+        .await?
+        .into_iter()
+        .map(|row| (row.id, row))
+        .collect();
+    if !rows.values().any(|row| previous.matches(row)) {
+        return Ok(None);
+    }
+    // Both identities are one customer now: one conversation for them.
+    let (mut survivor, _) = settle(conn, &mut rows, previous).await?;
+    if rows
+        .values()
+        .any(|row| row.id != survivor && current.matches(row))
+    {
+        let ids: Vec<Uuid> = rows.keys().copied().collect();
+        for id in ids {
+            if id != survivor {
+                survivor = merge_pair(conn, &mut rows, survivor, id).await?;
+            }
+        }
+    }
+    let mut row = rows.remove(&survivor).ok_or(crate::StoreError::NotFound)?;
+    if current.phone.is_some() {
+        row.customer_phone.clone_from(&current.phone);
+    }
+    if current.user_id.is_some() {
+        row.customer_user_id.clone_from(&current.user_id);
+    }
+    save_identities(conn, &[&row]).await?;
+    Ok(Some(row))
+}
+
+/// Locks every conversation that any of `keys` names, by phone or by user id.
+async fn lock_matching(
+    conn: &mut AsyncPgConnection,
+    keys: &[CustomerKey],
+) -> StoreResult<Vec<Conversation>> {
+    use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
+    let (phone_numbers, phones): (Vec<Uuid>, Vec<&str>) = keys
+        .iter()
+        .filter_map(|key| Some((key.number_id, key.phone.as_deref()?)))
+        .unzip();
+    let (user_numbers, user_ids): (Vec<Uuid>, Vec<&str>) = keys
+        .iter()
+        .filter_map(|key| Some((key.number_id, key.user_id.as_deref()?)))
+        .unzip();
+    // Joins with the pairs, not `number_id = ANY(..) AND customer_phone =
     // ANY(..)`: with one business number that filter read every conversation
-    // of the number (measured by bench/ingest).
+    // of the number (measured by bench/ingest). One join per identifier, so
+    // each uses its own unique index.
     Ok(diesel::sql_query(
         "SELECT c.* FROM conversations AS c
-         JOIN unnest($1::uuid[], $2::text[]) AS k (number_id, customer_phone)
-           ON c.number_id = k.number_id AND c.customer_phone = k.customer_phone
+         WHERE c.id IN (
+             SELECT p.id FROM conversations AS p
+             JOIN unnest($1::uuid[], $2::text[]) AS k (number_id, customer_phone)
+               ON p.number_id = k.number_id AND p.customer_phone = k.customer_phone
+             UNION ALL
+             SELECT u.id FROM conversations AS u
+             JOIN unnest($3::uuid[], $4::text[]) AS k (number_id, customer_user_id)
+               ON u.number_id = k.number_id AND u.customer_user_id = k.customer_user_id)
          ORDER BY c.id
          FOR UPDATE OF c",
     )
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(numbers)
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(phones)
+    .bind::<Array<SqlUuid>, _>(phone_numbers)
+    .bind::<Array<Text>, _>(phones)
+    .bind::<Array<SqlUuid>, _>(user_numbers)
+    .bind::<Array<Text>, _>(user_ids)
     .load(conn)
     .await?)
 }
 
+/// The one conversation `key` names among the locked `rows`: when it names
+/// two (by phone and by user id), the younger is merged into the older.
+/// Answers it, and whether a merge happened.
+async fn settle(
+    conn: &mut AsyncPgConnection,
+    rows: &mut HashMap<Uuid, Conversation>,
+    key: &CustomerKey,
+) -> StoreResult<(Uuid, bool)> {
+    let mut ids: Vec<Uuid> = rows
+        .values()
+        .filter(|row| key.matches(row))
+        .map(|row| row.id)
+        .collect();
+    ids.sort();
+    let mut ids = ids.into_iter();
+    let mut survivor = ids.next().ok_or(crate::StoreError::NotFound)?;
+    let mut merged = false;
+    for other in ids {
+        survivor = merge_pair(conn, rows, survivor, other).await?;
+        merged = true;
+    }
+    Ok((survivor, merged))
+}
+
+/// Merges `b` into `a` or `a` into `b`, whichever is younger goes; answers the
+/// one that stays, updated in `rows`.
+async fn merge_pair(
+    conn: &mut AsyncPgConnection,
+    rows: &mut HashMap<Uuid, Conversation>,
+    a: Uuid,
+    b: Uuid,
+) -> StoreResult<Uuid> {
+    let (keep, gone) = if a < b { (a, b) } else { (b, a) };
+    let merged = merge(conn, keep, gone).await?;
+    rows.remove(&gone);
+    rows.insert(keep, merged);
+    Ok(keep)
+}
+
+/// Moves everything of conversation `gone` into `keep` and deletes `gone`
+/// (both locked by the caller). `keep` takes `gone`'s identifiers it lacks.
+async fn merge(conn: &mut AsyncPgConnection, keep: Uuid, gone: Uuid) -> StoreResult<Conversation> {
+    use diesel::sql_types::Uuid as SqlUuid;
+    tracing::info!(%keep, %gone, "two conversations of one customer merged");
+    for statement in [
+        "UPDATE messages SET conversation_id = $1 WHERE conversation_id = $2",
+        "UPDATE tickets SET conversation_id = $1 WHERE conversation_id = $2",
+        // The bot memory of `keep` wins; `gone`'s goes with it otherwise.
+        "UPDATE conversation_bots SET conversation_id = $1 WHERE conversation_id = $2
+           AND NOT EXISTS (SELECT 1 FROM conversation_bots WHERE conversation_id = $1)",
+    ] {
+        diesel::sql_query(statement)
+            .bind::<SqlUuid, _>(keep)
+            .bind::<SqlUuid, _>(gone)
+            .execute(conn)
+            .await?;
+    }
+    let mut merged: Conversation = diesel::sql_query(
+        "UPDATE conversations AS k SET
+             unread_count = k.unread_count + g.unread_count,
+             assigned_to = COALESCE(k.assigned_to, g.assigned_to),
+             profile_name = COALESCE(k.profile_name, g.profile_name),
+             customer_username = COALESCE(k.customer_username, g.customer_username),
+             rel_type = CASE WHEN k.rel_type = 'general' THEN g.rel_type ELSE k.rel_type END,
+             rel_id = CASE WHEN k.rel_type = 'general' THEN g.rel_id ELSE k.rel_id END,
+             session_expires_at = GREATEST(k.session_expires_at, g.session_expires_at),
+             last_message_id = CASE WHEN k.last_message_at IS NULL OR g.last_message_at > k.last_message_at
+                 THEN g.last_message_id ELSE k.last_message_id END,
+             last_message_preview = CASE WHEN k.last_message_at IS NULL OR g.last_message_at > k.last_message_at
+                 THEN g.last_message_preview ELSE k.last_message_preview END,
+             last_message_at = GREATEST(k.last_message_at, g.last_message_at),
+             updated_at = now()
+         FROM conversations AS g
+         WHERE k.id = $1 AND g.id = $2
+         RETURNING k.*",
+    )
+    .bind::<SqlUuid, _>(keep)
+    .bind::<SqlUuid, _>(gone)
+    .get_result(conn)
+    .await?;
+    let gone_row: Conversation = diesel::delete(conversations::table.find(gone))
+        .returning(Conversation::as_returning())
+        .get_result(conn)
+        .await?;
+    // Written by the caller with the rest of the identity, now that `gone` no
+    // longer holds them.
+    if merged.customer_phone.is_none() {
+        merged.customer_phone = gone_row.customer_phone;
+    }
+    if merged.customer_user_id.is_none() {
+        merged.customer_user_id = gone_row.customer_user_id;
+    }
+    Ok(merged)
+}
+
+/// Writes the phone and user id of each of `rows`, in one statement.
+async fn save_identities(conn: &mut AsyncPgConnection, rows: &[&Conversation]) -> StoreResult<()> {
+    use diesel::sql_types::{Array, Nullable, Text, Uuid as SqlUuid};
+    if rows.is_empty() {
+        return Ok(());
+    }
+    diesel::sql_query(
+        "UPDATE conversations AS c SET
+             customer_phone = v.customer_phone, customer_user_id = v.customer_user_id,
+             updated_at = now()
+         FROM unnest($1::uuid[], $2::text[], $3::text[]) AS v(id, customer_phone, customer_user_id)
+         WHERE c.id = v.id",
+    )
+    .bind::<Array<SqlUuid>, _>(rows.iter().map(|c| c.id).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(
+        rows.iter()
+            .map(|c| c.customer_phone.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Text>>, _>(
+        rows.iter()
+            .map(|c| c.customer_user_id.clone())
+            .collect::<Vec<_>>(),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Writes what an inbound message changes (the link to the CRM, status,
-/// unread count, last message, window, snooze) for each of `rows`, in one
+/// unread count, last message, window, snooze, username) for each of `rows`, in one
 /// statement. The rows must be locked by the caller's transaction.
 pub async fn save_inbound(conn: &mut AsyncPgConnection, rows: &[Conversation]) -> StoreResult<()> {
     use diesel::sql_types::{Array, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
@@ -131,7 +422,8 @@ pub async fn save_inbound(conn: &mut AsyncPgConnection, rows: &[Conversation]) -
     }
     diesel::sql_query(
         "UPDATE conversations AS c SET
-             profile_name = v.profile_name, rel_type = v.rel_type, rel_id = v.rel_id,
+             profile_name = v.profile_name, customer_username = v.customer_username,
+             rel_type = v.rel_type, rel_id = v.rel_id,
              status = v.status, unread_count = v.unread_count,
              last_message_id = v.last_message_id, last_message_at = v.last_message_at,
              last_message_preview = v.last_message_preview,
@@ -139,9 +431,10 @@ pub async fn save_inbound(conn: &mut AsyncPgConnection, rows: &[Conversation]) -
              updated_at = now()
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::int4[],
                      $7::uuid[], $8::timestamptz[], $9::text[], $10::timestamptz[],
-                     $11::timestamptz[])
+                     $11::timestamptz[], $12::text[])
              AS v(id, profile_name, rel_type, rel_id, status, unread_count, last_message_id,
-                  last_message_at, last_message_preview, session_expires_at, snooze_until)
+                  last_message_at, last_message_preview, session_expires_at, snooze_until,
+                  customer_username)
          WHERE c.id = v.id",
     )
     .bind::<Array<SqlUuid>, _>(rows.iter().map(|c| c.id).collect::<Vec<_>>())
@@ -170,6 +463,11 @@ pub async fn save_inbound(conn: &mut AsyncPgConnection, rows: &[Conversation]) -
     )
     .bind::<Array<Nullable<Timestamptz>>, _>(
         rows.iter().map(|c| c.snooze_until).collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Text>>, _>(
+        rows.iter()
+            .map(|c| c.customer_username.clone())
+            .collect::<Vec<_>>(),
     )
     .execute(conn)
     .await?;
@@ -232,7 +530,9 @@ fn filtered<'a, S: 'a>(filter: &ConversationFilter, mut query: Boxed<'a, S>) -> 
         query = query.filter(
             conversations::profile_name
                 .ilike(pattern.clone())
-                .or(conversations::customer_phone.ilike(pattern))
+                .or(conversations::customer_phone.ilike(pattern.clone()))
+                .or(conversations::customer_user_id.ilike(pattern.clone()))
+                .or(conversations::customer_username.ilike(pattern))
                 .or(diesel::dsl::exists(in_messages)),
         );
     }

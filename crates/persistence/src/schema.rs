@@ -152,7 +152,7 @@ diesel::table! {
     conversations (id) {
         id -> Uuid,
         number_id -> Uuid,
-        customer_phone -> Text,
+        customer_phone -> Nullable<Text>,
         profile_name -> Nullable<Text>,
         rel_type -> Text,
         rel_id -> Nullable<Uuid>,
@@ -166,6 +166,8 @@ diesel::table! {
         snooze_until -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        customer_user_id -> Nullable<Text>,
+        customer_username -> Nullable<Text>,
     }
 }
 

@@ -123,6 +123,12 @@ impl ProviderClient<'_> {
     ) -> Result<Sent, ProviderError> {
         self.supports(&message.content)?;
         message.content.validate().map_err(invalid)?;
+        if message.to.is_empty() && self.provider != Provider::Meta {
+            return Err(ProviderError::Permanent {
+                code: None,
+                message: no_phone(self.provider),
+            });
+        }
         match self.provider {
             Provider::Meta => meta::client::send(self, log, from, message).await,
             Provider::Lipachat => lipachat::client::send(self, log, from, message).await,
@@ -209,6 +215,15 @@ fn invalid(errors: Vec<(String, String)>) -> ProviderError {
 /// document no read or typing call.
 pub fn supports_typing(provider: Provider) -> bool {
     provider == Provider::Meta
+}
+
+/// Why `provider` cannot reach a customer known only by Meta's business-scoped
+/// user id: only Meta documents sending to one (`recipient`).
+pub fn no_phone(provider: Provider) -> String {
+    format!(
+        "{} cannot send to a customer known only by a WhatsApp user id (no phone number); only Meta's Cloud API can",
+        provider.as_str()
+    )
 }
 
 /// Whether `provider` can carry `content` at all (its validity aside); needs no client.

@@ -176,6 +176,7 @@ pub(crate) mod fixtures {
         OutboundMessage {
             client_id: Uuid::parse_str(CLIENT_ID).unwrap(),
             to: CUSTOMER.into(),
+            to_user_id: None,
             content,
             reply_to: None,
         }

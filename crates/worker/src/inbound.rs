@@ -1,5 +1,6 @@
 //! Applies parsed webhook events to the inbox: identifies the sender, keeps
-//! one conversation per number and customer, stores messages once, moves the
+//! one conversation per number and customer (by phone, Meta's business-scoped
+//! user id, or both), stores messages once, moves the
 //! session window and statuses forward only, and gathers the real-time events
 //! to publish. Every rule comes from the domain crate; this module only reads
 //! and writes.
@@ -10,12 +11,14 @@ use serde_json::json;
 use uuid::Uuid;
 use wacrm_domain::bots::Event;
 use wacrm_domain::conversation::ConversationStatus;
-use wacrm_domain::inbound::{InboundMessage, NumberRef, StatusUpdate, TemplateStatusUpdate};
+use wacrm_domain::inbound::{
+    CustomerChange, CustomerRef, InboundMessage, NumberRef, StatusUpdate, TemplateStatusUpdate,
+};
 use wacrm_domain::matching::{identify, phone_variants};
 use wacrm_domain::settings::{AutoLeadSettings, InboundSettings};
 use wacrm_domain::{NormalizedPhone, RelType, session};
 use wacrm_persistence::connections::Connection;
-use wacrm_persistence::conversations::{self, Conversation};
+use wacrm_persistence::conversations::{self, Conversation, CustomerKey};
 use wacrm_persistence::messages::{self, NewMedia, NewMessage};
 use wacrm_persistence::numbers::{self, Number};
 use wacrm_persistence::{
@@ -125,36 +128,32 @@ pub async fn apply_messages(
                 continue;
             }
         };
-        let Ok(customer) = NormalizedPhone::parse(&message.from, None) else {
-            outcomes[index] = Err(format!(
-                "the sender `{}` is not a phone number",
-                message.from
-            ));
-            continue;
+        let customer = match customer_key(number.id, &message.from) {
+            Ok(customer) => customer,
+            Err(rejection) => {
+                outcomes[index] = Err(rejection);
+                continue;
+            }
         };
-        routed.push((index, connection.provider, number.id, customer, message));
+        routed.push((index, connection.provider, customer, message));
     }
 
-    let keys: Vec<(Uuid, String)> = routed
+    let keys: Vec<CustomerKey> = routed
         .iter()
-        .map(|(_, _, number_id, customer, _)| (*number_id, customer.as_str().to_owned()))
+        .map(|(_, _, customer, _)| customer.clone())
         .collect();
-    let mut conversations: HashMap<(Uuid, String), Conversation> =
-        conversations::lock_or_create_many(conn, &keys)
-            .await?
-            .into_iter()
-            .map(|row| ((row.number_id, row.customer_phone.clone()), row))
-            .collect();
+    let conversations::Locked {
+        rows: mut conversations,
+        of_key,
+    } = conversations::lock_or_create_many(conn, &keys).await?;
 
     // Store them; a provider's second delivery inserts nothing.
     let mut drafts = Vec::with_capacity(routed.len());
-    for (_, provider, number_id, customer, message) in &routed {
-        let conversation = conversations
-            .get(&(*number_id, customer.as_str().to_owned()))
-            .ok_or(StoreError::NotFound)?;
+    for (_, provider, customer, message) in &routed {
+        let conversation_id = *of_key.get(customer).ok_or(StoreError::NotFound)?;
         drafts.push(NewMessage {
             id: Uuid::now_v7(),
-            conversation_id: conversation.id,
+            conversation_id,
             direction: "inbound".into(),
             kind: message.kind.as_str().into(),
             body: message.body.clone(),
@@ -178,7 +177,7 @@ pub async fn apply_messages(
         .zip(draft_ids)
         .filter(|(_, id)| stored.contains(id))
         .collect();
-    for ((_, _, _, _, message), id) in &stored {
+    for ((_, _, _, message), id) in &stored {
         if let Some(media) = &message.media {
             messages::insert_media(
                 conn,
@@ -194,12 +193,23 @@ pub async fn apply_messages(
         }
     }
 
-    // Who wrote: once per customer, with the first profile name given.
+    // Who wrote: once per customer, with the first profile name given. The
+    // conversation's phone, which a message by user id alone may lack; a
+    // customer with no known phone is `general`.
+    let phone_of = |customer: &CustomerKey| {
+        of_key
+            .get(customer)
+            .and_then(|id| conversations.get(id))
+            .and_then(|conversation| conversation.customer_phone.as_deref())
+            .and_then(|phone| NormalizedPhone::parse(phone, None).ok())
+    };
     let mut senders: Vec<(NormalizedPhone, Option<String>)> = Vec::new();
     let mut seen = HashSet::new();
-    for ((_, _, _, customer, message), _) in &stored {
-        if seen.insert(customer) {
-            senders.push((customer.clone(), message.profile_name.clone()));
+    for ((_, _, customer, message), _) in &stored {
+        if let Some(phone) = phone_of(customer) {
+            if seen.insert(phone.clone()) {
+                senders.push((phone, message.profile_name.clone()));
+            }
         }
     }
     let identified: HashMap<NormalizedPhone, (RelType, Option<Uuid>)> = senders
@@ -207,12 +217,17 @@ pub async fn apply_messages(
         .map(|(phone, _)| phone.clone())
         .zip(identify_senders(conn, &batch.rules, &senders).await?)
         .collect();
+    let phones: HashMap<CustomerKey, NormalizedPhone> = stored
+        .iter()
+        .filter_map(|((_, _, customer, _), _)| Some((customer.clone(), phone_of(customer)?)))
+        .collect();
 
     let mut notes = Vec::new();
-    let mut changed: Vec<(Uuid, String)> = Vec::new();
-    for ((index, _, number_id, customer, message), id) in stored {
-        let (rel_type, rel_id) = identified
+    let mut changed: Vec<Uuid> = Vec::new();
+    for ((index, _, customer, message), id) in stored {
+        let (rel_type, rel_id) = phones
             .get(&customer)
+            .and_then(|phone| identified.get(phone))
             .copied()
             .unwrap_or((RelType::General, None));
         if rel_type == RelType::Lead && batch.rules.inbound.lead_notes {
@@ -225,7 +240,7 @@ pub async fn apply_messages(
                 });
             }
         }
-        let key = (number_id, customer.as_str().to_owned());
+        let key = *of_key.get(&customer).ok_or(StoreError::NotFound)?;
         let conversation = conversations.get_mut(&key).ok_or(StoreError::NotFound)?;
         after_inbound(conversation, rel_type, rel_id, &message, id);
         if !changed.contains(&key) {
@@ -260,6 +275,60 @@ pub async fn apply_messages(
     Ok(outcomes)
 }
 
+/// The conversation key of a customer on one of our numbers: the phone
+/// normalised, the user id as Meta wrote it. A phone that cannot be read is
+/// dropped when the user id names the customer anyway.
+fn customer_key(number_id: Uuid, customer: &CustomerRef) -> Result<CustomerKey, Rejection> {
+    let user_id = customer
+        .user_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned);
+    let phone = match (&customer.phone, &user_id) {
+        (Some(phone), user_id) => match NormalizedPhone::parse(phone, None) {
+            Ok(phone) => Some(phone.into_string()),
+            Err(_) if user_id.is_some() => None,
+            Err(_) => return Err(format!("the sender `{phone}` is not a phone number")),
+        },
+        (None, Some(_)) => None,
+        (None, None) => return Err("the message names no sender".into()),
+    };
+    Ok(CustomerKey {
+        number_id,
+        phone,
+        user_id,
+    })
+}
+
+/// A customer's new phone or user id: their conversation takes it (merging
+/// with one the new identity already had); nothing when we never spoke.
+pub async fn apply_customer_change(
+    conn: &mut AsyncPgConnection,
+    batch: &mut Batch,
+    connection: &Connection,
+    change: CustomerChange,
+) -> StoreResult<Result<(), Rejection>> {
+    let number = match resolve_number(conn, batch, connection, &change.number).await? {
+        Ok(number) => number,
+        Err(rejection) => return Ok(Err(rejection)),
+    };
+    let (Ok(previous), Ok(current)) = (
+        customer_key(number.id, &change.previous),
+        customer_key(number.id, &change.current),
+    ) else {
+        return Ok(Err(format!(
+            "an identity change names no readable customer: {change:?}"
+        )));
+    };
+    if let Some(conversation) = conversations::change_identity(conn, &previous, &current).await? {
+        batch
+            .announcements
+            .push(json!({"type": "conversation.updated", "conversation_id": conversation.id}));
+    }
+    Ok(Ok(()))
+}
+
 /// What one stored inbound message does to its conversation (the domain's
 /// rules: the window by the message's own time, reopening, unread, preview).
 fn after_inbound(
@@ -284,6 +353,9 @@ fn after_inbound(
     ));
     if let Some(name) = &message.profile_name {
         conversation.profile_name = Some(name.clone());
+    }
+    if let Some(username) = &message.from.username {
+        conversation.customer_username = Some(username.clone());
     }
     if conversation
         .last_message_at

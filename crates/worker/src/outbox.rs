@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 use wacrm_domain::outbound::OutboundContent;
-use wacrm_domain::{session, template};
+use wacrm_domain::{Provider, session, template};
 use wacrm_persistence::conversations::{self, Conversation, ConversationChanges};
 use wacrm_persistence::messages::{self, Message, NewMessage};
 use wacrm_persistence::secrets::Cipher;
@@ -67,6 +67,9 @@ pub async fn queue(
     let content = draft.content;
     if let Err(unsupported) = client::supports(connection.provider, &content) {
         return refused(Refusal::Unsupported(unsupported.to_string()));
+    }
+    if conversation.customer_phone.is_none() && connection.provider != Provider::Meta {
+        return refused(Refusal::Unsupported(client::no_phone(connection.provider)));
     }
     if !content.is_template() && !session::is_open(conversation.session_expires_at, now) {
         return refused(Refusal::SessionExpired {

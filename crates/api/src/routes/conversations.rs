@@ -35,8 +35,14 @@ pub struct SessionWindow {
 pub struct ConversationResponse {
     pub id: Uuid,
     pub number_id: Uuid,
-    /// E.164 digits without `+`.
-    pub customer_phone: String,
+    /// E.164 digits without `+`; `null` while the customer is known only by
+    /// their WhatsApp user id.
+    pub customer_phone: Option<String>,
+    /// Meta's business-scoped user id (e.g. `US.13491208655302741918`), when
+    /// Meta gave one; replies reach a customer without a phone through it (Meta only).
+    pub customer_user_id: Option<String>,
+    /// The customer's WhatsApp username, when they have one.
+    pub username: Option<String>,
     pub profile_name: Option<String>,
     /// `lead`, `contact`, `staff` or `general` (unknown sender).
     pub rel_type: String,
@@ -74,6 +80,8 @@ impl From<conversations::Conversation> for ConversationResponse {
             id: row.id,
             number_id: row.number_id,
             customer_phone: row.customer_phone,
+            customer_user_id: row.customer_user_id,
+            username: row.customer_username,
             profile_name: row.profile_name,
             rel_type: row.rel_type,
             rel_id: row.rel_id,
@@ -100,7 +108,8 @@ pub struct ConversationQuery {
     pub number_id: Option<Uuid>,
     /// `true`: only conversations with unread messages; `false`: only read ones.
     pub unread: Option<bool>,
-    /// Case-insensitive search in the customer's name, phone and message text.
+    /// Case-insensitive search in the customer's name, phone, WhatsApp user id and
+    /// username, and message text.
     pub q: Option<String>,
 }
 

@@ -263,7 +263,10 @@ pub async fn render_quick_reply(
         .as_deref()
         .and_then(|name| name.split_whitespace().next())
         .map(str::to_owned);
-    let phone = format!("+{}", conversation.customer_phone);
+    let phone = conversation
+        .customer_phone
+        .as_deref()
+        .map(|phone| format!("+{phone}"));
     let agent = match principal.staff_id() {
         Some(staff_id) => Some(staff::find(&mut conn, staff_id).await?.name),
         None => None,
@@ -271,7 +274,7 @@ pub async fn render_quick_reply(
     let values = |variable: &str| match variable {
         "name" => name.clone(),
         "first_name" => first_name.clone(),
-        "phone" => Some(phone.clone()),
+        "phone" => phone.clone(),
         "agent" => agent.clone(),
         _ => None,
     };

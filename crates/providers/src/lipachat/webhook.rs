@@ -146,8 +146,8 @@ mod tests {
     use serde_json::{Value, json};
     use wacrm_domain::MessageStatus;
     use wacrm_domain::inbound::{
-        InboundEvent, InboundMessage, MediaRef, MediaSource, MessageKind, NumberRef, ProviderError,
-        StatusChange, StatusUpdate, TemplateStatus,
+        CustomerRef, InboundEvent, InboundMessage, MediaRef, MediaSource, MessageKind, NumberRef,
+        ProviderError, StatusChange, StatusUpdate, TemplateStatus,
     };
 
     use super::parse;
@@ -200,7 +200,7 @@ mod tests {
             message,
             InboundMessage {
                 number: NumberRef::Phone("254110090747".into()),
-                from: "254712345678".into(),
+                from: CustomerRef::phone("254712345678"),
                 profile_name: Some("Wanjiru".into()),
                 provider_message_id: "c94ced08-5f40-46b7-a88d-7d4fbe113fe9".into(),
                 // The sample has no time: the request's arrival stands in.

@@ -87,6 +87,13 @@ fn known(code: i64) -> Option<Known> {
             Permanent,
             "The template text is too long once its parameters are filled in",
         ),
+        // Business-scoped user ids: authentication templates (one-tap, zero-tap,
+        // copy-code) still need a phone number.
+        131062 => (
+            Permanent,
+            "WhatsApp cannot send this message to a customer known only by their user id \
+             (authentication templates need a phone number)",
+        ),
         132007 => (
             Permanent,
             "The template's content breaks WhatsApp's formatting policy",
@@ -251,6 +258,17 @@ mod tests {
              Meta says: Message failed to send because more than 24 hours have passed since \
              the customer last replied to this number (Meta 131047) [131047]"
         );
+    }
+
+    /// Meta's code for a message a business-scoped user id cannot receive
+    /// (https://dualhook.com/docs/contacts-bsuid-api-changes, from Meta's BSUID guide).
+    #[test]
+    fn a_message_a_user_id_cannot_receive_is_permanent() {
+        let error = classify(400, None, &error(131062, None));
+        assert!(
+            matches!(error, ProviderError::Permanent { code: Some(ref code), .. } if code == "131062")
+        );
+        assert!(error.to_string().contains("authentication templates"));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
-use wacrm_domain::inbound::{InboundMessage, MediaRef, MediaSource, MessageKind, NumberRef};
+use wacrm_domain::inbound::{
+    CustomerRef, InboundMessage, MediaRef, MediaSource, MessageKind, NumberRef,
+};
 
 use super::body;
 use crate::webhook::{ParseError, json, time};
@@ -19,35 +21,76 @@ pub(crate) enum MediaPreference {
     Url,
 }
 
-/// The senders' profile names, from the `contacts[]` next to the messages.
+/// The senders as the `contacts[]` next to the messages describe them: phone
+/// (`wa_id`), business-scoped user id (`user_id`), profile name and username.
 #[derive(Debug, Default)]
-pub(crate) struct Profiles(Vec<(String, String)>);
+pub(crate) struct Profiles(Vec<Contact>);
+
+#[derive(Debug, Default)]
+struct Contact {
+    wa_id: Option<String>,
+    user_id: Option<String>,
+    name: Option<String>,
+    username: Option<String>,
+}
 
 impl Profiles {
     pub(crate) fn from_contacts(contacts: &[Value]) -> Self {
-        let known = contacts.iter().filter_map(|contact| {
-            let wa_id = json::text(contact, "wa_id")?;
-            let name = contact
-                .get("profile")
-                .and_then(|profile| json::text(profile, "name"))?;
-            Some((wa_id, name))
+        let known = contacts.iter().map(|contact| {
+            let profile = contact.get("profile");
+            Contact {
+                wa_id: json::text(contact, "wa_id"),
+                user_id: json::text(contact, "user_id"),
+                name: profile.and_then(|profile| json::text(profile, "name")),
+                username: profile.and_then(|profile| json::text(profile, "username")),
+            }
         });
         Self(known.collect())
     }
 
     pub(crate) fn one(wa_id: String, name: Option<String>) -> Self {
-        Self(name.map(|name| (wa_id, name)).into_iter().collect())
+        Self(
+            name.map(|name| Contact {
+                wa_id: Some(wa_id),
+                name: Some(name),
+                ..Contact::default()
+            })
+            .into_iter()
+            .collect(),
+        )
     }
 
-    /// The name for `from`; a `+` or spaces on one side only still match.
-    fn name_of(&self, from: &str) -> Option<String> {
-        let exact = self.0.iter().find(|(wa_id, _)| wa_id == from);
-        let digits = || {
+    /// The contact entry for this sender: by phone (a `+` or spaces on one side
+    /// only still match), else by business-scoped user id.
+    fn of(&self, phone: Option<&str>, user_id: Option<&str>) -> Option<&Contact> {
+        let by_phone = |exact: bool| {
+            let phone = phone?;
+            self.0.iter().find(|contact| {
+                contact.wa_id.as_deref().is_some_and(|wa_id| {
+                    if exact {
+                        wa_id == phone
+                    } else {
+                        digits(wa_id) == digits(phone)
+                    }
+                })
+            })
+        };
+        let by_user_id = || {
+            let user_id = user_id?;
             self.0
                 .iter()
-                .find(|(wa_id, _)| digits(wa_id) == digits(from))
+                .find(|contact| contact.user_id.as_deref() == Some(user_id))
         };
-        exact.or_else(digits).map(|(_, name)| name.clone())
+        // Meta's own examples for username users leave `from` out of the message
+        // and name the one sender in `contacts[]` only.
+        let the_only_one = || match (phone, user_id, self.0.as_slice()) {
+            (None, None, [only]) => Some(only),
+            _ => None,
+        };
+        by_phone(true)
+            .or_else(|| by_phone(false))
+            .or_else(by_user_id)
+            .or_else(the_only_one)
     }
 }
 
@@ -70,8 +113,7 @@ pub(crate) fn parse_message(
 ) -> Result<InboundMessage, ParseError> {
     let id = json::required_text(message, "id", "a message")?;
     let what = format!("message {id}");
-    // Meta names users who hide their number by a business-scoped id instead of `from`.
-    let from = json::first_text(message, &["from", "from_user_id"])
+    let (from, profile_name) = sender(message, origin.profiles)
         .ok_or_else(|| ParseError::shape(format!("{what} has no `from`")))?;
     let type_name = json::required_text(message, "type", &what)?;
     let sent_at = time::at_or(message.get("timestamp"), origin.received_at, &what)?;
@@ -90,7 +132,7 @@ pub(crate) fn parse_message(
 
     Ok(InboundMessage {
         number: origin.number.clone(),
-        profile_name: origin.profiles.name_of(&from),
+        profile_name,
         from,
         provider_message_id: id,
         sent_at,
@@ -101,6 +143,33 @@ pub(crate) fn parse_message(
         // A reaction points at the message it reacts to; anything else at the one it quotes.
         context_message_id: content.reacted_to.or(replied_to),
     })
+}
+
+/// Who wrote, and their profile name. Since 2026 Meta names a user who adopted
+/// a username by a business-scoped user id (`from_user_id`, `contacts[].user_id`,
+/// `profile.username`) and may leave out `from` / `wa_id`
+/// (<https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids>).
+/// A system message about a changed id may name neither: its
+/// `system.previous_user_id` is who wrote.
+fn sender(message: &Value, profiles: &Profiles) -> Option<(CustomerRef, Option<String>)> {
+    let phone = json::text(message, "from");
+    let previous_user_id = || {
+        json::object(message, "system").and_then(|system| json::text(system, "previous_user_id"))
+    };
+    let user_id = json::text(message, "from_user_id")
+        .or_else(|| phone.is_none().then(previous_user_id).flatten());
+    let contact = profiles.of(phone.as_deref(), user_id.as_deref());
+    let phone = phone.or_else(|| contact.and_then(|contact| contact.wa_id.clone()));
+    let user_id = user_id.or_else(|| contact.and_then(|contact| contact.user_id.clone()));
+    if phone.is_none() && user_id.is_none() {
+        return None;
+    }
+    let customer = CustomerRef {
+        phone,
+        user_id,
+        username: contact.and_then(|contact| contact.username.clone()),
+    };
+    Some((customer, contact.and_then(|contact| contact.name.clone())))
 }
 
 /// The ad a customer clicked (`referral`) and the product they asked about
@@ -319,6 +388,17 @@ mod tests {
         }
     }
 
+    fn first_message(message: Value) -> InboundMessage {
+        match parse(&envelope(message), received())
+            .unwrap()
+            .into_iter()
+            .next()
+        {
+            Some(InboundEvent::Message(message)) => message,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
     fn shape_error(message: Value) -> String {
         parse(&envelope(message), received())
             .unwrap_err()
@@ -338,7 +418,7 @@ mod tests {
             message.number,
             NumberRef::ProviderId("106540352242922".into())
         );
-        assert_eq!(message.from, "16505551234");
+        assert_eq!(message.from.phone.as_deref(), Some("16505551234"));
         assert_eq!(message.profile_name.as_deref(), Some("Sheena Nelson"));
         assert_eq!(
             message.provider_message_id,
@@ -630,7 +710,17 @@ mod tests {
 
     #[test]
     fn system_number_change() {
-        let message = only_message(json!({
+        let events = parse(&envelope(json!({
+            "from": "16505551234", "id": "wamid.SYS", "timestamp": "1749416383", "type": "system",
+            "system": {"body": "x", "wa_id": "16505559999", "type": "user_changed_number"}
+        })), received())
+        .unwrap();
+        let Some(InboundEvent::CustomerChanged(change)) = events.get(1) else {
+            panic!("a number change is an event too: {events:?}")
+        };
+        assert_eq!(change.previous.phone.as_deref(), Some("16505551234"));
+        assert_eq!(change.current.phone.as_deref(), Some("16505559999"));
+        let message = first_message(json!({
             "from": "16505551234", "id": "wamid.SYS", "timestamp": "1749416383", "type": "system",
             "system": {
                 "body": "NAME changed from 16505551234 to 16505559999",
@@ -642,6 +732,57 @@ mod tests {
         assert_eq!(message.body, "NAME changed from 16505551234 to 16505559999");
         assert_eq!(message.payload["type"], "user_changed_number");
         assert_eq!(message.payload["wa_id"], "16505559999");
+    }
+
+    /// A user with a username, as Meta's business-scoped user id guide shows one:
+    /// `from_user_id` and `contacts[].user_id`, no `from` and no `wa_id`.
+    #[test]
+    fn a_username_user_is_named_by_their_business_scoped_user_id() {
+        let body = json!({
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+                "contacts": [{"profile": {"name": "Sheena Nelson", "username": "sheena.n"}, "user_id": "US.13491208655302741918"}],
+                "messages": [{"from_user_id": "US.13491208655302741918", "id": "wamid.U", "timestamp": "1749416383",
+                              "type": "text", "text": {"body": "Hi"}}]
+            }}]}]
+        });
+        let events = parse(&body, received()).unwrap();
+        let Some(InboundEvent::Message(message)) = events.first() else {
+            panic!("expected a message, got {events:?}")
+        };
+        assert_eq!(message.from.phone, None);
+        assert_eq!(
+            message.from.user_id.as_deref(),
+            Some("US.13491208655302741918")
+        );
+        assert_eq!(message.from.username.as_deref(), Some("sheena.n"));
+        assert_eq!(message.profile_name.as_deref(), Some("Sheena Nelson"));
+    }
+
+    #[test]
+    fn a_user_id_change_is_an_event_after_its_system_message() {
+        let events = parse(
+            &envelope(json!({
+                "id": "wamid.SYS2", "timestamp": "1749416383", "type": "system",
+                "system": {"body": "User Sheena changed from US.1 to US.2", "user_id": "US.2",
+                           "previous_user_id": "US.1", "type": "user_changed_user_id"}
+            })),
+            received(),
+        )
+        .unwrap();
+        assert_eq!(events.len(), 2);
+        let InboundEvent::Message(message) = &events[0] else {
+            panic!("the system message first")
+        };
+        assert_eq!(message.from.user_id.as_deref(), Some("US.1"));
+        let InboundEvent::CustomerChanged(change) = &events[1] else {
+            panic!("then the change")
+        };
+        assert_eq!(change.previous.user_id.as_deref(), Some("US.1"));
+        assert_eq!(change.current.user_id.as_deref(), Some("US.2"));
+        assert_eq!(change.current.phone, None);
     }
 
     #[test]
@@ -724,12 +865,20 @@ mod tests {
             ),
             "a message has no `id`"
         );
+        // No `from`, no `from_user_id`, and no one contact to say who wrote.
+        let mut nobody = envelope(
+            json!({"id": "wamid.X", "timestamp": "1", "type": "text", "text": {"body": "x"}}),
+        );
+        nobody["entry"][0]["changes"][0]["value"]["contacts"] = json!([]);
         assert_eq!(
-            shape_error(
-                json!({"id": "wamid.X", "timestamp": "1", "type": "text", "text": {"body": "x"}})
-            ),
+            parse(&nobody, received()).unwrap_err().to_string(),
             "message wamid.X has no `from`"
         );
+        // The envelope's one contact is the sender when the message names none.
+        let named_by_contact = only_message(
+            json!({"id": "wamid.X", "timestamp": "1", "type": "text", "text": {"body": "x"}}),
+        );
+        assert_eq!(named_by_contact.from.phone.as_deref(), Some("16505551234"));
         assert_eq!(
             shape_error(
                 json!({"id": "wamid.X", "from": "1", "timestamp": "1", "text": {"body": "x"}})

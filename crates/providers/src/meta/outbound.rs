@@ -14,7 +14,17 @@ pub(crate) fn message_body(message: &OutboundMessage) -> Value {
     let mut body = Map::new();
     body.insert("messaging_product".into(), json!("whatsapp"));
     body.insert("recipient_type".into(), json!("individual"));
-    body.insert("to".into(), json!(message.to));
+    // Meta: `to` for a phone, `recipient` for a business-scoped user id; when both
+    // are given `to` wins, and Meta asks for the phone whenever it is known
+    // (https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids).
+    match &message.to_user_id {
+        Some(user_id) if message.to.is_empty() => {
+            body.insert("recipient".into(), json!(user_id));
+        }
+        _ => {
+            body.insert("to".into(), json!(message.to));
+        }
+    }
     body.insert("type".into(), json!(type_name));
     body.insert(type_name.into(), object);
     // A reaction points at its message itself; a reply context would be refused.
@@ -285,6 +295,7 @@ mod tests {
         message_body(&OutboundMessage {
             client_id: Uuid::nil(),
             to: "254700000001".into(),
+            to_user_id: None,
             content,
             reply_to: reply_to.map(Into::into),
         })
@@ -293,6 +304,22 @@ mod tests {
     fn envelope(type_name: &str, object: Value) -> Value {
         json!({"messaging_product": "whatsapp", "recipient_type": "individual",
                "to": "254700000001", "type": type_name, type_name: object})
+    }
+
+    #[test]
+    fn a_customer_known_by_user_id_only_is_the_recipient() {
+        let body = message_body(&OutboundMessage {
+            client_id: Uuid::nil(),
+            to: String::new(),
+            to_user_id: Some("US.13491208655302741918".into()),
+            content: OutboundContent::Text {
+                text: "Hi".into(),
+                preview_url: false,
+            },
+            reply_to: None,
+        });
+        assert_eq!(body["recipient"], "US.13491208655302741918");
+        assert!(body.get("to").is_none());
     }
 
     #[test]

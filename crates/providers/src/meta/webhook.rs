@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use wacrm_domain::inbound::{InboundEvent, NumberRef};
 
+use super::customer_change::customer_change;
 use super::message::{MediaPreference, Origin, Profiles, parse_message};
 use super::status::parse_status;
 use super::template::parse_template_update;
@@ -70,7 +71,12 @@ fn read_messages(
         media: MediaPreference::ProviderId,
     };
     for message in json::list(value, "messages", "a value")? {
-        events.push(InboundEvent::Message(parse_message(message, &origin)?));
+        let parsed = parse_message(message, &origin)?;
+        let change = customer_change(message, &parsed.from, &number);
+        events.push(InboundEvent::Message(parsed));
+        // After the message, so the system message lands in the conversation it
+        // speaks of before that conversation takes the new identity.
+        events.extend(change.map(InboundEvent::CustomerChanged));
     }
     for status in json::list(value, "statuses", "a value")? {
         events.extend(parse_status(status, &number, received_at)?.map(InboundEvent::Status));
@@ -175,6 +181,9 @@ mod tests {
                 ),
                 InboundEvent::TemplateStatus(update) => {
                     (update.name.clone(), NumberRef::Default, String::new())
+                }
+                InboundEvent::CustomerChanged(change) => {
+                    (format!("{change:?}"), NumberRef::Default, String::new())
                 }
             })
             .collect();

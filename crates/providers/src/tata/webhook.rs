@@ -60,8 +60,8 @@ mod tests {
     use serde_json::{Value, json};
     use wacrm_domain::MessageStatus;
     use wacrm_domain::inbound::{
-        InboundEvent, InboundMessage, MediaSource, MessageKind, NumberRef, ProviderError,
-        StatusChange, StatusUpdate,
+        CustomerRef, InboundEvent, InboundMessage, MediaSource, MessageKind, NumberRef,
+        ProviderError, StatusChange, StatusUpdate,
     };
 
     use super::parse;
@@ -92,7 +92,7 @@ mod tests {
             events,
             vec![InboundEvent::Message(InboundMessage {
                 number: NumberRef::Phone("+919355421616".into()),
-                from: "919999999999".into(),
+                from: CustomerRef::phone("919999999999"),
                 profile_name: Some("User Name".into()),
                 provider_message_id:
                     "wamid.HBgMOTE5MTA2MDg5MzQzFQIAEhggRTQzMEI1QjA5QkU0RkIwREI1MzQyQThENUQ4NkQ4RTMA"

@@ -148,6 +148,7 @@ mod tests {
         OutboundMessage {
             client_id: Uuid::nil(),
             to: "918888888888".into(),
+            to_user_id: None,
             content,
             reply_to: reply_to.map(Into::into),
         }

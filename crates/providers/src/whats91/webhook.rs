@@ -173,8 +173,8 @@ mod tests {
     use serde_json::{Value, json};
     use wacrm_domain::MessageStatus;
     use wacrm_domain::inbound::{
-        InboundEvent, InboundMessage, MediaSource, MessageKind, NumberRef, ProviderError,
-        StatusChange, StatusUpdate, TemplateStatus, TemplateStatusUpdate,
+        CustomerRef, InboundEvent, InboundMessage, MediaSource, MessageKind, NumberRef,
+        ProviderError, StatusChange, StatusUpdate, TemplateStatus, TemplateStatusUpdate,
     };
 
     use super::parse;
@@ -223,7 +223,7 @@ mod tests {
             message,
             InboundMessage {
                 number: NumberRef::Phone("916268662275".into()),
-                from: "919900011122".into(),
+                from: CustomerRef::phone("919900011122"),
                 profile_name: Some("Ravi Traders".into()),
                 provider_message_id: "wamid.HBgMOTE5OTAwMDExMTIyFQIAEhggQjM0".into(),
                 sent_at: DateTime::parse_from_rfc3339("2026-06-05T10:30:00Z")

@@ -106,7 +106,8 @@ impl Job for DeliverMessage {
         };
         let outgoing = OutboundMessage {
             client_id: message.id,
-            to: conversation.customer_phone.clone(),
+            to: conversation.customer_phone.clone().unwrap_or_default(),
+            to_user_id: conversation.customer_user_id.clone(),
             content,
             reply_to: message.context_message_id.clone(),
         };
@@ -131,7 +132,9 @@ impl Job for DeliverMessage {
                         &mut later,
                         &connection,
                         &message,
-                        &conversation.customer_phone,
+                        // Claims by recipient are for TATA and Whats91, which only
+                        // send to phones; a user-id-only customer has none to claim by.
+                        conversation.customer_phone.as_deref().unwrap_or_default(),
                         &sent,
                     )
                     .await?;

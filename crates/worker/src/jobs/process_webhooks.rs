@@ -143,6 +143,7 @@ async fn apply(
         let mut senders_of = Vec::new();
         let mut statuses = Vec::new();
         let mut template_statuses = Vec::new();
+        let mut customer_changes = Vec::new();
         for (index, items) in parsed {
             let Some(connection) = connections.get(events[index].connection_id) else {
                 rejections[index].push("the connection was deleted".into());
@@ -157,6 +158,9 @@ async fn apply(
                     InboundEvent::Status(update) => statuses.push((connection, update)),
                     InboundEvent::TemplateStatus(update) => {
                         template_statuses.push((connection, update));
+                    }
+                    InboundEvent::CustomerChanged(change) => {
+                        customer_changes.push((index, connection, change));
                     }
                 }
             }
@@ -180,6 +184,15 @@ async fn apply(
                 }
                 Ok(MessageOutcome::Duplicate) => {}
                 Err(rejection) => rejections[index].push(rejection),
+            }
+        }
+        // After the messages: a system message announcing the change lands in
+        // the conversation it speaks of, which then takes the new identity.
+        for (index, connection, change) in customer_changes {
+            if let Err(rejection) =
+                inbound::apply_customer_change(conn, &mut batch, connection, change).await?
+            {
+                rejections[index].push(rejection);
             }
         }
         for (connection, update) in statuses {

@@ -162,9 +162,9 @@ pub async fn conversation_state(
     if let Some(name) = name {
         state.variables.insert("name".into(), name);
     }
-    state
-        .variables
-        .insert("phone".into(), format!("+{}", conversation.customer_phone));
+    if let Some(phone) = &conversation.customer_phone {
+        state.variables.insert("phone".into(), format!("+{phone}"));
+    }
     state.inbound_count_before = u64::try_from(history.inbound_before).unwrap_or(0);
     state.last_inbound_at = history.last_inbound_at;
     // The window before the event: 24 hours after the latest earlier message.

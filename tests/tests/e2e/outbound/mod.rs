@@ -7,6 +7,7 @@ mod meta;
 mod others;
 mod statuses;
 mod templates;
+mod user_ids;
 
 use chrono::Utc;
 use reqwest::StatusCode;
