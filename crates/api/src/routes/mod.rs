@@ -16,6 +16,7 @@ pub mod lead_statuses;
 pub mod leads;
 pub mod messages;
 pub mod numbers;
+pub mod provider_errors;
 pub mod quick_replies;
 pub mod send;
 pub mod settings;
@@ -130,6 +131,7 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(admin::list_webhook_events)
                 .service(admin::retry_webhook_event)
                 .service(admin::list_jobs)
-                .service(admin::retry_job),
+                .service(admin::retry_job)
+                .service(provider_errors::list_provider_errors),
         );
 }

@@ -22,7 +22,7 @@ pub struct TemplateResponse {
     pub name: String,
     pub language: String,
     pub category: Option<String>,
-    /// APPROVED, PENDING, REJECTED, PAUSED, DISABLED, …
+    /// APPROVED, PENDING, REJECTED, PAUSED, DISABLED, ARCHIVED, LIMIT_EXCEEDED, …
     pub status: String,
     /// Why the provider rejected or paused it, when it said.
     pub status_reason: Option<String>,
@@ -30,6 +30,11 @@ pub struct TemplateResponse {
     pub components: serde_json::Value,
     pub synced_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// Meta's quality rating: GREEN, YELLOW, RED or UNKNOWN (`null` until Meta rates it).
+    pub quality_score: Option<String>,
+    pub quality_updated_at: Option<DateTime<Utc>>,
+    /// Meta locked the template against edits; it can still be sent.
+    pub locked: bool,
 }
 
 impl From<templates::Template> for TemplateResponse {
@@ -46,6 +51,9 @@ impl From<templates::Template> for TemplateResponse {
             components: row.components,
             synced_at: row.synced_at,
             updated_at: row.updated_at,
+            quality_score: row.quality_score,
+            quality_updated_at: row.quality_updated_at,
+            locked: row.locked_at.is_some(),
         }
     }
 }
