@@ -4,6 +4,7 @@
 mod admin;
 mod lipachat;
 mod meta;
+mod meta_corpus;
 mod stream;
 mod tata;
 mod whats91;
