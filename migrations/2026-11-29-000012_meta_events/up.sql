@@ -46,3 +46,8 @@ ALTER TABLE templates
     ADD COLUMN quality_score text,
     ADD COLUMN quality_updated_at timestamptz,
     ADD COLUMN locked_at timestamptz;
+
+-- `played`: a voice message the customer listened to (after `read`).
+ALTER TABLE messages DROP CONSTRAINT messages_status_check;
+ALTER TABLE messages ADD CONSTRAINT messages_status_check
+    CHECK (status IN ('received', 'queued', 'sent', 'delivered', 'read', 'played', 'failed'));

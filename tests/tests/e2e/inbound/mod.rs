@@ -5,6 +5,7 @@ mod admin;
 mod lipachat;
 mod meta;
 mod meta_corpus;
+mod meta_events;
 mod stream;
 mod tata;
 mod whats91;
