@@ -25,6 +25,25 @@ pub enum InboundEvent {
     /// The customer's phone or business-scoped user id changed (Meta's
     /// `user_changed_number` / `user_changed_user_id` system messages).
     CustomerChanged(CustomerChange),
+    /// A customer opened the chat for the first time (Meta's `request_welcome`): stored
+    /// as a system message that opens the window, and the moment for a welcome bot.
+    WelcomeRequest(InboundMessage),
+    /// A message the business sent from the WhatsApp Business app on a number in
+    /// coexistence mode (Meta's `smb_message_echoes`).
+    Echo(EchoedMessage),
+    /// An earlier message was edited or revoked.
+    Revision(MessageRevision),
+    /// A customer stopped or resumed marketing messages (Meta's `user_preferences`).
+    MarketingPreference(MarketingPreferenceUpdate),
+    /// Meta rated a template's quality (`message_template_quality_update`).
+    TemplateQuality(TemplateQualityUpdate),
+    /// Meta moved a template to another category (`template_category_update`).
+    TemplateCategory(TemplateCategoryUpdate),
+    /// A template was locked against edits, or unlocked (`LOCKED` / `UNLOCKED`).
+    TemplateLock(TemplateLockUpdate),
+    /// Errors the provider reported that belong to no message (Meta's value-level
+    /// `errors`), or a message too broken to store.
+    SystemErrors(SystemErrors),
 }
 
 /// Who a customer is, as WhatsApp names them: by phone, by Meta's business-scoped
@@ -208,6 +227,10 @@ pub enum TemplateStatus {
     InAppeal,
     Flagged,
     Deleted,
+    /// Archived by the business; Meta's template list names it the same.
+    Archived,
+    /// The business reached its limit of templates of this kind.
+    LimitExceeded,
 }
 
 impl TemplateStatus {
@@ -223,4 +246,97 @@ pub struct TemplateStatusUpdate {
     pub provider_template_id: Option<String>,
     pub status: TemplateStatus,
     pub reason: Option<String>,
+}
+
+/// A message the business sent outside wacrm, e.g. from the WhatsApp Business app.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EchoedMessage {
+    /// The customer it went to, as the provider wrote it.
+    pub to: String,
+    /// Its content; `from` is the business number as the provider wrote it.
+    pub message: InboundMessage,
+}
+
+/// What became of an earlier message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RevisionChange {
+    /// Its new content (kind, body, payload and media; `provider_message_id` is the
+    /// edit's own id).
+    Edited(Box<InboundMessage>),
+    /// The sender deleted it for everyone.
+    Revoked,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageRevision {
+    pub number: NumberRef,
+    /// The provider's id of the message that changed.
+    pub original_message_id: String,
+    /// The provider's id of the edit or revoke itself.
+    pub provider_message_id: String,
+    pub at: DateTime<Utc>,
+    pub change: RevisionChange,
+    /// What to apply instead when the original is not ours (sent before the number
+    /// was connected): an edit is then shown as the message it now is.
+    pub unknown_original: Option<Box<InboundEvent>>,
+}
+
+/// A customer's choice about marketing messages, as the provider reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarketingPreference {
+    /// Stop marketing messages.
+    Stop,
+    /// Receive them again (Meta's `resume`, and `signup` through a sign-up link).
+    Resume,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MarketingPreferenceUpdate {
+    pub number: NumberRef,
+    /// The customer's phone as the provider wrote it.
+    pub phone: String,
+    pub preference: MarketingPreference,
+    /// The provider's own words (e.g. "User requested to stop marketing messages").
+    pub detail: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Which template an account-level template event is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateRef {
+    pub name: String,
+    pub language: Option<String>,
+    pub provider_template_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateQualityUpdate {
+    pub template: TemplateRef,
+    /// `GREEN`, `YELLOW`, `RED` or `UNKNOWN`, as Meta writes it.
+    pub score: String,
+    pub previous: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateCategoryUpdate {
+    pub template: TemplateRef,
+    /// `MARKETING`, `UTILITY` or `AUTHENTICATION`, as Meta writes it.
+    pub category: String,
+    pub previous: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateLockUpdate {
+    pub template: TemplateRef,
+    pub locked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SystemErrors {
+    pub number: NumberRef,
+    pub errors: Vec<ProviderError>,
+    /// Each error as the provider wrote it, in the same order.
+    pub raw: Vec<serde_json::Value>,
+    pub at: DateTime<Utc>,
 }

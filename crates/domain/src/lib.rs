@@ -8,6 +8,7 @@
 pub mod backoff;
 pub mod bots;
 pub mod connection;
+pub mod consent;
 pub mod conversation;
 pub mod inbound;
 pub mod matching;

@@ -1,5 +1,7 @@
-//! The life of a message we send: `queued < sent < delivered < read`, or
-//! `failed`. Statuses only move forward; a late, lower one is history only.
+//! The life of a message we send: `queued < sent < delivered < read < played`,
+//! or `failed`. Statuses only move forward; a late, lower one is history only.
+//! `played` is Meta's status for a voice message the customer listened to; it comes
+//! after `read` (a played message was also read), so it may skip both.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,15 +12,17 @@ pub enum MessageStatus {
     Sent,
     Delivered,
     Read,
+    Played,
     Failed,
 }
 
 impl MessageStatus {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Queued,
         Self::Sent,
         Self::Delivered,
         Self::Read,
+        Self::Played,
         Self::Failed,
     ];
 
@@ -29,6 +33,7 @@ impl MessageStatus {
             Self::Delivered => "delivered",
             Self::Read => "read",
             Self::Failed => "failed",
+            Self::Played => "played",
         }
     }
 
@@ -40,7 +45,7 @@ impl MessageStatus {
 
     /// Whether a message in `self` moves to `next`. Forward only: `read` may
     /// skip `delivered`; `failed` only before delivery (a delivered message did
-    /// not fail); nothing leaves `failed` or `read` except as history.
+    /// not fail); nothing leaves `failed` or `played` except as history.
     pub fn advances_to(self, next: Self) -> bool {
         match (self, next) {
             (Self::Failed, _) => false,
@@ -56,7 +61,8 @@ impl MessageStatus {
             Self::Sent => 1,
             Self::Delivered => 2,
             Self::Read => 3,
-            Self::Failed => 4,
+            Self::Played => 4,
+            Self::Failed => 5,
         }
     }
 }
@@ -94,6 +100,13 @@ mod tests {
     }
 
     #[test]
+    fn played_comes_after_read_and_nothing_moves_it_back() {
+        assert_eq!(settle(Sent, [Delivered, Played, Read]), Played);
+        assert_eq!(settle(Read, [Played]), Played);
+        assert_eq!(settle(Played, [Delivered, Failed]), Played);
+    }
+
+    #[test]
     fn failure_sticks_and_only_comes_before_delivery() {
         assert_eq!(settle(Sent, [Failed, Delivered, Read]), Failed);
         assert_eq!(settle(Delivered, [Failed]), Delivered);
@@ -121,7 +134,7 @@ mod tests {
                 let after = settle(current, [next]);
                 if after != current {
                     prop_assert!(current.advances_to(after));
-                    prop_assert!(current != Failed && current != Read);
+                    prop_assert!(current != Failed && current != Played);
                 }
                 current = after;
             }
@@ -129,7 +142,7 @@ mod tests {
 
         /// Without failures the result is the highest status seen, in any order.
         #[test]
-        fn the_highest_non_failed_status_wins(mut updates in proptest::collection::vec(proptest::sample::select(vec![Sent, Delivered, Read]), 1..8)) {
+        fn the_highest_non_failed_status_wins(mut updates in proptest::collection::vec(proptest::sample::select(vec![Sent, Delivered, Read, Played]), 1..8)) {
             let best = updates.iter().copied().max_by_key(|s| s.rank()).unwrap();
             prop_assert_eq!(settle(Queued, updates.clone()), best);
             updates.reverse();

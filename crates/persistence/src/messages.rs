@@ -422,3 +422,24 @@ pub async fn status_histories(
         .load(conn)
         .await?)
 }
+
+/// Replaces a message's content after the sender edited or revoked it (the caller
+/// keeps the earlier content in `payload`).
+pub async fn revise(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    kind: &str,
+    body: &str,
+    payload: serde_json::Value,
+) -> StoreResult<()> {
+    diesel::update(messages::table.find(id))
+        .set((
+            messages::kind.eq(kind),
+            messages::body.eq(body),
+            messages::payload.eq(payload),
+            messages::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

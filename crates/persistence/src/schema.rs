@@ -249,6 +249,9 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         source -> Text,
+        quality_score -> Nullable<Text>,
+        quality_updated_at -> Nullable<Timestamptz>,
+        locked_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -413,3 +416,43 @@ diesel::table! {
 diesel::joinable!(conversation_bots -> conversations (conversation_id));
 diesel::allow_tables_to_appear_in_same_query!(bots, conversation_bots);
 diesel::allow_tables_to_appear_in_same_query!(conversation_bots, conversations);
+
+diesel::table! {
+    provider_errors (id) {
+        id -> Uuid,
+        connection_id -> Uuid,
+        number_id -> Nullable<Uuid>,
+        code -> Text,
+        title -> Text,
+        details -> Nullable<Text>,
+        raw -> Jsonb,
+        occurred_at -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    marketing_consent (phone) {
+        phone -> Text,
+        state -> Text,
+        reason -> Nullable<Text>,
+        source -> Text,
+        changed_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    consent_history (id) {
+        id -> Uuid,
+        phone -> Text,
+        state -> Text,
+        reason -> Nullable<Text>,
+        source -> Text,
+        occurred_at -> Timestamptz,
+        recorded_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(provider_errors -> connections (connection_id));
+diesel::allow_tables_to_appear_in_same_query!(provider_errors, connections);

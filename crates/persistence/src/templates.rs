@@ -28,6 +28,11 @@ pub struct Template {
     pub updated_at: DateTime<Utc>,
     /// `sync` or `manual`.
     pub source: String,
+    /// Meta's quality rating (`GREEN`, `YELLOW`, `RED`, `UNKNOWN`), from its webhook.
+    pub quality_score: Option<String>,
+    pub quality_updated_at: Option<DateTime<Utc>>,
+    /// Set while Meta keeps the template locked against edits (it can still be sent).
+    pub locked_at: Option<DateTime<Utc>>,
 }
 
 /// Where a template row came from.
@@ -56,6 +61,75 @@ pub struct ManualTemplateChanges {
     pub status: Option<String>,
     pub components: Option<serde_json::Value>,
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Which template an account-level event names: by name, and language when given.
+#[derive(Debug, Clone, Copy)]
+pub struct TemplateKey<'a> {
+    pub connection_id: Uuid,
+    pub name: &'a str,
+    pub language: Option<&'a str>,
+}
+
+/// What a template event changes besides the status.
+#[derive(Debug, Clone, Copy)]
+pub enum TemplateChange<'a> {
+    Quality(&'a str),
+    Category(&'a str),
+    Locked(bool),
+}
+
+/// Applies a quality, category or lock event; returns the templates changed.
+pub async fn apply_change(
+    conn: &mut AsyncPgConnection,
+    key: TemplateKey<'_>,
+    change: TemplateChange<'_>,
+) -> StoreResult<Vec<Template>> {
+    let now = Utc::now();
+    let target = || {
+        let mut target = diesel::update(templates::table)
+            .filter(templates::connection_id.eq(key.connection_id))
+            .filter(templates::name.eq(key.name.to_owned()))
+            .into_boxed();
+        if let Some(language) = key.language {
+            target = target.filter(templates::language.eq(language.to_owned()));
+        }
+        target
+    };
+    let changed = match change {
+        TemplateChange::Quality(score) => {
+            target()
+                .set((
+                    templates::quality_score.eq(Some(score.to_owned())),
+                    templates::quality_updated_at.eq(Some(now)),
+                    templates::updated_at.eq(now),
+                ))
+                .returning(Template::as_returning())
+                .get_results(conn)
+                .await?
+        }
+        TemplateChange::Category(category) => {
+            target()
+                .set((
+                    templates::category.eq(Some(category.to_owned())),
+                    templates::updated_at.eq(now),
+                ))
+                .returning(Template::as_returning())
+                .get_results(conn)
+                .await?
+        }
+        TemplateChange::Locked(locked) => {
+            target()
+                .set((
+                    templates::locked_at.eq(locked.then_some(now)),
+                    templates::updated_at.eq(now),
+                ))
+                .returning(Template::as_returning())
+                .get_results(conn)
+                .await?
+        }
+    };
+    Ok(changed)
 }
 
 /// A template as a provider lists it.

@@ -56,7 +56,9 @@ pub(crate) fn status(name: &str) -> TemplateStatus {
         return status;
     }
     match name.trim().to_ascii_uppercase().as_str() {
-        "ARCHIVED" | "LIMIT_EXCEEDED" | "LOCKED" => TemplateStatus::Disabled,
+        // Meta's list has no LOCKED status today; were it to say so, a template
+        // locked against edits is not known to be sendable.
+        "LOCKED" => TemplateStatus::Disabled,
         _ => TemplateStatus::Pending,
     }
 }
@@ -147,7 +149,10 @@ mod tests {
         assert_eq!(status("paused"), TemplateStatus::Paused);
         assert_eq!(status("IN_APPEAL"), TemplateStatus::InAppeal);
         assert_eq!(status("PENDING_DELETION"), TemplateStatus::Deleted);
-        assert_eq!(status("ARCHIVED"), TemplateStatus::Disabled);
+        // The list and the status webhook use the same names.
+        assert_eq!(status("ARCHIVED"), TemplateStatus::Archived);
+        assert_eq!(status("LIMIT_EXCEEDED"), TemplateStatus::LimitExceeded);
+        assert_eq!(status("LOCKED"), TemplateStatus::Disabled);
         assert_eq!(status("SOMETHING_NEW"), TemplateStatus::Pending);
     }
 

@@ -12,7 +12,8 @@ use uuid::Uuid;
 use wacrm_domain::bots::Event;
 use wacrm_domain::conversation::ConversationStatus;
 use wacrm_domain::inbound::{
-    CustomerChange, CustomerRef, InboundMessage, NumberRef, StatusUpdate, TemplateStatusUpdate,
+    CustomerChange, CustomerRef, InboundMessage, NumberRef, StatusUpdate, TemplateRef,
+    TemplateStatusUpdate,
 };
 use wacrm_domain::matching::{identify, phone_variants};
 use wacrm_domain::settings::{AutoLeadSettings, InboundSettings};
@@ -460,5 +461,39 @@ pub async fn apply_template_status(
         "status": update.status,
         "reason": update.reason,
     }));
+    Ok(())
+}
+
+/// Applies Meta's quality, category or lock event to the template it names, and
+/// announces it as `template.updated`.
+pub async fn apply_template_change(
+    conn: &mut AsyncPgConnection,
+    batch: &mut Batch,
+    connection: &Connection,
+    template: &TemplateRef,
+    change: templates::TemplateChange<'_>,
+) -> StoreResult<()> {
+    let changed = templates::apply_change(
+        conn,
+        templates::TemplateKey {
+            connection_id: connection.id,
+            name: &template.name,
+            language: template.language.as_deref(),
+        },
+        change,
+    )
+    .await?;
+    for row in changed {
+        batch.announcements.push(json!({
+            "type": "template.updated",
+            "connection_id": connection.id,
+            "template_id": row.id,
+            "name": row.name,
+            "language": row.language,
+            "category": row.category,
+            "quality_score": row.quality_score,
+            "locked": row.locked_at.is_some(),
+        }));
+    }
     Ok(())
 }

@@ -9,7 +9,9 @@
 //! the job dead for inspection. Storage lives in [`wacrm_persistence::jobs`].
 
 pub mod ai_settings;
+pub mod consent;
 mod context;
+pub mod echoes;
 mod error;
 pub mod inbound;
 mod job;
@@ -20,6 +22,8 @@ pub mod outbox;
 mod outcome;
 mod pacer;
 mod periodic;
+pub mod provider_errors;
+pub mod revisions;
 mod runner;
 mod signal;
 pub mod statuses;

@@ -9,7 +9,9 @@ use uuid::Uuid;
 use wacrm_domain::connection::Credentials;
 use wacrm_domain::{Permission, Provider};
 use wacrm_persistence::connections::{self, Connection, NewConnection};
+use wacrm_persistence::provider_errors::{self, ProviderErrorRow};
 
+use super::provider_errors::ProviderErrorResponse;
 use crate::auth::{Principal, tokens};
 use crate::base_url;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
@@ -38,11 +40,23 @@ pub struct ConnectionResponse {
     /// False after the provider rejected our credentials (e.g. an expired token).
     pub is_healthy: bool,
     pub health_error: Option<String>,
+    /// The newest system error the provider reported outside any message (Meta's
+    /// webhook `errors`); all of them are at `/api/v1/admin/provider-errors`.
+    pub last_provider_error: Option<ProviderErrorResponse>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl ConnectionResponse {
+    fn with_last_error(mut self, latest: &[ProviderErrorRow]) -> Self {
+        self.last_provider_error = latest
+            .iter()
+            .find(|row| row.connection_id == self.id)
+            .cloned()
+            .map(Into::into);
+        self
+    }
+
     fn new(connection: Connection, public_url: &str) -> Self {
         let credentials = &connection.credentials;
         let has = |field: &str| credentials.get(field).is_some();
@@ -61,6 +75,7 @@ impl ConnectionResponse {
             base_url: connection.base_url,
             is_healthy: connection.is_healthy,
             health_error: connection.health_error,
+            last_provider_error: None,
             created_at: connection.created_at,
             updated_at: connection.updated_at,
         }
@@ -183,8 +198,10 @@ pub async fn list_connections(
     principal.require(Permission::ADMIN)?;
     let mut conn = state.conn().await?;
     let page = connections::list(&mut conn, &state.cipher, page.request()?).await?;
+    let ids: Vec<Uuid> = page.items.iter().map(|c| c.id).collect();
+    let latest = provider_errors::latest_of(&mut conn, &ids).await?;
     Ok(web::Json(PageResponse::from_page(page, |c| {
-        ConnectionResponse::new(c, &state.public_url)
+        ConnectionResponse::new(c, &state.public_url).with_last_error(&latest)
     })))
 }
 
@@ -253,10 +270,10 @@ pub async fn get_connection(
     principal.require(Permission::ADMIN)?;
     let mut conn = state.conn().await?;
     let connection = connections::find(&mut conn, &state.cipher, *id).await?;
-    Ok(web::Json(ConnectionResponse::new(
-        connection,
-        &state.public_url,
-    )))
+    let latest = provider_errors::latest_of(&mut conn, &[connection.id]).await?;
+    Ok(web::Json(
+        ConnectionResponse::new(connection, &state.public_url).with_last_error(&latest),
+    ))
 }
 
 /// Change a connection's name, API host or credentials.
@@ -304,10 +321,10 @@ pub async fn update_connection(
     connection.credentials.merge(changes);
     let updated = connections::update(&mut conn, &state.cipher, &connection).await?;
     state.connections.forget(updated.id);
-    Ok(web::Json(ConnectionResponse::new(
-        updated,
-        &state.public_url,
-    )))
+    let latest = provider_errors::latest_of(&mut conn, &[updated.id]).await?;
+    Ok(web::Json(
+        ConnectionResponse::new(updated, &state.public_url).with_last_error(&latest),
+    ))
 }
 
 /// Delete a connection with its numbers, conversations and messages.

@@ -53,7 +53,8 @@ pub struct MessageResponse {
     /// The type-specific fields.
     pub payload: serde_json::Value,
     pub media: Option<MediaResponse>,
-    /// `received` (inbound), or `queued`, `sent`, `delivered`, `read`, `failed`.
+    /// `received` (inbound), or `queued`, `sent`, `delivered`, `read`, `played` (a voice
+    /// message listened to), `failed`.
     pub status: String,
     /// For `failed`: `{code, title, detail, provider_code}`.
     pub error: Option<serde_json::Value>,

@@ -17,6 +17,7 @@ pub mod leads;
 pub mod manual_templates;
 pub mod messages;
 pub mod numbers;
+pub mod provider_errors;
 pub mod quick_replies;
 pub mod send;
 pub mod settings;
@@ -136,6 +137,7 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(admin::list_webhook_events)
                 .service(admin::retry_webhook_event)
                 .service(admin::list_jobs)
-                .service(admin::retry_job),
+                .service(admin::retry_job)
+                .service(provider_errors::list_provider_errors),
         );
 }

@@ -23,7 +23,7 @@ pub struct TemplateResponse {
     pub name: String,
     pub language: String,
     pub category: Option<String>,
-    /// APPROVED, PENDING, REJECTED, PAUSED, DISABLED, …
+    /// APPROVED, PENDING, REJECTED, PAUSED, DISABLED, ARCHIVED, LIMIT_EXCEEDED, …
     pub status: String,
     /// Why the provider rejected or paused it, when it said.
     pub status_reason: Option<String>,
@@ -33,6 +33,11 @@ pub struct TemplateResponse {
     pub updated_at: DateTime<Utc>,
     /// `sync`: listed by the provider; `manual`: registered by an admin.
     pub source: String,
+    /// Meta's quality rating: GREEN, YELLOW, RED or UNKNOWN (`null` until Meta rates it).
+    pub quality_score: Option<String>,
+    pub quality_updated_at: Option<DateTime<Utc>>,
+    /// Meta locked the template against edits; it can still be sent.
+    pub locked: bool,
 }
 
 impl From<templates::Template> for TemplateResponse {
@@ -50,6 +55,9 @@ impl From<templates::Template> for TemplateResponse {
             synced_at: row.synced_at,
             updated_at: row.updated_at,
             source: row.source,
+            quality_score: row.quality_score,
+            quality_updated_at: row.quality_updated_at,
+            locked: row.locked_at.is_some(),
         }
     }
 }

@@ -151,7 +151,10 @@ pub(crate) fn parse_message(
 /// (<https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids>).
 /// A system message about a changed id may name neither: its
 /// `system.previous_user_id` is who wrote.
-fn sender(message: &Value, profiles: &Profiles) -> Option<(CustomerRef, Option<String>)> {
+pub(crate) fn sender(
+    message: &Value,
+    profiles: &Profiles,
+) -> Option<(CustomerRef, Option<String>)> {
     let phone = json::text(message, "from");
     let previous_user_id = || {
         json::object(message, "system").and_then(|system| json::text(system, "previous_user_id"))
@@ -399,10 +402,22 @@ mod tests {
         }
     }
 
+    /// Why a message could not be read. It never fails the body: it is kept as an
+    /// unsupported message that says why, or as a system error when it has no id or
+    /// sender to be kept under.
     fn shape_error(message: Value) -> String {
-        parse(&envelope(message), received())
-            .unwrap_err()
-            .to_string()
+        let events = parse(&envelope(message), received()).unwrap();
+        match events.as_slice() {
+            [InboundEvent::Message(message)] => {
+                assert_eq!(message.kind, MessageKind::Unsupported);
+                message.payload["problem"].as_str().unwrap().to_owned()
+            }
+            [InboundEvent::SystemErrors(errors)] => {
+                assert_eq!(errors.errors[0].code, "unreadable_message");
+                errors.errors[0].detail.clone().unwrap()
+            }
+            other => panic!("expected one unreadable message, got {other:?}"),
+        }
     }
 
     #[test]
@@ -816,11 +831,11 @@ mod tests {
     #[test]
     fn a_type_newer_than_this_code_is_kept_as_unsupported() {
         let message = only_message(json!({
-            "from": "16505551234", "id": "wamid.NEW", "timestamp": "1749416383", "type": "request_welcome"
+            "from": "16505551234", "id": "wamid.NEW", "timestamp": "1749416383", "type": "poll_vote"
         }));
         assert_eq!(message.kind, MessageKind::Unsupported);
-        assert_eq!(message.body, "[unsupported message: request_welcome]");
-        assert_eq!(message.payload, json!({"type": "request_welcome"}));
+        assert_eq!(message.body, "[unsupported message: poll_vote]");
+        assert_eq!(message.payload, json!({"type": "poll_vote"}));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub(crate) mod body;
 pub(crate) mod client;
 pub(crate) mod customer_change;
 pub(crate) mod errors;
+pub(crate) mod events;
 pub(crate) mod message;
 pub(crate) mod outbound;
 pub(crate) mod status;

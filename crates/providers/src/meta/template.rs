@@ -1,13 +1,76 @@
-//! One `message_template_status_update` value as a [`TemplateStatusUpdate`].
+//! Meta's template webhooks: a `message_template_status_update` value as a
+//! [`TemplateStatusUpdate`] (or a lock), `message_template_quality_update` and
+//! `template_category_update` as the template's new quality and category.
 
 use serde_json::Value;
-use wacrm_domain::inbound::{TemplateStatus, TemplateStatusUpdate};
+use wacrm_domain::inbound::{
+    InboundEvent, TemplateCategoryUpdate, TemplateLockUpdate, TemplateQualityUpdate, TemplateRef,
+    TemplateStatus, TemplateStatusUpdate,
+};
 
 use crate::webhook::{ParseError, json};
 
+/// A status update as its event: `LOCKED` / `UNLOCKED` say whether the template may be
+/// edited (it can still be sent), so they change the lock, not the status; the others
+/// are [`parse_template_update`]'s.
+pub(crate) fn parse_template_event(value: &Value) -> Result<Option<InboundEvent>, ParseError> {
+    let what = "a template status update";
+    let event = json::required_text(value, "event", what)?;
+    let locked = match event.trim().to_ascii_uppercase().as_str() {
+        "LOCKED" => true,
+        "UNLOCKED" => false,
+        _ => return Ok(parse_template_update(value)?.map(InboundEvent::TemplateStatus)),
+    };
+    Ok(Some(InboundEvent::TemplateLock(TemplateLockUpdate {
+        template: template_ref(value, what)?,
+        locked,
+    })))
+}
+
+/// `message_template_quality_update`: `new_quality_score` (GREEN, YELLOW, RED, UNKNOWN).
+pub(crate) fn parse_template_quality(
+    value: &Value,
+) -> Result<Option<TemplateQualityUpdate>, ParseError> {
+    let what = "a template quality update";
+    let Some(score) = json::text(value, "new_quality_score") else {
+        return Ok(None);
+    };
+    Ok(Some(TemplateQualityUpdate {
+        template: template_ref(value, what)?,
+        score: score.trim().to_ascii_uppercase(),
+        previous: json::text(value, "previous_quality_score"),
+    }))
+}
+
+/// `template_category_update`: the category Meta moved the template to (`new_category`).
+/// A value that only announces a future change (`correct_category`, no `new_category`)
+/// changes nothing yet.
+pub(crate) fn parse_template_category(
+    value: &Value,
+) -> Result<Option<TemplateCategoryUpdate>, ParseError> {
+    let what = "a template category update";
+    let Some(category) = json::text(value, "new_category") else {
+        return Ok(None);
+    };
+    Ok(Some(TemplateCategoryUpdate {
+        template: template_ref(value, what)?,
+        category: category.trim().to_ascii_uppercase(),
+        previous: json::text(value, "previous_category"),
+    }))
+}
+
+fn template_ref(value: &Value, what: &str) -> Result<TemplateRef, ParseError> {
+    Ok(TemplateRef {
+        name: json::required_text(value, "message_template_name", what)?,
+        language: json::text(value, "message_template_language"),
+        provider_template_id: json::text(value, "message_template_id"),
+    })
+}
+
 /// The update, or `None` for an event that is not a status the domain keeps
-/// (`ARCHIVED`, `UNARCHIVED`, `LOCKED`, `UNLOCKED`, `LIMIT_EXCEEDED`, and whatever Meta
-/// adds later): the template's status did not change to anything we could store.
+/// (`UNARCHIVED`, whose status is "what it was before", and whatever Meta adds later):
+/// the template's status did not change to anything we could store. The hourly sync
+/// brings an unarchived template's status back.
 pub(crate) fn parse_template_update(
     value: &Value,
 ) -> Result<Option<TemplateStatusUpdate>, ParseError> {
@@ -51,7 +114,9 @@ fn reason(value: &Value) -> Option<String> {
 mod tests {
     use chrono::{DateTime, Utc};
     use serde_json::{Value, json};
-    use wacrm_domain::inbound::{InboundEvent, TemplateStatus, TemplateStatusUpdate};
+    use wacrm_domain::inbound::{
+        InboundEvent, TemplateQualityUpdate, TemplateRef, TemplateStatus, TemplateStatusUpdate,
+    };
 
     use crate::meta::webhook::parse;
 
@@ -134,8 +199,90 @@ mod tests {
         assert_eq!(status("IN_APPEAL"), Some(TemplateStatus::InAppeal));
         assert_eq!(status("REINSTATED"), Some(TemplateStatus::Approved));
         assert_eq!(status("PENDING_DELETION"), Some(TemplateStatus::Deleted));
-        assert_eq!(status("ARCHIVED"), None);
-        assert_eq!(status("LIMIT_EXCEEDED"), None);
+        assert_eq!(status("ARCHIVED"), Some(TemplateStatus::Archived));
+        assert_eq!(
+            status("LIMIT_EXCEEDED"),
+            Some(TemplateStatus::LimitExceeded)
+        );
+        assert_eq!(status("UNARCHIVED"), None);
+    }
+
+    fn events(field: &str, value: Value) -> Vec<InboundEvent> {
+        let body = json!({
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "102290129340398", "time": 1674864290, "changes": [{"value": value, "field": field}]}]
+        });
+        parse(
+            &body,
+            DateTime::<Utc>::from_timestamp(1_750_000_000, 0).unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// Shape of pywa's `tests/data/updates/template_quality_update.json` (david-lev/pywa).
+    #[test]
+    fn a_quality_update_names_the_new_score() {
+        let seen = events(
+            "message_template_quality_update",
+            json!({
+                "previous_quality_score": "GREEN", "new_quality_score": "YELLOW",
+                "message_template_id": 806_312_974_732_579_i64,
+                "message_template_name": "welcome_template", "message_template_language": "en_US"
+            }),
+        );
+        assert_eq!(
+            seen,
+            vec![InboundEvent::TemplateQuality(TemplateQualityUpdate {
+                template: TemplateRef {
+                    name: "welcome_template".into(),
+                    language: Some("en_US".into()),
+                    provider_template_id: Some("806312974732579".into()),
+                },
+                score: "YELLOW".into(),
+                previous: Some("GREEN".into()),
+            })]
+        );
+    }
+
+    /// Shape of pywa's `tests/data/updates/template_category_update.json`.
+    #[test]
+    fn a_category_update_names_the_new_category() {
+        let seen = events(
+            "template_category_update",
+            json!({
+                "message_template_id": 12_345_678, "message_template_name": "my_message_template",
+                "message_template_language": "he", "new_category": "MARKETING"
+            }),
+        );
+        let [InboundEvent::TemplateCategory(update)] = seen.as_slice() else {
+            panic!("{seen:?}")
+        };
+        assert_eq!(update.category, "MARKETING");
+        assert_eq!(update.template.name, "my_message_template");
+        assert_eq!(update.template.language.as_deref(), Some("he"));
+    }
+
+    #[test]
+    fn locked_and_unlocked_change_the_lock_not_the_status() {
+        let lock = |event: &str| {
+            events(
+                "message_template_status_update",
+                json!({"event": event, "message_template_id": 1, "message_template_name": "t",
+                       "message_template_language": "en", "reason": "NONE",
+                       "other_info": {"title": "LOCKED", "description": "locked for edits"}}),
+            )
+        };
+        let locked = lock("LOCKED");
+        let [InboundEvent::TemplateLock(locked)] = locked.as_slice() else {
+            panic!("not a lock: {locked:?}")
+        };
+        assert!(locked.locked);
+        assert_eq!(locked.template.name, "t");
+        let unlocked = lock("UNLOCKED");
+        let [InboundEvent::TemplateLock(unlocked)] = unlocked.as_slice() else {
+            panic!("not a lock: {unlocked:?}")
+        };
+        assert!(!unlocked.locked);
     }
 
     #[test]

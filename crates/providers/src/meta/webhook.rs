@@ -2,18 +2,25 @@
 //!
 //! One body may carry many entries, each many changes, each many messages and statuses;
 //! every one becomes an event, in the order Meta listed them (within a value: the
-//! messages, then the statuses). Fields other than `messages` and
-//! `message_template_status_update` (e.g. `account_update`) and other `object`s are
-//! not ours and give no events.
+//! messages, then the statuses, then the value's own `errors`). The fields read are
+//! `messages`, `smb_message_echoes`, `user_preferences` and the template fields
+//! (`message_template_status_update`, `message_template_quality_update`,
+//! `template_category_update`); others (e.g. `account_update`, `calls`) and other
+//! `object`s are not ours and give no events.
+//!
+//! A message Meta could not describe, or one this code cannot read, never fails the
+//! body: it is kept as an unsupported message with the reason (or, without an id or a
+//! sender to store it under, as a system error), and the rest of the body applies.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use wacrm_domain::inbound::{InboundEvent, NumberRef};
 
 use super::customer_change::customer_change;
-use super::message::{MediaPreference, Origin, Profiles, parse_message};
+use super::events;
+use super::message::{MediaPreference, Origin, Profiles};
 use super::status::parse_status;
-use super::template::parse_template_update;
+use super::template::{parse_template_category, parse_template_event, parse_template_quality};
 use crate::webhook::{ParseError, json};
 
 pub fn parse(body: &Value, received_at: DateTime<Utc>) -> Result<Vec<InboundEvent>, ParseError> {
@@ -44,19 +51,47 @@ fn read_change(
     let value = json::object(change, "value");
     match (field.as_deref(), value) {
         (Some("messages"), Some(value)) => read_messages(value, received_at, events),
-        (Some("message_template_status_update"), Some(value)) => {
-            events.extend(parse_template_update(value)?.map(InboundEvent::TemplateStatus));
+        (Some("smb_message_echoes"), Some(value)) => {
+            read_echoes(value, received_at, events);
             Ok(())
         }
-        (Some("messages" | "message_template_status_update"), None) => {
+        (Some("user_preferences"), Some(value)) => {
+            let number = number(value);
+            let preferences = json::list(value, "user_preferences", "a value")?;
+            events.extend(events::preferences(preferences, &number, received_at));
+            Ok(())
+        }
+        (Some("message_template_status_update"), Some(value)) => {
+            events.extend(parse_template_event(value)?);
+            Ok(())
+        }
+        (Some("message_template_quality_update"), Some(value)) => {
+            events.extend(parse_template_quality(value)?.map(InboundEvent::TemplateQuality));
+            Ok(())
+        }
+        (Some("template_category_update"), Some(value)) => {
+            events.extend(parse_template_category(value)?.map(InboundEvent::TemplateCategory));
+            Ok(())
+        }
+        (Some(field), None) if READ_FIELDS.contains(&field) => {
             Err(ParseError::shape("a change has no `value` object"))
         }
         _ => Ok(()),
     }
 }
 
-/// A `messages` value: messages from customers and statuses of ours. Its `errors`
-/// (system-level problems with no message to attach them to) are not events.
+/// The `field`s whose changes give events.
+const READ_FIELDS: [&str; 6] = [
+    "messages",
+    "smb_message_echoes",
+    "user_preferences",
+    "message_template_status_update",
+    "message_template_quality_update",
+    "template_category_update",
+];
+
+/// A `messages` value: messages from customers, statuses of ours, and `errors`
+/// (system-level problems with no message to attach them to), kept as system errors.
 fn read_messages(
     value: &Value,
     received_at: DateTime<Utc>,
@@ -70,10 +105,14 @@ fn read_messages(
         received_at,
         media: MediaPreference::ProviderId,
     };
+    let errors = json::list(value, "errors", "a value").unwrap_or_default();
     for message in json::list(value, "messages", "a value")? {
-        let parsed = parse_message(message, &origin)?;
-        let change = customer_change(message, &parsed.from, &number);
-        events.push(InboundEvent::Message(parsed));
+        let event = events::message(message, &origin, errors);
+        let change = match &event {
+            InboundEvent::Message(parsed) => customer_change(message, &parsed.from, &number),
+            _ => None,
+        };
+        events.push(event);
         // After the message, so the system message lands in the conversation it
         // speaks of before that conversation takes the new identity.
         events.extend(change.map(InboundEvent::CustomerChanged));
@@ -81,7 +120,27 @@ fn read_messages(
     for status in json::list(value, "statuses", "a value")? {
         events.extend(parse_status(status, &number, received_at)?.map(InboundEvent::Status));
     }
+    events.extend(events::system_errors(errors, &number, received_at));
     Ok(())
+}
+
+/// A `smb_message_echoes` value: what the business sent from the WhatsApp Business app.
+fn read_echoes(value: &Value, received_at: DateTime<Utc>, events: &mut Vec<InboundEvent>) {
+    let number = number(value);
+    let business = value
+        .get("metadata")
+        .and_then(|metadata| json::text(metadata, "display_phone_number"));
+    let profiles = Profiles::default();
+    let origin = Origin {
+        number: &number,
+        profiles: &profiles,
+        received_at,
+        media: MediaPreference::ProviderId,
+    };
+    let echoes = json::list(value, "message_echoes", "a value").unwrap_or_default();
+    for echo in echoes {
+        events.push(events::echo(echo, &origin, business.as_deref()));
+    }
 }
 
 /// Which of our numbers the value is for: Meta's phone number id, else the number itself.
@@ -185,6 +244,7 @@ mod tests {
                 InboundEvent::CustomerChanged(change) => {
                     (format!("{change:?}"), NumberRef::Default, String::new())
                 }
+                other => panic!("unexpected {other:?}"),
             })
             .collect();
         let first = NumberRef::ProviderId("106540352242922".into());
@@ -244,6 +304,10 @@ mod tests {
         assert!(parse(&account_update, received()).unwrap().is_empty());
         let instagram = json!({"object": "instagram", "entry": [{"id": "1", "changes": []}]});
         assert!(parse(&instagram, received()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_values_own_errors_are_system_errors() {
         let system_error = json!({
             "object": "whatsapp_business_account",
             "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
@@ -251,7 +315,14 @@ mod tests {
                 "errors": [{"code": 130429, "title": "Rate limit hit"}]
             }}]}]
         });
-        assert!(parse(&system_error, received()).unwrap().is_empty());
+        let events = parse(&system_error, received()).unwrap();
+        let [InboundEvent::SystemErrors(errors)] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        assert_eq!(errors.number, NumberRef::ProviderId("1".into()));
+        assert_eq!(errors.errors[0].code, "130429");
+        assert_eq!(errors.errors[0].title, "Rate limit hit");
+        assert_eq!(errors.at, received());
     }
 
     #[test]

@@ -17,16 +17,23 @@ use diesel_async::AsyncConnection as _;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use wacrm_domain::Provider;
-use wacrm_domain::inbound::InboundEvent;
+use wacrm_domain::bots::Event;
+use wacrm_domain::inbound::{
+    EchoedMessage, InboundEvent, InboundMessage, MarketingPreferenceUpdate, MessageRevision,
+    SystemErrors,
+};
 use wacrm_persistence::connections::{self, Connection};
 use wacrm_persistence::jobs::{self as queue, NewJob};
+use wacrm_persistence::templates::TemplateChange;
 use wacrm_persistence::webhook_events::{self, WebhookEvent};
 use wacrm_persistence::{AsyncPgConnection, StoreError, bots, events};
 
 use crate::context::WorkerContext;
+use crate::echoes::{self, EchoOutcome};
 use crate::inbound::{self, Batch, InboundRules, MessageOutcome, Rejection};
 use crate::jobs::FetchMedia;
 use crate::{Job, JobError, new_job};
+use crate::{consent, provider_errors, revisions};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ProcessWebhooks {
@@ -144,6 +151,7 @@ async fn apply(
         let mut statuses = Vec::new();
         let mut template_statuses = Vec::new();
         let mut customer_changes = Vec::new();
+        let mut others = Others::default();
         for (index, items) in parsed {
             let Some(connection) = connections.get(events[index].connection_id) else {
                 rejections[index].push("the connection was deleted".into());
@@ -152,7 +160,7 @@ async fn apply(
             for item in items {
                 match item {
                     InboundEvent::Message(message) => {
-                        senders_of.push(index);
+                        senders_of.push((index, false));
                         messages.push((connection, message));
                     }
                     InboundEvent::Status(update) => statuses.push((connection, update)),
@@ -162,30 +170,20 @@ async fn apply(
                     InboundEvent::CustomerChanged(change) => {
                         customer_changes.push((index, connection, change));
                     }
+                    other => others.sort(index, connection, other, &mut messages, &mut senders_of),
                 }
             }
         }
 
         let mut follow_ups: Vec<NewJob> = Vec::new();
         let outcomes = inbound::apply_messages(conn, &mut batch, messages).await?;
-        for (index, outcome) in senders_of.into_iter().zip(outcomes) {
-            match outcome {
-                Ok(MessageOutcome::Stored {
-                    message_id,
-                    media,
-                    bots,
-                }) => {
-                    if media {
-                        follow_ups.push(new_job(&FetchMedia { message_id }).map_err(corrupt)?);
-                    }
-                    if bots_active {
-                        follow_ups.push(new_job(bots.as_ref()).map_err(corrupt)?);
-                    }
-                }
-                Ok(MessageOutcome::Duplicate) => {}
-                Err(rejection) => rejections[index].push(rejection),
-            }
-        }
+        follow_messages(
+            senders_of,
+            outcomes,
+            bots_active,
+            &mut follow_ups,
+            &mut rejections,
+        )?;
         // After the messages: a system message announcing the change lands in
         // the conversation it speaks of, which then takes the new identity.
         for (index, connection, change) in customer_changes {
@@ -195,6 +193,15 @@ async fn apply(
                 rejections[index].push(rejection);
             }
         }
+        others
+            .apply(
+                conn,
+                &mut batch,
+                bots_active,
+                &mut follow_ups,
+                &mut rejections,
+            )
+            .await?;
         for (connection, update) in statuses {
             inbound::apply_status(conn, &mut batch, connection, update).await?;
         }
@@ -219,6 +226,179 @@ async fn apply(
         Ok(queued)
     })
     .await
+}
+
+/// The jobs that follow stored messages (media to fetch, bots to run), and the
+/// rejections of those that could not be stored. A welcome request (`true`) gives the
+/// bots no text to match: it is the start of the conversation, for `first_message`.
+fn follow_messages(
+    senders_of: Vec<(usize, bool)>,
+    outcomes: Vec<Result<MessageOutcome, Rejection>>,
+    bots_active: bool,
+    follow_ups: &mut Vec<NewJob>,
+    rejections: &mut [Vec<Rejection>],
+) -> Result<(), StoreError> {
+    for ((index, welcome), outcome) in senders_of.into_iter().zip(outcomes) {
+        match outcome {
+            Ok(MessageOutcome::Stored {
+                message_id,
+                media,
+                mut bots,
+            }) => {
+                if media {
+                    follow_ups.push(new_job(&FetchMedia { message_id }).map_err(corrupt)?);
+                }
+                if welcome {
+                    if let Event::Inbound { text, .. } = &mut bots.event {
+                        text.clear();
+                    }
+                }
+                if bots_active {
+                    follow_ups.push(new_job(bots.as_ref()).map_err(corrupt)?);
+                }
+            }
+            Ok(MessageOutcome::Duplicate) => {}
+            Err(rejection) => rejections[index].push(rejection),
+        }
+    }
+    Ok(())
+}
+
+/// The events beyond messages, statuses and template statuses, each with the index
+/// of the webhook it came in.
+#[derive(Default)]
+struct Others<'c> {
+    echoes: Vec<(usize, &'c Connection, EchoedMessage)>,
+    revisions: Vec<(usize, &'c Connection, MessageRevision)>,
+    preferences: Vec<(usize, MarketingPreferenceUpdate)>,
+    templates: Vec<(&'c Connection, InboundEvent)>,
+    system_errors: Vec<(&'c Connection, SystemErrors)>,
+}
+
+impl<'c> Others<'c> {
+    /// Files one event; a welcome request joins the messages, marked as one.
+    fn sort(
+        &mut self,
+        index: usize,
+        connection: &'c Connection,
+        event: InboundEvent,
+        messages: &mut Vec<(&'c Connection, InboundMessage)>,
+        senders_of: &mut Vec<(usize, bool)>,
+    ) {
+        match event {
+            InboundEvent::WelcomeRequest(message) => {
+                senders_of.push((index, true));
+                messages.push((connection, message));
+            }
+            InboundEvent::Echo(echo) => self.echoes.push((index, connection, echo)),
+            InboundEvent::Revision(revision) => {
+                self.revisions.push((index, connection, revision));
+            }
+            InboundEvent::MarketingPreference(update) => self.preferences.push((index, update)),
+            InboundEvent::SystemErrors(errors) => self.system_errors.push((connection, errors)),
+            template => self.templates.push((connection, template)),
+        }
+    }
+
+    /// Echoes first, then revisions (which may name a message or echo applied just
+    /// before them); a revision of a message that is not ours applies as what it
+    /// carries instead.
+    async fn apply(
+        self,
+        conn: &mut AsyncPgConnection,
+        batch: &mut Batch,
+        bots_active: bool,
+        follow_ups: &mut Vec<NewJob>,
+        rejections: &mut [Vec<Rejection>],
+    ) -> Result<(), StoreError> {
+        let mut echoes = self.echoes;
+        let first = std::mem::take(&mut echoes);
+        self::apply_echoes(conn, batch, first, bots_active, follow_ups, rejections).await?;
+        let mut instead_messages = Vec::new();
+        let mut instead_senders = Vec::new();
+        for (index, connection, revision) in self.revisions {
+            match revisions::apply_revision(conn, batch, connection, revision).await? {
+                Some(InboundEvent::Message(message)) => {
+                    instead_senders.push((index, false));
+                    instead_messages.push((connection, message));
+                }
+                Some(InboundEvent::Echo(echo)) => echoes.push((index, connection, echo)),
+                Some(_) | None => {}
+            }
+        }
+        if !instead_messages.is_empty() {
+            let outcomes = inbound::apply_messages(conn, batch, instead_messages).await?;
+            follow_messages(
+                instead_senders,
+                outcomes,
+                bots_active,
+                follow_ups,
+                rejections,
+            )?;
+        }
+        self::apply_echoes(conn, batch, echoes, bots_active, follow_ups, rejections).await?;
+        for (index, update) in self.preferences {
+            if let Err(rejection) = consent::apply_marketing_preference(conn, update).await? {
+                rejections[index].push(rejection);
+            }
+        }
+        for (connection, event) in self.templates {
+            let (template, change) = match &event {
+                InboundEvent::TemplateQuality(update) => {
+                    (&update.template, TemplateChange::Quality(&update.score))
+                }
+                InboundEvent::TemplateCategory(update) => {
+                    (&update.template, TemplateChange::Category(&update.category))
+                }
+                InboundEvent::TemplateLock(update) => {
+                    (&update.template, TemplateChange::Locked(update.locked))
+                }
+                _ => continue,
+            };
+            inbound::apply_template_change(conn, batch, connection, template, change).await?;
+        }
+        for (connection, errors) in self.system_errors {
+            provider_errors::apply_system_errors(conn, batch, connection, errors).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn apply_echoes(
+    conn: &mut AsyncPgConnection,
+    batch: &mut Batch,
+    echoes: Vec<(usize, &Connection, EchoedMessage)>,
+    bots_active: bool,
+    follow_ups: &mut Vec<NewJob>,
+    rejections: &mut [Vec<Rejection>],
+) -> Result<(), StoreError> {
+    if echoes.is_empty() {
+        return Ok(());
+    }
+    let (indexes, echoes): (Vec<usize>, Vec<_>) = echoes
+        .into_iter()
+        .map(|(index, connection, echo)| (index, (connection, echo)))
+        .unzip();
+    let outcomes = echoes::apply_echoes(conn, batch, echoes).await?;
+    for (index, outcome) in indexes.into_iter().zip(outcomes) {
+        match outcome {
+            Ok(EchoOutcome::Stored {
+                message_id,
+                media,
+                bots,
+            }) => {
+                if media {
+                    follow_ups.push(new_job(&FetchMedia { message_id }).map_err(corrupt)?);
+                }
+                if bots_active {
+                    follow_ups.push(new_job(bots.as_ref()).map_err(corrupt)?);
+                }
+            }
+            Ok(EchoOutcome::Duplicate) => {}
+            Err(rejection) => rejections[index].push(rejection),
+        }
+    }
+    Ok(())
 }
 
 /// The events of one stored body, or why it cannot be read.

@@ -5,6 +5,8 @@ mod admin;
 mod lipachat;
 mod media;
 mod meta;
+mod meta_corpus;
+mod meta_events;
 mod stream;
 mod tata;
 mod whats91;
