@@ -9,6 +9,7 @@
 //! the job dead for inspection. Storage lives in [`wacrm_persistence::jobs`].
 
 pub mod ai_settings;
+mod contain;
 mod context;
 mod error;
 pub mod inbound;

@@ -4,6 +4,7 @@
 mod admin;
 mod lipachat;
 mod meta;
+mod poison;
 mod stream;
 mod tata;
 mod whats91;
