@@ -17,7 +17,7 @@ mod functions;
 pub mod idempotency;
 pub mod jobs;
 pub mod leads;
-pub mod login_failures;
+pub mod login_attempts;
 pub mod matching;
 pub mod messages;
 pub mod migrate;

@@ -172,7 +172,10 @@ mod tests {
         assert!(at_or(Some(&json!("1230767999")), received, "x").is_err());
         assert!(at_or(Some(&json!(0)), received, "x").is_err());
         let ahead = received + Duration::days(1);
-        assert_eq!(at_or(Some(&json!(ahead.timestamp())), received, "x").unwrap(), ahead);
+        assert_eq!(
+            at_or(Some(&json!(ahead.timestamp())), received, "x").unwrap(),
+            ahead
+        );
         let beyond = ahead.timestamp() + 1;
         assert!(at_or(Some(&json!(beyond)), received, "x").is_err());
         assert!(at_or(Some(&json!("1230768000")), received, "x").is_ok());
