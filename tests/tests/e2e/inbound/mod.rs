@@ -5,6 +5,7 @@ mod admin;
 mod lipachat;
 mod meta;
 mod poison;
+mod scoping;
 mod stream;
 mod tata;
 mod whats91;
