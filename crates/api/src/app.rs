@@ -24,7 +24,7 @@ use crate::error::{ApiError, extractors};
 use crate::ingest::Ingest;
 use crate::realtime::Realtime;
 use crate::state::AppState;
-use crate::{metrics, openapi, request_id, routes};
+use crate::{metrics, openapi, request_id, routes, security_headers};
 
 /// Largest JSON body the API accepts (webhooks have their own, larger limit).
 pub const API_BODY_LIMIT: usize = 1024 * 1024;
@@ -146,6 +146,7 @@ fn serve(
             .app_data(web::QueryConfig::default().error_handler(extractors::query))
             .wrap(prometheus.clone())
             .wrap(from_fn(request_id::middleware))
+            .wrap(from_fn(security_headers::middleware))
             .into_utoipa_app()
             .openapi(openapi::base())
             .configure(routes::configure)

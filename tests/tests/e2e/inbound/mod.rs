@@ -3,6 +3,7 @@
 
 mod admin;
 mod lipachat;
+mod media_headers;
 mod meta;
 mod poison;
 mod scoping;
