@@ -6,6 +6,7 @@ mod lipachat;
 mod media_headers;
 mod meta;
 mod poison;
+mod rotation;
 mod scoping;
 mod stream;
 mod tata;
