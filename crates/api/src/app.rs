@@ -66,6 +66,7 @@ impl Application {
             realtime: Realtime::start(database.url.clone()),
             media,
             jobs: worker_context.signal.clone(),
+            metrics_token: config.metrics_token.clone(),
         };
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("binding {}", config.listen))?;

@@ -28,6 +28,8 @@ pub struct AppState {
     pub media: MediaStore,
     /// Wakes the workers after a handler committed jobs.
     pub jobs: JobSignal,
+    /// `WACRM_METRICS_TOKEN`: the bearer token `/metrics` requires, if any.
+    pub metrics_token: Option<secrecy::SecretString>,
 }
 
 impl AppState {
