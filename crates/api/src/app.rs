@@ -24,7 +24,7 @@ use crate::error::{ApiError, extractors};
 use crate::ingest::Ingest;
 use crate::realtime::Realtime;
 use crate::state::AppState;
-use crate::{metrics, openapi, request_id, routes, text_guard};
+use crate::{metrics, openapi, request_id, routes, security_headers, text_guard};
 
 /// Largest JSON body the API accepts (webhooks have their own, larger limit).
 pub const API_BODY_LIMIT: usize = 1024 * 1024;
@@ -68,6 +68,7 @@ impl Application {
             media,
             jobs: worker_context.signal.clone(),
             egress: config.egress(),
+            metrics_token: config.metrics_token.clone(),
         };
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("binding {}", config.listen))?;
@@ -149,6 +150,7 @@ fn serve(
             .wrap(from_fn(text_guard::middleware))
             .wrap(prometheus.clone())
             .wrap(from_fn(request_id::middleware))
+            .wrap(from_fn(security_headers::middleware))
             .into_utoipa_app()
             .openapi(openapi::base())
             .configure(routes::configure)

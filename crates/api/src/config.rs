@@ -47,7 +47,12 @@ pub struct Config {
     /// media links) may reach loopback and private addresses. For tests against
     /// local fake providers only; refused with `WACRM_ENV=production`.
     pub allow_private_targets: bool,
+    /// `WACRM_METRICS_TOKEN`: when set, `/metrics` answers only with it as a bearer token.
+    pub metrics_token: Option<SecretString>,
 }
+
+/// RFC 7518 §3.2: an HS256 key of at least the hash's 256 bits.
+const MIN_JWT_SECRET_BYTES: usize = 32;
 
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
@@ -68,6 +73,14 @@ impl Config {
         let master_key = secret("WACRM_MASTER_KEY", || STANDARD.encode(random_bytes()))?;
         check_master_key(&master_key)?;
         let jwt_secret = secret("WACRM_JWT_SECRET", || STANDARD.encode(random_bytes()))?;
+        // HS256 with a short key can be brute-forced offline from one token.
+        if production
+            && secrecy::ExposeSecret::expose_secret(&jwt_secret).len() < MIN_JWT_SECRET_BYTES
+        {
+            bail!(
+                "WACRM_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes when WACRM_ENV=production"
+            );
+        }
         let listen = var("WACRM_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
         let allow_private_targets =
             var("WACRM_ALLOW_PRIVATE_TARGETS").is_some_and(|value| value == "true" || value == "1");
@@ -103,6 +116,7 @@ impl Config {
             media_url: var("WACRM_MEDIA_URL"),
             graph_version: var("WACRM_META_GRAPH_VERSION").unwrap_or_else(|| "v25.0".into()),
             allow_private_targets,
+            metrics_token: var("WACRM_METRICS_TOKEN").map(Into::into),
         })
     }
 
@@ -208,6 +222,23 @@ mod tests {
         ])
         .unwrap_err();
         assert!(error.to_string().contains("WACRM_MASTER_KEY"));
+    }
+
+    #[test]
+    fn production_refuses_a_jwt_secret_under_32_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = STANDARD.encode([7u8; 32]);
+        let with = |secret: &str| {
+            config(&[
+                ("WACRM_ENV", "production"),
+                ("WACRM_DATA_DIR", dir.path().to_str().unwrap()),
+                ("WACRM_MASTER_KEY", &key),
+                ("WACRM_JWT_SECRET", secret),
+            ])
+        };
+        let error = with("too-short-secret").unwrap_err();
+        assert!(error.to_string().contains("at least 32 bytes"), "{error}");
+        assert!(with(&"x".repeat(32)).is_ok());
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod pagination;
 pub mod realtime;
 pub mod request_id;
 pub mod routes;
+pub mod security_headers;
 pub mod sending;
 pub mod state;
 pub mod telemetry;

@@ -40,11 +40,14 @@ pub async fn middleware(
         })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    // The route's pattern, never the path: Lipachat's and TATA's webhook
+    // paths carry their secret token, and logs are read by many.
+    let route = request.match_pattern();
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         method = %request.method(),
-        path = %request.path(),
+        route = route.as_deref().unwrap_or("UNMATCHED"),
     );
     let started = Instant::now();
     let header_value = HeaderValue::from_str(&id).ok();
@@ -69,5 +72,62 @@ pub async fn middleware(
             tracing::warn!(%error, "request failed");
             Err(error)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, HttpResponse, test, web};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::ErrorKind::Other)?
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_webhook_token_in_the_path_never_reaches_the_logs() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let app = test::init_service(App::new().wrap(from_fn(middleware)).route(
+            "/webhooks/{provider}/{connection_id}/{token}",
+            web::post().to(HttpResponse::Ok),
+        ))
+        .await;
+        for path in [
+            "/webhooks/lipachat/0190b4a0-0000-7000-8000-000000000001/s3cret-url-token",
+            "/elsewhere/s3cret-url-token",
+        ] {
+            let request = test::TestRequest::post().uri(path).to_request();
+            test::call_service(&app, request).await;
+        }
+        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            logs.contains("/webhooks/{provider}/{connection_id}/{token}"),
+            "{logs}"
+        );
+        assert!(logs.contains("UNMATCHED"), "{logs}");
+        assert!(!logs.contains("s3cret-url-token"), "{logs}");
     }
 }

@@ -31,6 +31,8 @@ pub struct AppState {
     pub jobs: JobSignal,
     /// Which addresses a configured base URL may name.
     pub egress: Egress,
+    /// `WACRM_METRICS_TOKEN`: the bearer token `/metrics` requires, if any.
+    pub metrics_token: Option<secrecy::SecretString>,
 }
 
 impl AppState {

@@ -19,6 +19,12 @@ pub struct Credentials {
     pub verification_token: Option<String>,
     /// The secret in the webhook URL of providers that do not sign (generated).
     pub webhook_token: Option<String>,
+    /// The token a rotation replaced, still accepted until `previous_webhook_token_until`
+    /// so the provider can be pointed at the new URL without losing webhooks.
+    #[serde(default)]
+    pub previous_webhook_token: Option<String>,
+    #[serde(default)]
+    pub previous_webhook_token_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Credentials {
@@ -63,6 +69,19 @@ impl Credentials {
             .collect()
     }
 
+    /// The webhook URL tokens accepted at `now`: the current one, and the one a
+    /// rotation replaced while its grace period lasts.
+    pub fn webhook_tokens(&self, now: chrono::DateTime<chrono::Utc>) -> Vec<&str> {
+        let previous = self.previous_webhook_token.as_deref().filter(|_| {
+            self.previous_webhook_token_until
+                .is_some_and(|until| now < until)
+        });
+        self.get("webhook_token")
+            .into_iter()
+            .chain(previous.filter(|token| !token.is_empty()))
+            .collect()
+    }
+
     /// Fields in `changes` replace ours; the others stay.
     pub fn merge(&mut self, changes: Credentials) {
         let Credentials {
@@ -74,6 +93,8 @@ impl Credentials {
             signing_secret,
             verification_token,
             webhook_token,
+            previous_webhook_token,
+            previous_webhook_token_until,
         } = changes;
         let keep = |new: Option<String>, old: &mut Option<String>| {
             if new.is_some() {
@@ -88,6 +109,10 @@ impl Credentials {
         keep(signing_secret, &mut self.signing_secret);
         keep(verification_token, &mut self.verification_token);
         keep(webhook_token, &mut self.webhook_token);
+        keep(previous_webhook_token, &mut self.previous_webhook_token);
+        if previous_webhook_token_until.is_some() {
+            self.previous_webhook_token_until = previous_webhook_token_until;
+        }
     }
 }
 

@@ -11,7 +11,10 @@ pub fn expiry_after_inbound(
     current: Option<DateTime<Utc>>,
     sent_at: DateTime<Utc>,
 ) -> DateTime<Utc> {
-    let candidate = sent_at + WINDOW;
+    // Saturating: a time near chrono's maximum must not panic the worker.
+    let candidate = sent_at
+        .checked_add_signed(WINDOW)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     current.map_or(candidate, |current| current.max(candidate))
 }
 
@@ -44,5 +47,11 @@ mod tests {
         let newer = expiry_after_inbound(None, at(12));
         assert_eq!(expiry_after_inbound(Some(newer), at(9)), newer);
         assert_eq!(expiry_after_inbound(Some(newer), at(15)), at(15) + WINDOW);
+    }
+
+    #[test]
+    fn a_time_at_the_end_of_the_calendar_does_not_panic() {
+        let last = DateTime::<Utc>::MAX_UTC - Duration::hours(1);
+        assert_eq!(expiry_after_inbound(None, last), DateTime::<Utc>::MAX_UTC);
     }
 }

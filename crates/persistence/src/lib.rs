@@ -18,7 +18,7 @@ mod functions;
 pub mod idempotency;
 pub mod jobs;
 pub mod leads;
-pub mod login_failures;
+pub mod login_attempts;
 pub mod matching;
 pub mod message_provider_ids;
 pub mod messages;

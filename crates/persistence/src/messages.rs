@@ -63,7 +63,9 @@ pub async fn insert_unless_known(
         .optional()?)
 }
 
-/// [`insert_unless_known`] for many messages: returns the ones inserted.
+/// [`insert_unless_known`] for many messages: returns the ones inserted. A
+/// provider id is unique per conversation, so per connection: another
+/// connection's message under the same id is not a duplicate.
 /// Rows go in by provider message id, so concurrent batches that share some
 /// wait for each other in the same order.
 pub async fn insert_many_unless_known(

@@ -43,10 +43,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    login_failures (id) {
-        id -> Int8,
+    login_attempts (throttle_key) {
         throttle_key -> Text,
-        failed_at -> Timestamptz,
+        attempts -> Int4,
+        window_started_at -> Timestamptz,
     }
 }
 
@@ -327,7 +327,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     staff,
     refresh_tokens,
     api_keys,
-    login_failures,
+    login_attempts,
     lead_statuses,
     lead_sources,
     leads,

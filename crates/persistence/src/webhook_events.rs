@@ -43,7 +43,7 @@ pub struct NewWebhookEvent {
     pub error: Option<String>,
 }
 
-/// Stores `events` (a body already stored, by provider and key, is skipped)
+/// Stores `events` (a body already stored for the same connection is skipped)
 /// and queues `jobs`, in ONE statement: atomic without a transaction block,
 /// and one round trip for a whole group commit. Jobs are due now and have no
 /// unique key.
@@ -115,7 +115,7 @@ impl QueryFragment<Pg> for StoreWithJobs<'_> {
         out.push_bind_param::<Array<Nullable<Text>>, _>(&self.errors)?;
         out.push_sql(
             ")
-                 ON CONFLICT (provider, event_key) DO NOTHING
+                 ON CONFLICT (connection_id, event_key) DO NOTHING
              )
              INSERT INTO jobs (kind, payload, max_attempts)
              SELECT * FROM unnest(",

@@ -10,6 +10,7 @@
 
 pub mod ai_settings;
 pub mod consent;
+mod contain;
 mod context;
 pub mod echoes;
 mod error;

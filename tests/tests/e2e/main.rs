@@ -13,6 +13,7 @@ mod embedded;
 mod errors;
 mod inbound;
 mod jobs;
+mod login_burst;
 mod outbound;
 mod permissions;
 mod quick_replies;

@@ -166,3 +166,28 @@ async fn every_answer_carries_a_request_id_and_problems_repeat_it() {
         TestApp::answer(app.client.get(app.url("/healthz")).send().await.unwrap()).await;
     assert!(!generated.headers["x-request-id"].is_empty());
 }
+
+#[tokio::test]
+async fn metrics_can_require_a_bearer_token() {
+    let app =
+        TestApp::spawn_with(&[("WACRM_METRICS_TOKEN", "scrape-token-of-32-characters-ok")]).await;
+    let anonymous = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let wrong = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("not-it")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let scraped = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("scrape-token-of-32-characters-ok")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), StatusCode::OK);
+    assert!(scraped.text().await.unwrap().contains("wacrm_"));
+}

@@ -1,7 +1,14 @@
 //! Password hashing: argon2id with OWASP's parameters (m=19456 KiB, t=2, p=1).
+//!
+//! Each hash takes 19 MiB and a core for tens of milliseconds, so at most one
+//! per core runs at a time; the rest wait their turn without holding anything
+//! else (callers release their database connection first).
+
+use std::sync::LazyLock;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -10,23 +17,35 @@ fn hasher() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::DEFAULT)
 }
 
+/// Turns to run a hash: one per core.
+static TURNS: LazyLock<Semaphore> = LazyLock::new(|| {
+    Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))
+});
+
+/// Runs `work` on a blocking thread once a turn is free.
+async fn bounded<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    let _turn = TURNS.acquire().await.map_err(ApiError::internal)?;
+    actix_web::web::block(work)
+        .await
+        .map_err(ApiError::internal)
+}
+
 /// Hashes on a blocking thread: argon2 is deliberately slow.
 pub async fn hash(password: String) -> ApiResult<String> {
-    actix_web::web::block(move || {
+    bounded(move || {
         let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
         hasher()
             .hash_password(password.as_bytes(), &salt)
             .map(|hash| hash.to_string())
     })
-    .await
-    .map_err(ApiError::internal)?
+    .await?
     .map_err(ApiError::internal)
 }
 
 /// Verifies on a blocking thread. Without a stored hash it still does the same
 /// work, so response timing does not reveal which emails exist.
 pub async fn verify(password: String, stored: Option<String>) -> ApiResult<bool> {
-    actix_web::web::block(move || match stored {
+    bounded(move || match stored {
         Some(stored) => PasswordHash::new(&stored)
             .map(|parsed| {
                 hasher()
@@ -41,7 +60,6 @@ pub async fn verify(password: String, stored: Option<String>) -> ApiResult<bool>
         }
     })
     .await
-    .map_err(ApiError::internal)
 }
 
 #[cfg(test)]

@@ -14,6 +14,12 @@ use crate::auth::{Principal, password};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::routes::staff::StaffResponse;
 use crate::state::AppState;
+use crate::validation::Checks;
+
+/// RFC 5321's limit for an address.
+const MAX_EMAIL_BYTES: usize = 254;
+/// The same cap staff passwords are set under.
+const MAX_PASSWORD_BYTES: usize = 1024;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +49,7 @@ pub struct TokenResponse {
 #[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
     (status = 200, body = TokenResponse),
     (status = 401, body = Problem, content_type = "application/problem+json", description = "`invalid_credentials`"),
+    (status = 422, body = Problem, content_type = "application/problem+json", description = "`validation_failed`: an email over 254 bytes or a password over 1024"),
     (status = 429, body = Problem, content_type = "application/problem+json", description = "`too_many_requests`, with Retry-After"),
 ))]
 #[post("/auth/login")]
@@ -52,27 +59,44 @@ pub async fn login(
     body: web::Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     let LoginRequest { email, password } = body.into_inner();
+    // Checked before any work: a megabyte "email" would otherwise be a key
+    // stored by the throttle and hashed into a query.
+    let mut checks = Checks::default();
+    if email.len() > MAX_EMAIL_BYTES {
+        checks.fail("email", format!("must be at most {MAX_EMAIL_BYTES} bytes"));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        checks.fail(
+            "password",
+            format!("must be at most {MAX_PASSWORD_BYTES} bytes"),
+        );
+    }
+    checks.finish()?;
     // The peer address, not X-Forwarded-For, which any client can forge.
     let address = request
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
     let keys = LoginKeys::new(&email, &address);
-    let mut conn = state.conn().await?;
-    keys.check(&mut conn).await?;
-    let member = staff::find_by_email(&mut conn, email.trim()).await?;
+    let member = {
+        let mut conn = state.conn().await?;
+        keys.record_attempt(&mut conn).await?;
+        staff::find_by_email(&mut conn, email.trim()).await?
+    };
+    // The connection is back in the pool while the password is hashed.
     let stored = member.as_ref().map(|m| m.password_hash.clone());
     let valid = password::verify(password, stored).await?;
     let member = match member {
         Some(member) if valid && member.is_active => member,
+        // The attempt is already counted.
         _ => {
-            keys.record_failure(&mut conn).await?;
             return Err(ApiError::unauthorized(
                 "invalid_credentials",
                 "the email or password is wrong",
             ));
         }
     };
+    let mut conn = state.conn().await?;
     keys.record_success(&mut conn).await?;
     let pair = issue_pair(&state, &mut conn, member.id, Uuid::now_v7()).await?;
     Ok(HttpResponse::Ok().json(pair))

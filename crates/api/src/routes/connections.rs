@@ -29,6 +29,8 @@ pub struct ConnectionResponse {
     pub base_url: Option<String>,
     /// The exact URL to register with the provider, including any secret token.
     pub webhook_url: String,
+    /// After a token rotation: until when the previous `webhook_url` is still accepted.
+    pub previous_webhook_url_valid_until: Option<DateTime<Utc>>,
     /// Meta's WhatsApp Business Account id (not a secret).
     pub waba_id: Option<String>,
     pub has_access_token: bool,
@@ -62,6 +64,9 @@ impl ConnectionResponse {
         let has = |field: &str| credentials.get(field).is_some();
         Self {
             webhook_url: webhook_url(public_url, &connection),
+            previous_webhook_url_valid_until: credentials
+                .previous_webhook_token_until
+                .filter(|until| *until > Utc::now()),
             waba_id: credentials.waba_id.clone(),
             has_access_token: has("access_token"),
             has_app_secret: has("app_secret"),
@@ -126,7 +131,7 @@ impl CredentialsRequest {
             api_key: self.api_key,
             signing_secret: self.signing_secret,
             verification_token: self.verification_token,
-            webhook_token: None,
+            ..Credentials::default()
         };
         for field in [
             "access_token",
@@ -325,6 +330,58 @@ pub async fn update_connection(
     Ok(web::Json(
         ConnectionResponse::new(updated, &state.public_url).with_last_error(&latest),
     ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateWebhookTokenRequest {
+    /// How long the previous URL keeps working, in hours (0–720, default 24).
+    #[schema(minimum = 0, maximum = 720)]
+    pub grace_period_hours: Option<i64>,
+}
+
+/// Give a Lipachat or TATA connection a new webhook URL secret. The previous
+/// URL keeps working for the grace period, so the provider can be updated
+/// without losing webhooks; conversations and messages stay as they are.
+#[utoipa::path(tag = "connections", params(("id" = Uuid, Path)), request_body = RotateWebhookTokenRequest, security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = ConnectionResponse, description = "the connection with its new `webhook_url`"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json", description = "`validation_failed`, or `webhook_token_not_used` for a provider that signs its webhooks"),
+))]
+#[post("/connections/{id}/rotate-webhook-token")]
+pub async fn rotate_webhook_token(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<RotateWebhookTokenRequest>,
+) -> ApiResult<web::Json<ConnectionResponse>> {
+    principal.require(Permission::ADMIN)?;
+    let hours = body.grace_period_hours.unwrap_or(24);
+    let mut checks = Checks::default();
+    if !(0..=720).contains(&hours) {
+        checks.fail("grace_period_hours", "must be between 0 and 720");
+    }
+    checks.finish()?;
+    let mut conn = state.conn().await?;
+    let mut connection = connections::find(&mut conn, &state.cipher, *id).await?;
+    if connection.provider.signs_webhooks() {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "webhook_token_not_used",
+            "this provider signs its webhooks; its URL carries no token to rotate",
+        ));
+    }
+    let credentials = &mut connection.credentials;
+    credentials.previous_webhook_token = credentials.webhook_token.take();
+    credentials.previous_webhook_token_until = Some(Utc::now() + chrono::Duration::hours(hours));
+    credentials.webhook_token = Some(tokens::new_secret());
+    let updated = connections::update(&mut conn, &state.cipher, &connection).await?;
+    state.connections.forget(updated.id);
+    tracing::info!(connection_id = %updated.id, grace_period_hours = hours, "webhook token rotated");
+    Ok(web::Json(ConnectionResponse::new(
+        updated,
+        &state.public_url,
+    )))
 }
 
 /// Delete a connection with its numbers, conversations and messages.

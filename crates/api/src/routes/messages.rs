@@ -174,22 +174,71 @@ pub async fn get_message_media(
         ));
     };
     let bytes = state.media.get(key).await.map_err(ApiError::internal)?;
+    let mime_type = media
+        .mime_type
+        .as_deref()
+        .unwrap_or("application/octet-stream");
     let mut response = HttpResponse::Ok();
-    response.content_type(
-        media
-            .mime_type
-            .as_deref()
-            .unwrap_or("application/octet-stream"),
-    );
-    if let Some(filename) = &media.filename {
-        let safe: String = filename
-            .chars()
-            .filter(|c| !matches!(c, '"' | '\\' | '\r' | '\n'))
-            .collect();
-        response.insert_header((
-            "content-disposition",
-            format!("inline; filename=\"{safe}\""),
-        ));
-    }
+    response.content_type(mime_type);
+    response.insert_header((
+        "content-disposition",
+        disposition(mime_type, media.filename.as_deref()),
+    ));
     Ok(response.body(bytes))
+}
+
+/// Only what a browser shows as media is inline; anything else (HTML, SVG,
+/// PDF, ...) downloads, so a customer's file never runs in our origin.
+fn disposition(mime_type: &str, filename: Option<&str>) -> String {
+    let essence = mime_type.split(';').next().unwrap_or_default().trim();
+    let (kind, subtype) = essence.split_once('/').unwrap_or((essence, ""));
+    let shown = matches!(
+        kind.to_ascii_lowercase().as_str(),
+        "image" | "video" | "audio"
+    ) && !subtype.to_ascii_lowercase().starts_with("svg");
+    let mode = if shown { "inline" } else { "attachment" };
+    match filename.map(safe_filename).filter(|name| !name.is_empty()) {
+        Some(name) => format!("{mode}; filename=\"{name}\""),
+        None => mode.to_owned(),
+    }
+}
+
+/// The name as printable ASCII without quotes, backslashes or path
+/// separators: anything else (a control character made this a 500) becomes `_`.
+fn safe_filename(name: &str) -> String {
+    name.chars()
+        .filter(|c| !matches!(c, '\r' | '\n'))
+        .map(|c| match c {
+            ' '..='~' if !matches!(c, '"' | '\\' | '/') => c,
+            _ => '_',
+        })
+        .take(200)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_shows_inline_and_everything_else_downloads() {
+        assert_eq!(disposition("image/jpeg", None), "inline");
+        assert_eq!(
+            disposition("video/mp4; codecs=avc1", Some("a.mp4")),
+            "inline; filename=\"a.mp4\""
+        );
+        assert_eq!(disposition("image/svg+xml", None), "attachment");
+        assert_eq!(
+            disposition("text/html", Some("x.html")),
+            "attachment; filename=\"x.html\""
+        );
+        assert_eq!(disposition("application/pdf", Some("\r\n")), "attachment");
+    }
+
+    #[test]
+    fn a_filename_keeps_only_safe_characters() {
+        assert_eq!(safe_filename("in\u{1}voice\"\r\n;.html"), "in_voice_;.html");
+        assert_eq!(safe_filename("../etc/passwd"), ".._etc_passwd");
+        assert_eq!(safe_filename("café.pdf"), "caf_.pdf");
+    }
 }

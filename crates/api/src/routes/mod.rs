@@ -91,6 +91,7 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(connections::create_connection)
                 .service(connections::get_connection)
                 .service(connections::update_connection)
+                .service(connections::rotate_webhook_token)
                 .service(connections::delete_connection)
                 .service(numbers::list_numbers)
                 .service(numbers::create_number)

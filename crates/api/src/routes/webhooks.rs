@@ -194,10 +194,14 @@ fn authenticate(
             header("x-crm-webhook-token"),
         ),
         Provider::Lipachat | Provider::Tata => {
-            match (connection.credentials.get("webhook_token"), url_token) {
-                (Some(expected), Some(given)) => verify::url_token(expected, given),
-                _ => Err(VerifyError::BadToken),
-            }
+            // The current token, or the one a rotation replaced while its grace lasts.
+            let given = url_token.ok_or(VerifyError::BadToken)?;
+            let accepted = connection.credentials.webhook_tokens(chrono::Utc::now());
+            accepted
+                .iter()
+                .map(|expected| verify::url_token(expected, given))
+                .find(Result::is_ok)
+                .unwrap_or(Err(VerifyError::BadToken))
         }
     }
 }

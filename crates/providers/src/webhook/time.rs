@@ -1,7 +1,7 @@
 //! When an event happened, from whatever the provider wrote: unix seconds or
 //! milliseconds (as a number or a string), RFC 3339, or a date-time without a zone.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use serde_json::Value;
 
 use super::ParseError;
@@ -9,6 +9,18 @@ use super::ParseError;
 /// Below this, a unix time is in seconds (it reaches the year 5138); above it, in
 /// milliseconds (from March 1973 on). No provider of ours sends either outside that.
 const MILLIS_FROM: i64 = 100_000_000_000;
+
+/// No WhatsApp event predates 2009 (WhatsApp's launch); a time before it is a unit
+/// mistake or a forgery.
+const EARLIEST: DateTime<Utc> = match DateTime::from_timestamp(1_230_768_000, 0) {
+    Some(at) => at,
+    None => DateTime::<Utc>::UNIX_EPOCH,
+};
+
+/// How far ahead of our own receipt an event may claim to be: clock skew, not more.
+/// Beyond it a time would hold a session window open for ever (and near chrono's
+/// maximum, adding the window to it overflows).
+const AHEAD: Duration = Duration::days(1);
 
 /// The event's time: `received_at` when the payload has none, an error when it has one
 /// we cannot read (a wrong time is worse than a missing one: it would reorder the inbox).
@@ -20,11 +32,22 @@ pub(crate) fn at_or(
     match value {
         None | Some(Value::Null) => Ok(received_at),
         Some(Value::String(text)) if text.trim().is_empty() => Ok(received_at),
-        Some(value) => timestamp(value).ok_or_else(|| {
-            ParseError::shape(format!(
-                "the `timestamp` of {what} is not a time we can read"
-            ))
-        }),
+        Some(value) => {
+            let at = timestamp(value).ok_or_else(|| {
+                ParseError::shape(format!(
+                    "the `timestamp` of {what} is not a time we can read"
+                ))
+            })?;
+            let latest = received_at
+                .checked_add_signed(AHEAD)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
+            if at < EARLIEST || at > latest {
+                return Err(ParseError::shape(format!(
+                    "the `timestamp` of {what} is outside 2009-01-01 .. a day after it was received"
+                )));
+            }
+            Ok(at)
+        }
     }
 }
 
@@ -138,5 +161,23 @@ mod tests {
             "the `timestamp` of message wamid.1 is not a time we can read"
         );
         assert!(at_or(Some(&json!(true)), received, "x").is_err());
+    }
+
+    #[test]
+    fn a_time_before_2009_or_more_than_a_day_ahead_is_an_error() {
+        let received = utc("2026-01-01T00:00:00Z");
+        // Issue 13's poison: milliseconds in the year 262,000.
+        let error = at_or(Some(&json!("8210266873199999")), received, "message m1").unwrap_err();
+        assert!(error.to_string().contains("outside 2009-01-01"), "{error}");
+        assert!(at_or(Some(&json!("1230767999")), received, "x").is_err());
+        assert!(at_or(Some(&json!(0)), received, "x").is_err());
+        let ahead = received + Duration::days(1);
+        assert_eq!(
+            at_or(Some(&json!(ahead.timestamp())), received, "x").unwrap(),
+            ahead
+        );
+        let beyond = ahead.timestamp() + 1;
+        assert!(at_or(Some(&json!(beyond)), received, "x").is_err());
+        assert!(at_or(Some(&json!("1230768000")), received, "x").is_ok());
     }
 }

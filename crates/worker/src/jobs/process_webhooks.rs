@@ -8,7 +8,8 @@
 //! rather than one per message. If that transaction fails, the jobs taken over
 //! are back in the queue and each of this job's events is applied in a
 //! transaction of its own: the others go through and the failure stays with
-//! the event that caused it.
+//! the event that caused it. A panic counts as such a failure, and an event
+//! whose own application panics ends failed with the panic as its reason.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -26,8 +27,9 @@ use wacrm_persistence::connections::{self, Connection};
 use wacrm_persistence::jobs::{self as queue, NewJob};
 use wacrm_persistence::templates::TemplateChange;
 use wacrm_persistence::webhook_events::{self, WebhookEvent};
-use wacrm_persistence::{AsyncPgConnection, StoreError, bots, events};
+use wacrm_persistence::{AsyncPgConnection, PooledConnection, StoreError, bots, events};
 
+use crate::contain::contained;
 use crate::context::WorkerContext;
 use crate::echoes::{self, EchoOutcome};
 use crate::inbound::{self, Batch, InboundRules, MessageOutcome, Rejection};
@@ -51,7 +53,16 @@ impl Job for ProcessWebhooks {
             .await
             .map_err(retry)?;
         let mut connections = Connections::default();
-        let (queued, failure) = match apply(ctx, &mut conn, &mut connections, &events, true).await {
+        let batch = contained(apply(ctx, &mut conn, &mut connections, &events, true)).await;
+        let batch = match batch {
+            Ok(Ok(queued)) => Ok(queued),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(panic) => {
+                conn = replace_after_panic(ctx, conn).await?;
+                Err(format!("panicked: {panic}"))
+            }
+        };
+        let (queued, failure) = match batch {
             Ok(queued) => (queued, None),
             Err(error) => {
                 tracing::warn!(%error, events = events.len(), "a batch of webhooks failed; applying its events one by one");
@@ -59,11 +70,20 @@ impl Job for ProcessWebhooks {
                 let mut failure = None;
                 for event in &events {
                     let one = std::slice::from_ref(event);
-                    match apply(ctx, &mut conn, &mut connections, one, false).await {
-                        Ok(more) => queued |= more,
-                        Err(error) => {
+                    match contained(apply(ctx, &mut conn, &mut connections, one, false)).await {
+                        Ok(Ok(more)) => queued |= more,
+                        Ok(Err(error)) => {
                             tracing::warn!(event_id = %event.id, %error, "webhook event not applied; it will be retried");
                             failure = Some(error);
+                        }
+                        // A panic is no passing fault: retrying would panic again.
+                        Err(panic) => {
+                            conn = replace_after_panic(ctx, conn).await?;
+                            let reason = format!("processing this event panicked: {panic}");
+                            tracing::error!(event_id = %event.id, %reason, "webhook event failed");
+                            webhook_events::mark_failed(&mut conn, event.id, &reason)
+                                .await
+                                .map_err(retry)?;
                         }
                     }
                 }
@@ -75,6 +95,17 @@ impl Job for ProcessWebhooks {
         }
         failure.map_or(Ok(()), |error| Err(retry(error)))
     }
+}
+
+/// A fresh connection for one a panic interrupted. The old one may sit in an
+/// open transaction holding row locks (and its inserts), so it is closed, not
+/// returned to the pool, before the events are tried again.
+async fn replace_after_panic(
+    ctx: &WorkerContext,
+    broken: PooledConnection,
+) -> Result<PooledConnection, JobError> {
+    drop(PooledConnection::take(broken));
+    ctx.pool.get().await.map_err(retry)
 }
 
 /// Connections as the events name them, decrypted once per job; `None` for a

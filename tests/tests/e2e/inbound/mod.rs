@@ -4,9 +4,13 @@
 mod admin;
 mod lipachat;
 mod media;
+mod media_headers;
 mod meta;
 mod meta_corpus;
 mod meta_events;
+mod poison;
+mod rotation;
+mod scoping;
 mod stream;
 mod tata;
 mod whats91;
