@@ -251,9 +251,10 @@ mod tests {
     #[test]
     fn private_targets_are_refused_by_default_and_in_production() {
         let key = STANDARD.encode([7u8; 32]);
+        let jwt_secret = "j".repeat(32);
         let base = [
             ("WACRM_MASTER_KEY", key.as_str()),
-            ("WACRM_JWT_SECRET", "x"),
+            ("WACRM_JWT_SECRET", jwt_secret.as_str()),
         ];
         let default = config(&base).unwrap();
         assert!(!default.egress().allow_private_targets);

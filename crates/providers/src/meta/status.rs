@@ -103,7 +103,7 @@ mod tests {
     use crate::meta::webhook::parse;
 
     fn received() -> DateTime<Utc> {
-        DateTime::from_timestamp(1_750_000_000, 0).unwrap()
+        DateTime::from_timestamp(1_750_300_000, 0).unwrap()
     }
 
     fn statuses(statuses: Value) -> Vec<StatusUpdate> {

@@ -57,8 +57,9 @@ pub fn parse(
 mod tests {
     use super::*;
 
+    /// After every timestamp below: a webhook arrives after what it reports.
     fn now() -> DateTime<Utc> {
-        DateTime::from_timestamp(1_750_000_000, 0).unwrap()
+        DateTime::from_timestamp(1_790_000_000, 0).unwrap()
     }
 
     #[test]

@@ -10,19 +10,6 @@ use crate::harness::fake_provider::FakeProvider;
 
 const JPEG: [u8; 4] = [0xFF, 0xD8, 0xFF, 0xE0];
 
-async fn pointed_at(inbox: &Inbox, base_url: &str) {
-    let id = inbox.connection["id"].as_str().unwrap();
-    let patched = inbox
-        .app
-        .patch(
-            &format!("/api/v1/connections/{id}"),
-            &inbox.admin,
-            json!({"base_url": base_url}),
-        )
-        .await;
-    assert_eq!(patched.status, StatusCode::OK);
-}
-
 /// The one message's media, as the API serves it once fetched.
 async fn served_media(inbox: &Inbox) -> (Value, Vec<u8>) {
     let (_, messages) = inbox.only_conversation().await;
@@ -51,7 +38,7 @@ async fn tata_media_come_from_tatas_download_endpoint_with_its_key() {
         json!({"phone": "+919355421616"}),
     )
     .await;
-    pointed_at(&inbox, &tata.base_url).await;
+    inbox.point_at(&tata.base_url).await;
     // What public Omni integrations read from the download endpoint: `url` and
     // `mime_type` (an Odoo module, haboo_tata_whatsapp_integration, reads both).
     let file_url = format!("{}/files/wa/1046.jpg", tata.base_url);
@@ -109,7 +96,9 @@ async fn lipachat_media_links_on_its_host_carry_its_api_key() {
         json!({"phone": "254110090747", "is_default": true}),
     )
     .await;
-    pointed_at(&inbox, &format!("{}/api/v1", lipachat.base_url)).await;
+    inbox
+        .point_at(&format!("{}/api/v1", lipachat.base_url))
+        .await;
     lipachat.script("GET", "/media/8f1c.jpg", 200, "image/jpeg", JPEG.to_vec());
     // Lipachat's documented inbound image: `image.url` (seed 000, CRM workflow).
     let body = json!({"messageId": "c94ced08-5f40-46b7-a88d-7d4fbe113fe9", "from": "254712345678",
@@ -143,7 +132,9 @@ async fn whats91_media_links_on_its_host_carry_its_bearer_key() {
         json!({"phone": "+91 62686 62275", "is_default": true}),
     )
     .await;
-    pointed_at(&inbox, &format!("{}/api/v2", whats91.base_url)).await;
+    inbox
+        .point_at(&format!("{}/api/v2", whats91.base_url))
+        .await;
     whats91.script("GET", "/f/abc.jpg", 200, "image/jpeg", JPEG.to_vec());
     // Whats91 Webhooks v2 envelope (developers.whats91.com/webhooks/samples) with
     // the image as Meta nests it, by link.

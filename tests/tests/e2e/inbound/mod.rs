@@ -28,6 +28,8 @@ pub struct Inbox {
     pub admin: String,
     pub connection: Value,
     pub number_id: String,
+    /// What the connection was created with: a new base URL needs it again.
+    credentials: Value,
 }
 
 impl Inbox {
@@ -41,7 +43,7 @@ impl Inbox {
             .post(
                 "/api/v1/connections",
                 &admin,
-                json!({"provider": provider, "name": provider, "credentials": credentials}),
+                json!({"provider": provider, "name": provider, "credentials": &credentials}),
             )
             .await;
         assert_eq!(
@@ -59,7 +61,23 @@ impl Inbox {
             connection: connection.body,
             app,
             admin,
+            credentials,
         }
+    }
+
+    /// Points the connection at `base_url` (a fake provider), with its credentials
+    /// again, as a change of host requires.
+    pub async fn point_at(&self, base_url: &str) {
+        let id = self.connection["id"].as_str().unwrap();
+        let patched = self
+            .app
+            .patch(
+                &format!("/api/v1/connections/{id}"),
+                &self.admin,
+                json!({"base_url": base_url, "credentials": self.credentials}),
+            )
+            .await;
+        assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     }
 
     /// The webhook path wacrm told us to register (with its token, if any).

@@ -10,19 +10,6 @@ use crate::inbound::{Inbox, hmac_hex};
 
 const W91_SECRET: &str = "w91-signing-secret";
 
-async fn pointed_at(inbox: &Inbox, fake: &FakeProvider, suffix: &str) {
-    let id = inbox.connection["id"].as_str().unwrap();
-    let patched = inbox
-        .app
-        .patch(
-            &format!("/api/v1/connections/{id}"),
-            &inbox.admin,
-            json!({"base_url": format!("{}{suffix}", fake.base_url)}),
-        )
-        .await;
-    assert_eq!(patched.status, StatusCode::OK);
-}
-
 /// `POST /api/v1/templates` for this inbox's connection.
 async fn register(inbox: &Inbox, template: Value) -> crate::harness::Answer {
     let mut body = template;
@@ -59,7 +46,7 @@ async fn a_template_registered_by_hand_reaches_a_tata_customer_after_the_window(
         json!({"phone": "+919355421616", "is_default": true}),
     )
     .await;
-    pointed_at(&inbox, &tata, "").await;
+    inbox.point_at(&tata.base_url).await;
     let conversation = tata_customer_wrote_yesterday(&inbox).await;
 
     // Nothing is stored yet: the outbox refuses the template.
@@ -228,7 +215,9 @@ async fn whats91_templates_sync_page_by_page_and_go_out_in_their_language() {
         json!({"phone": "+91 62686 62275", "is_default": true}),
     )
     .await;
-    pointed_at(&inbox, &whats91, "/api/v2").await;
+    inbox
+        .point_at(&format!("{}/api/v2", whats91.base_url))
+        .await;
 
     // Registered by hand before the provider listed it: the sync must leave it be.
     let manual = register(
