@@ -319,7 +319,18 @@ pub mod extractors {
         problem.into()
     }
 
-    pub fn path(error: PathError, _: &HttpRequest) -> actix_web::Error {
+    pub fn path(error: PathError, request: &HttpRequest) -> actix_web::Error {
+        // `/bots/test` is also `/bots/{id}` to the router: asked with a method only
+        // `/bots/{id}` answers, the literal path's methods are the truth (405).
+        if let Some(allowed) =
+            request.app_data::<actix_web::web::Data<crate::openapi::AllowedMethods>>()
+            && let Some(allow) = allowed.for_path(request.path())
+            && !allow
+                .split(", ")
+                .any(|method| method == request.method().as_str())
+        {
+            return ApiError::method_not_allowed(allow.to_owned()).into();
+        }
         let PathError::Deserialize(inner) = &error else {
             return ApiError::bad_request("invalid_path", error.to_string()).into();
         };

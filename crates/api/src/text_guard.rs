@@ -1,7 +1,8 @@
-//! Text PostgreSQL cannot store is refused before any handler sees it: a NUL
-//! character (U+0000) in an API request's path, query or JSON body answers 422
-//! `invalid_character`. One policy for every route, instead of a 500 from the first
-//! statement that binds the text (PostgreSQL's `text` has no NUL).
+//! What every API request's text must be, checked before any handler sees it: a NUL
+//! character (U+0000) in the path, query or JSON body answers 422
+//! `invalid_character` (one policy for every route, instead of a 500 from the first
+//! statement that binds the text: PostgreSQL's `text` has no NUL), and a JSON body
+//! must be an object (400 `invalid_body`).
 //!
 //! Webhooks are not guarded here: providers' bodies are kept, and their parser drops
 //! the character from the text it reads.
@@ -31,6 +32,10 @@ pub async fn middleware(
         } else if is_json(&request) {
             match read_body(&mut request).await? {
                 Ok(body) if has_escaped_nul(&body) => Some(invalid_character("the body")),
+                Ok(body) if !is_object_or_empty(&body) => Some(ApiError::bad_request(
+                    "invalid_body",
+                    "the body must be a JSON object",
+                )),
                 Ok(body) => {
                     request.set_payload(Payload::from(body.freeze()));
                     None
@@ -87,6 +92,15 @@ async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(Ok(body))
+}
+
+/// Every API body is a JSON object: serde would otherwise read a struct from an
+/// array (`[null, null]` as its fields in order), which no client means.
+fn is_object_or_empty(json: &[u8]) -> bool {
+    match json.iter().find(|b| !b.is_ascii_whitespace()) {
+        None | Some(b'{') => true,
+        Some(_) => false,
+    }
 }
 
 fn has_encoded_nul(text: &str) -> bool {

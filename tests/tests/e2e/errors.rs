@@ -228,3 +228,25 @@ async fn a_served_path_asked_with_another_method_is_405_with_allow() {
     let nowhere = app.get("/api/v1/no-such-thing", &token).await;
     assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_400_and_a_literal_path_keeps_its_methods() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let lead = app
+        .post("/api/v1/leads", &token, json!({"name": "Ana"}))
+        .await;
+    let id = lead.body["id"].as_str().unwrap();
+    // serde would read `[null, null]` as the struct's fields in order.
+    let array = app
+        .patch(&format!("/api/v1/leads/{id}"), &token, json!([null, null]))
+        .await;
+    assert_eq!(array.status, StatusCode::BAD_REQUEST);
+    assert_eq!(array.problem_code(), "invalid_body");
+    let unchanged = app.get(&format!("/api/v1/leads/{id}"), &token).await;
+    assert_eq!(unchanged.body["name"], "Ana");
+    // `/bots/test` also fits `/bots/{id}`, which answers PATCH; the literal does not.
+    let patched = app.patch("/api/v1/bots/test", &token, json!({})).await;
+    assert_eq!(patched.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(patched.headers["allow"], "POST");
+}

@@ -40,7 +40,9 @@ impl AllowedMethods {
         Self { paths }
     }
 
-    /// The `Allow` value for `path`, when some route serves it.
+    /// The `Allow` value for `path`, when some route serves it. A literal path wins
+    /// over a template it also fits (`/bots/test` over `/bots/{id}`): the templates are
+    /// kept in the document's order, where `{` sorts after every literal character.
     pub fn for_path(&self, path: &str) -> Option<&str> {
         let segments: Vec<&str> = path.split('/').collect();
         self.paths
