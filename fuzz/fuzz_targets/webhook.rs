@@ -23,7 +23,12 @@ fuzz_target!(|data: &[u8]| {
     };
     for event in &events {
         if let InboundEvent::Message(message) = event {
-            if let Ok(phone) = NormalizedPhone::parse(&message.from, None) {
+            if let Some(Ok(phone)) = message
+                .from
+                .phone
+                .as_deref()
+                .map(|phone| NormalizedPhone::parse(phone, None))
+            {
                 let _ = phone_variants(phone.as_str());
             }
             let _ = session::expiry_after_inbound(None, message.sent_at);

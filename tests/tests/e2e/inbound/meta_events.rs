@@ -310,6 +310,48 @@ async fn template_quality_category_lock_and_archive_change_the_template() {
     assert!(inbox.webhook_events("failed").await.is_empty());
 }
 
+/// Issue 13: a template status whose reason is longer than a NOTIFY payload may be
+/// (8000 bytes) used to fail its event forever; the change is kept whole and the
+/// real-time event goes out without the long text. Envelope as in Meta's
+/// `message_template_status_update` reference (see the test above).
+#[tokio::test]
+async fn a_template_rejected_with_an_8_kb_reason_is_applied_whole() {
+    let (inbox, _meta) = meta_outbox().await;
+    let mut db = inbox.app.db().await;
+    let connection_id = inbox.connection["id"].as_str().unwrap().parse().unwrap();
+    wacrm_persistence::templates::upsert_all(
+        &mut db,
+        connection_id,
+        vec![wacrm_persistence::templates::SyncedTemplate {
+            provider_template_id: Some("806312974732579".into()),
+            name: "order_update".into(),
+            language: "en_US".into(),
+            category: Some("UTILITY".into()),
+            status: "APPROVED".into(),
+            components: json!([{"type": "BODY", "text": "Your order shipped"}]),
+        }],
+    )
+    .await
+    .unwrap();
+    let reason = format!("{}End.", "The template breaks a policy. ".repeat(300));
+    assert!(reason.len() > 8_000);
+    post_body(
+        &inbox,
+        json!({"object": "whatsapp_business_account", "entry": [{"id": WABA_ID, "time": 1_674_864_290,
+            "changes": [{"field": "message_template_status_update", "value": {
+                "event": "REJECTED", "message_template_id": 806_312_974_732_579_i64,
+                "message_template_name": "order_update", "message_template_language": "en_US",
+                "reason": reason}}]}]}),
+    )
+    .await;
+    assert!(inbox.webhook_events("failed").await.is_empty());
+    assert!(inbox.webhook_events("pending").await.is_empty());
+    let listed = inbox.app.get("/api/v1/templates", &inbox.admin).await;
+    let template = &listed.body["items"][0];
+    assert_eq!(template["status"], "REJECTED");
+    assert_eq!(template["status_reason"], reason.as_str());
+}
+
 /// pywa `message_status.json` `played`: a voice message sent through the API is
 /// played after it was read; `played` is the last status and a late `read` does not
 /// move it back.
