@@ -49,13 +49,14 @@ impl Application {
         let cipher = Cipher::new(&config.master_key_bytes()?)?;
         let media = MediaStore::open(config.media_url.as_deref(), &config.data_dir)
             .context("opening the media store")?;
-        let worker_context = WorkerContext::new(
+        let mut worker_context = WorkerContext::new(
             database.pool.clone(),
             cipher.clone(),
             media.clone(),
             config.graph_version.clone(),
             config.egress(),
         )?;
+        worker_context.webhook_retention = config.webhook_retention();
         let state = AppState {
             pool: database.pool.clone(),
             tokens: Arc::new(TokenKeys::new(&config.jwt_secret)),

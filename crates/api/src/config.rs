@@ -49,6 +49,9 @@ pub struct Config {
     pub allow_private_targets: bool,
     /// `WACRM_METRICS_TOKEN`: when set, `/metrics` answers only with it as a bearer token.
     pub metrics_token: Option<SecretString>,
+    /// `WACRM_WEBHOOK_RETENTION_DAYS` (default 30): processed webhook bodies are
+    /// deleted after this many days.
+    pub webhook_retention_days: u32,
 }
 
 /// RFC 7518 §3.2: an HS256 key of at least the hash's 256 bits.
@@ -117,7 +120,20 @@ impl Config {
             graph_version: var("WACRM_META_GRAPH_VERSION").unwrap_or_else(|| "v25.0".into()),
             allow_private_targets,
             metrics_token: var("WACRM_METRICS_TOKEN").map(Into::into),
+            webhook_retention_days: match parse_or(
+                var("WACRM_WEBHOOK_RETENTION_DAYS"),
+                30,
+                "WACRM_WEBHOOK_RETENTION_DAYS",
+            )? {
+                0 => bail!("WACRM_WEBHOOK_RETENTION_DAYS must be at least 1"),
+                days => u32::try_from(days).context("WACRM_WEBHOOK_RETENTION_DAYS is too large")?,
+            },
         })
+    }
+
+    /// How long processed webhook bodies are kept.
+    pub fn webhook_retention(&self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.webhook_retention_days))
     }
 
     /// Which addresses outgoing requests may reach.

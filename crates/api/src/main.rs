@@ -46,13 +46,14 @@ async fn run_workers_only(config: Config) -> anyhow::Result<()> {
     let database = Database::open(&config).await?;
     let cipher = Cipher::new(&config.master_key_bytes()?)?;
     let media = MediaStore::open(config.media_url.as_deref(), &config.data_dir)?;
-    let context = WorkerContext::new(
+    let mut context = WorkerContext::new(
         database.pool.clone(),
         cipher,
         media,
         config.graph_version.clone(),
         config.egress(),
     )?;
+    context.webhook_retention = config.webhook_retention();
     let (shutdown, running) = wacrm_api::app::start_workers(context);
     shutdown_signal().await;
     tracing::info!("stopping the workers; running jobs finish first");

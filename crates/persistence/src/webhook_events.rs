@@ -167,6 +167,30 @@ pub async fn mark_processed(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> Store
     Ok(())
 }
 
+/// Deletes up to `limit` events processed before `before`; returns how many went.
+/// Failed and pending events are kept: someone still has to look at them.
+pub async fn delete_processed_before(
+    conn: &mut AsyncPgConnection,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> StoreResult<usize> {
+    let old: Vec<Uuid> = webhook_events::table
+        .filter(webhook_events::status.eq(PROCESSED))
+        .filter(webhook_events::processed_at.lt(before))
+        .select(webhook_events::id)
+        .limit(limit)
+        .load(conn)
+        .await?;
+    if old.is_empty() {
+        return Ok(0);
+    }
+    Ok(
+        diesel::delete(webhook_events::table.filter(webhook_events::id.eq_any(&old)))
+            .execute(conn)
+            .await?,
+    )
+}
+
 pub async fn mark_failed(conn: &mut AsyncPgConnection, id: Uuid, reason: &str) -> StoreResult<()> {
     diesel::update(webhook_events::table.find(id))
         .set((

@@ -23,7 +23,12 @@ pub struct WorkerContext {
     pub pacer: Pacer,
     /// Wakes the workers once queued jobs are committed.
     pub signal: JobSignal,
+    /// How long processed webhook bodies are kept (`WACRM_WEBHOOK_RETENTION_DAYS`).
+    pub webhook_retention: chrono::Duration,
 }
+
+/// Processed webhook bodies are kept this long unless configured otherwise.
+pub const DEFAULT_WEBHOOK_RETENTION: chrono::Duration = chrono::Duration::days(30);
 
 impl WorkerContext {
     /// Fails only when the HTTP client's TLS backend cannot start.
@@ -42,6 +47,7 @@ impl WorkerContext {
             media,
             graph_version,
             pacer: Pacer::default(),
+            webhook_retention: DEFAULT_WEBHOOK_RETENTION,
         })
     }
 }

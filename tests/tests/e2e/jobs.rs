@@ -15,7 +15,7 @@ use wacrm_persistence::jobs::{self, JobCounts, JobPageRequest, JobStatus, NewJob
 use wacrm_persistence::{PgPool, StoreError};
 use wacrm_worker::{CancellationToken, Job, JobError, JobSignal, Runner};
 
-use crate::harness::TestDatabase;
+use crate::harness::{TestApp, TestDatabase};
 
 /// What the test jobs see: a log of their runs and a switch for the provider.
 #[derive(Clone, Default)]
@@ -679,4 +679,60 @@ async fn listeners(pool: &PgPool) -> i64 {
     .await
     .unwrap();
     row.count
+}
+
+/// Issue 13: processed webhook bodies (customers' messages and numbers) are deleted
+/// after the retention; failed and pending ones stay for someone to look at.
+#[tokio::test]
+async fn processed_webhook_bodies_are_deleted_after_the_retention() {
+    use diesel::sql_types::Text;
+    use diesel_async::RunQueryDsl as _;
+    let app = TestApp::spawn_with(&[("WACRM_WEBHOOK_RETENTION_DAYS", "7")]).await;
+    let mut db = app.db().await;
+    let connection = uuid::Uuid::now_v7();
+    // Three stored events: processed 8 days ago, processed 6 days ago, failed 8 days ago.
+    for (key, status, days) in [
+        ("old", "processed", 8),
+        ("recent", "processed", 6),
+        ("failed", "failed", 8),
+    ] {
+        diesel::sql_query(
+            "INSERT INTO webhook_events (id, connection_id, provider, event_key, body, status, received_at, processed_at) \
+             VALUES (gen_random_uuid(), $1, 'meta', sha256(convert_to($2, 'UTF8')), '{}', $3, \
+                     now() - make_interval(days => $4), now() - make_interval(days => $4))",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(connection)
+        .bind::<Text, _>(key)
+        .bind::<Text, _>(status)
+        .bind::<diesel::sql_types::Integer, _>(days)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    }
+    wacrm_worker::enqueue(&mut db, &wacrm_worker::jobs::SweepWebhookEvents)
+        .await
+        .unwrap();
+    assert_eq!(app.run_jobs().await, 1);
+
+    #[derive(diesel::QueryableByName)]
+    struct Left {
+        #[diesel(sql_type = Text)]
+        status: String,
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        days: i32,
+    }
+    let mut left: Vec<(String, i32)> = diesel::sql_query(
+        "SELECT status, extract(day FROM now() - processed_at)::int AS days FROM webhook_events",
+    )
+    .load::<Left>(&mut db)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|row| (row.status, row.days))
+    .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [("failed".to_owned(), 8), ("processed".to_owned(), 6)]
+    );
 }

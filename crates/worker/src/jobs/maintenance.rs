@@ -1,10 +1,10 @@
-//! Periodic housekeeping: waking snoozed conversations and forgetting expired
-//! idempotency keys.
+//! Periodic housekeeping: waking snoozed conversations, forgetting expired
+//! idempotency keys, and deleting processed webhook bodies past their retention.
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use wacrm_persistence::{conversations, events, idempotency};
+use wacrm_persistence::{conversations, events, idempotency, webhook_events};
 
 use crate::context::WorkerContext;
 use crate::{Job, JobError};
@@ -55,6 +55,35 @@ impl Job for SweepIdempotencyKeys {
         idempotency::sweep(&mut conn, Utc::now())
             .await
             .map_err(retry)?;
+        Ok(())
+    }
+}
+
+/// Deletes processed webhook events older than the retention: a body holds
+/// customers' messages and phone numbers, and the messages it made are stored.
+/// In batches, so a large backlog never holds one long transaction.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SweepWebhookEvents;
+
+/// Rows deleted per statement.
+const SWEEP_BATCH: i64 = 5_000;
+
+impl Job for SweepWebhookEvents {
+    const KIND: &'static str = "sweep_webhook_events";
+    type Context = WorkerContext;
+
+    fn unique_key(&self) -> Option<String> {
+        Some(Self::KIND.into())
+    }
+
+    async fn run(&self, ctx: &WorkerContext) -> Result<(), JobError> {
+        let mut conn = ctx.pool.get().await.map_err(retry)?;
+        let before = Utc::now() - ctx.webhook_retention;
+        while webhook_events::delete_processed_before(&mut conn, before, SWEEP_BATCH)
+            .await
+            .map_err(retry)?
+            > 0
+        {}
         Ok(())
     }
 }
