@@ -7,7 +7,6 @@
 
 use std::collections::HashSet;
 
-use serde_json::json;
 use uuid::Uuid;
 use wacrm_domain::NormalizedPhone;
 use wacrm_domain::bots::Event;
@@ -143,12 +142,7 @@ pub async fn apply_echoes(
         if !changed.contains(&key) {
             changed.push(key);
         }
-        batch.announcements.push(
-            json!({"type": "message.created", "message_id": id, "conversation_id": conversation.id}),
-        );
-        batch
-            .announcements
-            .push(json!({"type": "conversation.updated", "conversation_id": conversation.id}));
+        batch.announce_new_message(id, conversation.id);
         outcomes[index] = Ok(EchoOutcome::Stored {
             message_id: id,
             media: message.media.is_some(),

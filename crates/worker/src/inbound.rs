@@ -55,6 +55,14 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// A message stored in a conversation: clients add it, and refresh the conversation.
+    pub fn announce_new_message(&mut self, message_id: Uuid, conversation_id: Uuid) {
+        self.announcements.push(json!({"type": "message.created",
+            "message_id": message_id, "conversation_id": conversation_id}));
+        self.announcements
+            .push(json!({"type": "conversation.updated", "conversation_id": conversation_id}));
+    }
+
     pub fn new(rules: InboundRules) -> Self {
         Self {
             rules,
@@ -247,12 +255,7 @@ pub async fn apply_messages(
         if !changed.contains(&key) {
             changed.push(key);
         }
-        batch.announcements.push(
-            json!({"type": "message.created", "message_id": id, "conversation_id": conversation.id}),
-        );
-        batch
-            .announcements
-            .push(json!({"type": "conversation.updated", "conversation_id": conversation.id}));
+        batch.announce_new_message(id, conversation.id);
         outcomes[index] = Ok(MessageOutcome::Stored {
             message_id: id,
             media: message.media.is_some(),

@@ -41,16 +41,7 @@ async fn metrics_count_requests_by_route_and_expose_the_pool() {
 
 #[tokio::test]
 async fn the_served_spec_is_the_committed_one() {
-    let app = TestApp::spawn().await;
-    let served: serde_json::Value = app
-        .client
-        .get(app.url("/api-docs/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let served = served_spec().await;
     let committed: serde_json::Value =
         serde_json::from_str(include_str!("../../../openapi/openapi.json")).unwrap();
     assert!(
@@ -75,16 +66,7 @@ async fn the_served_spec_is_the_committed_one() {
 
 #[tokio::test]
 async fn every_operation_documents_the_problems_it_can_answer() {
-    let app = TestApp::spawn().await;
-    let spec: serde_json::Value = app
-        .client
-        .get(app.url("/api-docs/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec = served_spec().await;
     let mut checked = 0;
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
@@ -190,4 +172,17 @@ async fn metrics_can_require_a_bearer_token() {
         .unwrap();
     assert_eq!(scraped.status(), StatusCode::OK);
     assert!(scraped.text().await.unwrap().contains("wacrm_"));
+}
+
+/// The OpenAPI document a fresh app serves.
+async fn served_spec() -> serde_json::Value {
+    let app = TestApp::spawn().await;
+    app.client
+        .get(app.url("/api-docs/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }

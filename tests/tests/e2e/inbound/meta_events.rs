@@ -231,9 +231,8 @@ async fn marketing_stop_and_resume_are_recorded_in_the_consent_store() {
 /// pywa `template_quality_update.json` and `template_category_update.json`, and
 /// Meta's `message_template_status_update` reference (`LOCKED`, `UNLOCKED`,
 /// `ARCHIVED`): the template list shows the change.
-#[tokio::test]
-async fn template_quality_category_lock_and_archive_change_the_template() {
-    let (inbox, _meta) = meta_outbox().await;
+/// An APPROVED utility template `name` (Meta id 806312974732579), as a sync stores it.
+async fn synced_template(inbox: &Inbox, name: &str) {
     let mut db = inbox.app.db().await;
     let connection_id = inbox.connection["id"].as_str().unwrap().parse().unwrap();
     wacrm_persistence::templates::upsert_all(
@@ -241,15 +240,21 @@ async fn template_quality_category_lock_and_archive_change_the_template() {
         connection_id,
         vec![wacrm_persistence::templates::SyncedTemplate {
             provider_template_id: Some("806312974732579".into()),
-            name: "welcome_template".into(),
+            name: name.into(),
             language: "en_US".into(),
             category: Some("UTILITY".into()),
             status: "APPROVED".into(),
-            components: json!([{"type": "BODY", "text": "Welcome!"}]),
+            components: json!([{"type": "BODY", "text": "Hello"}]),
         }],
     )
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn template_quality_category_lock_and_archive_change_the_template() {
+    let (inbox, _meta) = meta_outbox().await;
+    synced_template(&inbox, "welcome_template").await;
     let template = || async {
         let listed = inbox.app.get("/api/v1/templates", &inbox.admin).await;
         assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
@@ -317,22 +322,7 @@ async fn template_quality_category_lock_and_archive_change_the_template() {
 #[tokio::test]
 async fn a_template_rejected_with_an_8_kb_reason_is_applied_whole() {
     let (inbox, _meta) = meta_outbox().await;
-    let mut db = inbox.app.db().await;
-    let connection_id = inbox.connection["id"].as_str().unwrap().parse().unwrap();
-    wacrm_persistence::templates::upsert_all(
-        &mut db,
-        connection_id,
-        vec![wacrm_persistence::templates::SyncedTemplate {
-            provider_template_id: Some("806312974732579".into()),
-            name: "order_update".into(),
-            language: "en_US".into(),
-            category: Some("UTILITY".into()),
-            status: "APPROVED".into(),
-            components: json!([{"type": "BODY", "text": "Your order shipped"}]),
-        }],
-    )
-    .await
-    .unwrap();
+    synced_template(&inbox, "order_update").await;
     let reason = format!("{}End.", "The template breaks a policy. ".repeat(300));
     assert!(reason.len() > 8_000);
     post_body(
