@@ -239,6 +239,103 @@ pub async fn history(
     })
 }
 
+/// [`history`] of many (conversation, before) pairs in one round trip, in the
+/// order asked: a batch of bot events reads its histories together.
+pub async fn histories(
+    conn: &mut AsyncPgConnection,
+    wanted: &[(Uuid, Uuid)],
+) -> StoreResult<Vec<History>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        inbound_before: i64,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+        last_inbound_at: Option<DateTime<Utc>>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+        unanswered_since: Option<DateTime<Utc>>,
+    }
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (conversations, befores): (Vec<Uuid>, Vec<Uuid>) = wanted.iter().copied().unzip();
+    // The same three questions as `history`, asked per pair by LATERAL subqueries.
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT before.inbound_before, before.last_inbound_at, unanswered.since AS unanswered_since \
+           FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS q(conversation_id, before_id, n) \
+           CROSS JOIN LATERAL ( \
+               SELECT count(*) AS inbound_before, max(m.sent_at) AS last_inbound_at \
+                 FROM messages AS m \
+                WHERE m.conversation_id = q.conversation_id AND m.direction = 'inbound' \
+                  AND m.id < q.before_id) AS before \
+           CROSS JOIN LATERAL ( \
+               SELECT min(m.sent_at) AS since \
+                 FROM messages AS m \
+                WHERE m.conversation_id = q.conversation_id AND m.direction = 'inbound' \
+                  AND m.id > COALESCE( \
+                      (SELECT s.id FROM messages AS s \
+                        WHERE s.conversation_id = q.conversation_id AND s.direction = 'outbound' \
+                          AND s.sent_by LIKE 'staff:%' \
+                        ORDER BY s.id DESC LIMIT 1), \
+                      '00000000-0000-0000-0000-000000000000'::uuid)) AS unanswered \
+          ORDER BY q.n",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(conversations)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(befores)
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| History {
+            inbound_before: row.inbound_before,
+            last_inbound_at: row.last_inbound_at,
+            unanswered_since: row.unanswered_since,
+        })
+        .collect())
+}
+
+/// The bot memory rows of `conversation_ids` that exist, in one query.
+pub async fn memories_of(
+    conn: &mut AsyncPgConnection,
+    conversation_ids: &[Uuid],
+) -> StoreResult<Vec<ConversationBots>> {
+    Ok(conversation_bots::table
+        .filter(conversation_bots::conversation_id.eq_any(conversation_ids))
+        .select(ConversationBots::as_select())
+        .load(conn)
+        .await?)
+}
+
+/// The names of the leads, contacts and staff members among `ids`, as
+/// (id, name), in one query (their ids are UUIDv7s: they never collide).
+pub async fn record_names(
+    conn: &mut AsyncPgConnection,
+    leads: &[Uuid],
+    contacts: &[Uuid],
+    staff: &[Uuid],
+) -> StoreResult<Vec<(Uuid, String)>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: Uuid,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    if leads.is_empty() && contacts.is_empty() && staff.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT id, name FROM leads WHERE id = ANY($1) \
+         UNION ALL SELECT id, name FROM contacts WHERE id = ANY($2) \
+         UNION ALL SELECT id, name FROM staff WHERE id = ANY($3)",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(leads)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(contacts)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(staff)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|row| (row.id, row.name)).collect())
+}
+
 /// The conversation's recent messages, oldest first (context for AI answers).
 pub async fn recent_messages(
     conn: &mut AsyncPgConnection,

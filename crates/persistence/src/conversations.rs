@@ -608,3 +608,18 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Convers
         .first(conn)
         .await?)
 }
+
+/// The conversations of `ids` that exist, locked for the rest of the caller's
+/// transaction, in id order (the order every batch locks them in).
+pub async fn lock_all(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> StoreResult<Vec<Conversation>> {
+    Ok(conversations::table
+        .filter(conversations::id.eq_any(ids))
+        .order(conversations::id)
+        .select(Conversation::as_select())
+        .for_update()
+        .load(conn)
+        .await?)
+}

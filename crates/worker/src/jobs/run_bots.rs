@@ -108,13 +108,91 @@ async fn decide_and_apply_all(
     jobs: &[RunBots],
 ) -> Result<Vec<(Uuid, AiWork)>, StoreError> {
     let mut known = KnownInputs::default();
+    let mut first_events = FirstEvents::read(conn, jobs).await?;
     let mut ai = Vec::new();
     for job in jobs {
-        for work in decide_and_apply(conn, cipher, &mut known, job).await? {
+        let (conversation, state) = match first_events.take(job.conversation_id) {
+            Some(read) => read,
+            // A later event of a conversation already handled in this batch:
+            // the earlier one may have changed its state (memory, replies), so
+            // it is read afresh.
+            None => match conversations::lock(conn, job.conversation_id).await {
+                Ok(conversation) => {
+                    let state = conversation_state(conn, &conversation, job.message_id).await?;
+                    (conversation, state)
+                }
+                Err(StoreError::NotFound) => continue,
+                Err(error) => return Err(error),
+            },
+        };
+        for work in decide_and_apply(conn, cipher, &mut known, job, &conversation, state).await? {
             ai.push((job.conversation_id, work));
         }
     }
     Ok(ai)
+}
+
+/// The locked conversations of a batch of events, and each one's state before
+/// its first event, read with a handful of queries for the whole batch rather
+/// than a handful per event (a bot evaluates every inbound message, so these
+/// reads are on ingest's critical path).
+struct FirstEvents(HashMap<Uuid, (Conversation, ConversationState)>);
+
+impl FirstEvents {
+    /// `jobs` are in conversation id order: the locks are taken in that order.
+    async fn read(conn: &mut AsyncPgConnection, jobs: &[RunBots]) -> Result<Self, StoreError> {
+        let mut firsts: Vec<(Uuid, Uuid)> = Vec::new();
+        for job in jobs {
+            if !firsts.iter().any(|(id, _)| *id == job.conversation_id) {
+                firsts.push((job.conversation_id, job.message_id.unwrap_or(Uuid::max())));
+            }
+        }
+        let ids: Vec<Uuid> = firsts.iter().map(|(id, _)| *id).collect();
+        let locked = conversations::lock_all(conn, &ids).await?;
+        let histories = store::histories(conn, &firsts).await?;
+        let mut memories: HashMap<Uuid, store::ConversationBots> = store::memories_of(conn, &ids)
+            .await?
+            .into_iter()
+            .map(|row| (row.conversation_id, row))
+            .collect();
+        let linked = |kind: RelType| -> Vec<Uuid> {
+            locked
+                .iter()
+                .filter(|c| RelType::parse(&c.rel_type) == Some(kind))
+                .filter_map(|c| c.rel_id)
+                .collect()
+        };
+        let names: HashMap<Uuid, String> = store::record_names(
+            conn,
+            &linked(RelType::Lead),
+            &linked(RelType::Contact),
+            &linked(RelType::Staff),
+        )
+        .await?
+        .into_iter()
+        .collect();
+        let mut read = HashMap::new();
+        for (conversation, history) in ids
+            .iter()
+            .zip(histories)
+            .filter_map(|(id, history)| Some((locked.iter().find(|c| c.id == *id)?, history)))
+        {
+            let name = conversation.rel_id.and_then(|id| names.get(&id).cloned());
+            let state = state_of(
+                conversation,
+                history,
+                memories.remove(&conversation.id),
+                name,
+            );
+            read.insert(conversation.id, (conversation.clone(), state));
+        }
+        Ok(Self(read))
+    }
+
+    /// The conversation and its state, for its first event only.
+    fn take(&mut self, conversation_id: Uuid) -> Option<(Conversation, ConversationState)> {
+        self.0.remove(&conversation_id)
+    }
 }
 
 /// Numbers and [`Inputs`] read once per transaction.
@@ -141,10 +219,7 @@ pub async fn conversation_state(
 ) -> Result<ConversationState, StoreError> {
     let history =
         store::history(conn, conversation.id, before_message.unwrap_or(Uuid::max())).await?;
-    let memory: BotMemory = store::memory_of(conn, conversation.id)
-        .await?
-        .and_then(|row| serde_json::from_value(row.memory).ok())
-        .unwrap_or_default();
+    let memory = store::memory_of(conn, conversation.id).await?;
     let rel_type = RelType::parse(&conversation.rel_type).unwrap_or(RelType::General);
     let name = match (rel_type, conversation.rel_id) {
         (RelType::Lead, Some(id)) => leads::find(conn, id).await.ok().map(|lead| lead.name),
@@ -154,8 +229,23 @@ pub async fn conversation_state(
             .map(|contact| contact.name),
         (RelType::Staff, Some(id)) => staff::find(conn, id).await.ok().map(|member| member.name),
         _ => None,
-    }
-    .or_else(|| conversation.profile_name.clone());
+    };
+    Ok(state_of(conversation, history, memory, name))
+}
+
+/// The engine's view of `conversation` from what was read about it; `name` is
+/// its CRM record's (else the name WhatsApp reported is used).
+fn state_of(
+    conversation: &Conversation,
+    history: store::History,
+    memory: Option<store::ConversationBots>,
+    name: Option<String>,
+) -> ConversationState {
+    let memory: BotMemory = memory
+        .and_then(|row| serde_json::from_value(row.memory).ok())
+        .unwrap_or_default();
+    let rel_type = RelType::parse(&conversation.rel_type).unwrap_or(RelType::General);
+    let name = name.or_else(|| conversation.profile_name.clone());
     let mut state = ConversationState::new(rel_type);
     state.status =
         ConversationStatus::parse(&conversation.status).unwrap_or(ConversationStatus::Open);
@@ -171,7 +261,7 @@ pub async fn conversation_state(
     state.session_expires_at = history.last_inbound_at.map(|at| at + session::WINDOW);
     state.unanswered_since = history.unanswered_since;
     state.memory = memory;
-    Ok(state)
+    state
 }
 
 /// The settings, templates and bots the engine decides with.
@@ -209,17 +299,16 @@ pub async fn inputs(
     })
 }
 
+/// Runs the bots on `job`'s event of the locked `conversation`, whose state
+/// before the event is `state`, and applies what they decide.
 async fn decide_and_apply(
     conn: &mut AsyncPgConnection,
     cipher: &wacrm_persistence::secrets::Cipher,
     known: &mut KnownInputs,
     job: &RunBots,
+    conversation: &Conversation,
+    state: ConversationState,
 ) -> Result<Vec<AiWork>, StoreError> {
-    let conversation = match conversations::lock(conn, job.conversation_id).await {
-        Ok(conversation) => conversation,
-        Err(StoreError::NotFound) => return Ok(Vec::new()),
-        Err(error) => return Err(error),
-    };
     if let Entry::Vacant(entry) = known.numbers.entry(conversation.number_id) {
         entry.insert(numbers::find(conn, conversation.number_id).await?);
     }
@@ -228,7 +317,6 @@ async fn decide_and_apply(
         entry.insert(inputs(conn, number.connection_id).await?);
     }
     let inputs = &known.inputs[&number.connection_id];
-    let state = conversation_state(conn, &conversation, job.message_id).await?;
     let now = Utc::now();
     let context = Context {
         number_id: number.id,
@@ -251,7 +339,7 @@ async fn decide_and_apply(
             context_message_id: None,
             sent_by,
         };
-        match outbox::queue(conn, cipher, &conversation, draft, now).await {
+        match outbox::queue(conn, cipher, conversation, draft, now).await {
             Ok(_) => {}
             Err(OutboxError::Refused(refusal)) => {
                 tracing::info!(bot = %reply.bot_name, conversation_id = %conversation.id, ?refusal, "bot reply refused by the sending rules");
