@@ -70,6 +70,7 @@ impl Application {
             jobs: worker_context.signal.clone(),
             egress: config.egress(),
             metrics_token: config.metrics_token.clone(),
+            stream_heartbeat: config.stream_heartbeat(),
         };
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("binding {}", config.listen))?;

@@ -52,6 +52,9 @@ pub struct Config {
     /// `WACRM_WEBHOOK_RETENTION_DAYS` (default 30): processed webhook bodies are
     /// deleted after this many days.
     pub webhook_retention_days: u32,
+    /// `WACRM_STREAM_HEARTBEAT_SECS` (default 15): an SSE stream's heartbeat,
+    /// at which it also checks its caller again.
+    pub stream_heartbeat_secs: u32,
 }
 
 /// RFC 7518 §3.2: an HS256 key of at least the hash's 256 bits.
@@ -128,12 +131,24 @@ impl Config {
                 0 => bail!("WACRM_WEBHOOK_RETENTION_DAYS must be at least 1"),
                 days => u32::try_from(days).context("WACRM_WEBHOOK_RETENTION_DAYS is too large")?,
             },
+            stream_heartbeat_secs: match parse_or(
+                var("WACRM_STREAM_HEARTBEAT_SECS"),
+                15,
+                "WACRM_STREAM_HEARTBEAT_SECS",
+            )? {
+                0 => bail!("WACRM_STREAM_HEARTBEAT_SECS must be at least 1"),
+                secs => u32::try_from(secs).context("WACRM_STREAM_HEARTBEAT_SECS is too large")?,
+            },
         })
     }
 
     /// How long processed webhook bodies are kept.
     pub fn webhook_retention(&self) -> chrono::Duration {
         chrono::Duration::days(i64::from(self.webhook_retention_days))
+    }
+
+    pub fn stream_heartbeat(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.stream_heartbeat_secs))
     }
 
     /// Which addresses outgoing requests may reach.

@@ -20,8 +20,8 @@ use wacrm_worker::outbox::{self, Draft, OutboxError, Refusal};
 
 use crate::auth::Principal;
 use crate::auth::principal::Caller;
+use crate::auth::{Visibility, visible_conversation};
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::routes::conversations::visible_conversation;
 use crate::routes::messages::load_messages;
 use crate::state::AppState;
 
@@ -152,7 +152,22 @@ async fn recipient_conversation(
                     .await?
                     .ok_or_else(not_configured)?,
             };
-            Ok(conversations::lock_or_create(conn, number.id, phone.as_str()).await?)
+            let conversation =
+                conversations::lock_or_create(conn, number.id, phone.as_str()).await?;
+            // Sending by phone reaches the same conversation as sending by id, so
+            // the same visibility applies (a new conversation is unassigned).
+            if Visibility::of(conn, principal)
+                .await?
+                .allows(conversation.assigned_to)
+            {
+                Ok(conversation)
+            } else {
+                Err(ApiError::new(
+                    actix_web::http::StatusCode::FORBIDDEN,
+                    "conversation_not_visible",
+                    "the conversation with this customer is assigned to another agent",
+                ))
+            }
         }
     }
 }

@@ -33,6 +33,9 @@ pub struct AppState {
     pub egress: Egress,
     /// `WACRM_METRICS_TOKEN`: the bearer token `/metrics` requires, if any.
     pub metrics_token: Option<secrecy::SecretString>,
+    /// `WACRM_STREAM_HEARTBEAT_SECS`: how often an SSE stream sends a comment
+    /// line and checks its caller again.
+    pub stream_heartbeat: std::time::Duration,
 }
 
 impl AppState {

@@ -12,7 +12,9 @@ pub const CHANNEL: &str = "wacrm_events";
 
 /// PostgreSQL refuses a NOTIFY payload of 8000 bytes or more, and the refusal
 /// fails the transaction that made the change: an event must never be that long.
-const MAX_PAYLOAD_BYTES: usize = 7_900;
+/// The margin leaves room for the `assigned_to` added at publish and for the
+/// spaces `jsonb`'s text form puts after each `:` and `,`.
+const MAX_PAYLOAD_BYTES: usize = 7_000;
 /// Longer values (a provider's reason, a message preview) are left out of an
 /// event that would otherwise be too long; clients fetch them by id.
 const MAX_VALUE_BYTES: usize = 256;
@@ -33,11 +35,22 @@ pub async fn publish_all<E: Serialize>(
         return Ok(());
     }
     let payloads: Vec<String> = events.iter().map(bounded).collect();
-    diesel::sql_query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
-        .bind::<Text, _>(CHANNEL)
-        .bind::<Array<Text>, _>(payloads)
-        .execute(conn)
-        .await?;
+    // An event about a conversation carries the conversation's assignee as
+    // this transaction sees it, so that every node's SSE streams apply the inbox
+    // visibility without a query per event. The correlated subquery keeps the
+    // events in `unnest` order (a join could reorder the NOTIFYs).
+    diesel::sql_query(
+        "SELECT pg_notify($1, CASE WHEN e.doc ? 'conversation_id' \
+             THEN (e.doc || jsonb_build_object('assigned_to', \
+                   (SELECT c.assigned_to FROM conversations AS c \
+                     WHERE c.id = (e.doc ->> 'conversation_id')::uuid)))::text \
+             ELSE e.payload END) \
+         FROM (SELECT payload, payload::jsonb AS doc FROM unnest($2::text[]) AS payload) AS e",
+    )
+    .bind::<Text, _>(CHANNEL)
+    .bind::<Array<Text>, _>(payloads)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

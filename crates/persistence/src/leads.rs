@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::error::{StoreError, StoreResult};
 use crate::page::{Page, PageRequest};
-use crate::schema::{lead_notes, lead_sources, lead_statuses, leads};
+use crate::schema::{conversations, lead_notes, lead_sources, lead_statuses, leads};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = leads)]
@@ -136,6 +136,8 @@ pub struct LeadNote {
     pub body: String,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+    /// The conversation a note copied from a WhatsApp message came from.
+    pub conversation_id: Option<Uuid>,
 }
 
 #[derive(Debug, Insertable)]
@@ -145,6 +147,7 @@ pub struct NewLeadNote {
     pub lead_id: Uuid,
     pub body: String,
     pub created_by: Option<Uuid>,
+    pub conversation_id: Option<Uuid>,
 }
 
 pub async fn add_note(conn: &mut AsyncPgConnection, note: NewLeadNote) -> StoreResult<LeadNote> {
@@ -157,7 +160,7 @@ pub async fn add_note(conn: &mut AsyncPgConnection, note: NewLeadNote) -> StoreR
 
 /// Adds every note of `notes` in one statement.
 pub async fn add_notes(conn: &mut AsyncPgConnection, notes: Vec<NewLeadNote>) -> StoreResult<()> {
-    /// PostgreSQL allows 65 535 bind parameters per statement; a note takes 4.
+    /// PostgreSQL allows 65 535 bind parameters per statement; a note takes 5.
     const ROWS_PER_INSERT: usize = 10_000;
     for chunk in notes.chunks(ROWS_PER_INSERT) {
         diesel::insert_into(lead_notes::table)
@@ -171,12 +174,29 @@ pub async fn add_notes(conn: &mut AsyncPgConnection, notes: Vec<NewLeadNote>) ->
 pub async fn list_notes(
     conn: &mut AsyncPgConnection,
     lead_id: Uuid,
+    visible_to: Option<Uuid>,
     page: PageRequest,
 ) -> StoreResult<Page<LeadNote>> {
-    let query = lead_notes::table
+    let mut query = lead_notes::table
         .filter(lead_notes::lead_id.eq(lead_id))
         .select(LeadNote::as_select())
         .into_boxed();
+    // Notes copied from a conversation the caller may not see are left out
+    // (the inbox visibility policy; see `tickets::TicketFilter::visible_to`).
+    if let Some(staff) = visible_to {
+        let visible = conversations::table
+            .filter(
+                conversations::assigned_to
+                    .is_null()
+                    .or(conversations::assigned_to.eq(staff)),
+            )
+            .select(conversations::id.nullable());
+        query = query.filter(
+            lead_notes::conversation_id
+                .is_null()
+                .or(lead_notes::conversation_id.eq_any(visible)),
+        );
+    }
     let rows = crate::paginate!(query, lead_notes::id, page)
         .load(conn)
         .await?;

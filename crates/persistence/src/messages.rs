@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::error::StoreResult;
 use crate::page::{Page, PageRequest};
-use crate::schema::{message_media, message_status_events, messages};
+use crate::schema::{conversations, message_media, message_status_events, messages};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = messages)]
@@ -87,6 +87,26 @@ pub async fn insert_many_unless_known(
         );
     }
     Ok(inserted)
+}
+
+/// Those of `ids` whose conversation is assigned to someone other than
+/// `staff`: the messages an agent restricted to their own and unassigned
+/// conversations may not read (the inbox visibility policy).
+pub async fn outside_view(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+    staff: Uuid,
+) -> StoreResult<Vec<Uuid>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(messages::table
+        .inner_join(conversations::table)
+        .filter(messages::id.eq_any(ids))
+        .filter(conversations::assigned_to.ne(staff))
+        .select(messages::id)
+        .load(conn)
+        .await?)
 }
 
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Message> {

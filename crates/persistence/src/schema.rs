@@ -90,6 +90,7 @@ diesel::table! {
         body -> Text,
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
+        conversation_id -> Nullable<Uuid>,
     }
 }
 
@@ -315,6 +316,7 @@ diesel::joinable!(api_keys -> staff (created_by));
 diesel::joinable!(leads -> lead_statuses (status_id));
 diesel::joinable!(leads -> lead_sources (source_id));
 diesel::joinable!(leads -> staff (assigned_staff_id));
+diesel::joinable!(lead_notes -> conversations (conversation_id));
 diesel::joinable!(lead_notes -> leads (lead_id));
 diesel::joinable!(numbers -> connections (connection_id));
 diesel::joinable!(conversations -> numbers (number_id));

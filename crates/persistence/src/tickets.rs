@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::error::{StoreError, StoreResult};
 use crate::page::{Page, PageRequest};
-use crate::schema::tickets;
+use crate::schema::{conversations, tickets};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tickets)]
@@ -65,6 +65,9 @@ pub struct TicketFilter {
     pub contact_id: Option<Uuid>,
     /// Case-insensitive substring of the subject.
     pub search: Option<String>,
+    /// Only tickets without a conversation, or whose conversation is assigned
+    /// to this staff member or to nobody (the inbox visibility policy).
+    pub visible_to: Option<Uuid>,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, new: NewTicket) -> StoreResult<Ticket> {
@@ -109,6 +112,20 @@ pub async fn list(
     }
     if let Some(search) = &filter.search {
         query = query.filter(tickets::subject.ilike(crate::like_pattern(search)));
+    }
+    if let Some(staff) = filter.visible_to {
+        let visible = conversations::table
+            .filter(
+                conversations::assigned_to
+                    .is_null()
+                    .or(conversations::assigned_to.eq(staff)),
+            )
+            .select(conversations::id.nullable());
+        query = query.filter(
+            tickets::conversation_id
+                .is_null()
+                .or(tickets::conversation_id.eq_any(visible)),
+        );
     }
     let rows = crate::paginate!(query, tickets::id, page)
         .load(conn)

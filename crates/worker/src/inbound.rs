@@ -239,6 +239,8 @@ pub async fn apply_messages(
             .and_then(|phone| identified.get(phone))
             .copied()
             .unwrap_or((RelType::General, None));
+        let key = *of_key.get(&customer).ok_or(StoreError::NotFound)?;
+        let conversation = conversations.get_mut(&key).ok_or(StoreError::NotFound)?;
         if rel_type == RelType::Lead && batch.rules.inbound.lead_notes {
             if let Some(lead_id) = rel_id {
                 notes.push(leads::NewLeadNote {
@@ -246,11 +248,10 @@ pub async fn apply_messages(
                     lead_id,
                     body: format!("WhatsApp message: {}", message.body),
                     created_by: None,
+                    conversation_id: Some(conversation.id),
                 });
             }
         }
-        let key = *of_key.get(&customer).ok_or(StoreError::NotFound)?;
-        let conversation = conversations.get_mut(&key).ok_or(StoreError::NotFound)?;
         after_inbound(conversation, rel_type, rel_id, &message, id);
         if !changed.contains(&key) {
             changed.push(key);

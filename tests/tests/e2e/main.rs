@@ -19,3 +19,4 @@ mod permissions;
 mod quick_replies;
 mod service;
 mod tickets;
+mod visibility;

@@ -5,5 +5,7 @@ pub mod password;
 pub mod principal;
 pub mod throttle;
 pub mod tokens;
+pub mod visibility;
 
 pub use principal::Principal;
+pub use visibility::{Visibility, visible_conversation};

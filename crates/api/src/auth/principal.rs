@@ -6,6 +6,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 use wacrm_domain::{Permission, PermissionSet};
 use wacrm_persistence::{api_keys, staff};
@@ -26,6 +28,12 @@ pub enum Caller {
 pub struct Principal {
     pub caller: Caller,
     pub permissions: PermissionSet,
+    /// The staff member whose inbox view applies (see `visibility`): the staff
+    /// member calling, or the one who created the API key.
+    pub acts_for: Option<Uuid>,
+    /// When the credential stops working on its own (an access token's `exp`);
+    /// long-lived streams end then.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl Principal {
@@ -72,14 +80,8 @@ impl Principal {
             let mut conn = state.conn().await?;
             let found = api_keys::authenticate(&mut conn, &tokens::digest(key))
                 .await?
-                .ok_or_else(|| {
-                    ApiError::unauthorized("invalid_api_key", "the API key is unknown or revoked")
-                })?;
-            return Ok(Self {
-                caller: Caller::ApiKey(found.id),
-                permissions: PermissionSet::parse(&found.permissions)
-                    .map_err(ApiError::internal)?,
-            });
+                .ok_or_else(key_refused)?;
+            return Self::of_key(&found);
         }
         let token = bearer.ok_or_else(|| {
             ApiError::unauthorized(
@@ -89,7 +91,29 @@ impl Principal {
         })??;
         let claims = state.tokens.verify(token.trim())?;
         let mut conn = state.conn().await?;
-        let member = match staff::find(&mut conn, claims.sub).await {
+        let expires_at = DateTime::from_timestamp(claims.exp, 0);
+        Self::of_staff(&mut conn, claims.sub, expires_at).await
+    }
+
+    /// The caller as it stands now: a stream re-checks it, so a deactivated
+    /// account, a revoked key or changed permissions take effect on open streams.
+    pub async fn reload(&self, conn: &mut AsyncPgConnection) -> ApiResult<Self> {
+        match self.caller {
+            Caller::Staff(id) => Self::of_staff(conn, id, self.expires_at).await,
+            Caller::ApiKey(id) => match api_keys::find(conn, id).await {
+                Ok(key) if key.revoked_at.is_none() => Self::of_key(&key),
+                Ok(_) | Err(wacrm_persistence::StoreError::NotFound) => Err(key_refused()),
+                Err(other) => Err(other.into()),
+            },
+        }
+    }
+
+    async fn of_staff(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> ApiResult<Self> {
+        let member = match staff::find(conn, id).await {
             Ok(member) if member.is_active => member,
             Ok(_) | Err(wacrm_persistence::StoreError::NotFound) => {
                 return Err(ApiError::unauthorized(
@@ -102,8 +126,23 @@ impl Principal {
         Ok(Self {
             caller: Caller::Staff(member.id),
             permissions: PermissionSet::parse(&member.permissions).map_err(ApiError::internal)?,
+            acts_for: Some(member.id),
+            expires_at,
         })
     }
+
+    fn of_key(key: &api_keys::ApiKey) -> ApiResult<Self> {
+        Ok(Self {
+            caller: Caller::ApiKey(key.id),
+            permissions: PermissionSet::parse(&key.permissions).map_err(ApiError::internal)?,
+            acts_for: key.created_by,
+            expires_at: None,
+        })
+    }
+}
+
+fn key_refused() -> ApiError {
+    ApiError::unauthorized("invalid_api_key", "the API key is unknown or revoked")
 }
 
 impl FromRequest for Principal {

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use wacrm_domain::Permission;
-use wacrm_persistence::activity_log;
+use wacrm_persistence::{activity_log, messages};
 
-use crate::auth::Principal;
+use crate::auth::{Principal, Visibility};
 use crate::error::{ApiResult, Problem};
 use crate::pagination::{PageParams, PageResponse};
 use crate::state::AppState;
@@ -26,12 +26,15 @@ pub struct ActivityResponse {
     /// The HTTP status, when the provider answered.
     pub status: Option<i32>,
     pub duration_ms: i32,
-    /// Bodies with every secret masked.
+    /// Bodies with every secret masked; `null` when `bodies_hidden`.
     pub request_body: Option<String>,
     pub response_body: Option<String>,
     pub error: Option<String>,
     pub message_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+    /// The call carried a message of a conversation the caller may not see
+    /// (inbox visibility): its bodies are left out.
+    pub bodies_hidden: bool,
 }
 
 impl From<activity_log::Entry> for ActivityResponse {
@@ -50,6 +53,7 @@ impl From<activity_log::Entry> for ActivityResponse {
             error: row.error,
             message_id: row.message_id,
             created_at: row.created_at,
+            bodies_hidden: false,
         }
     }
 }
@@ -82,7 +86,23 @@ pub async fn list_activity(
     };
     let mut conn = state.conn().await?;
     let page = activity_log::list(&mut conn, &filter, page.request()?).await?;
-    Ok(web::Json(PageResponse::from_page(page, Into::into)))
+    let hidden = match Visibility::of(&mut conn, &principal).await?.restricted_to() {
+        Some(staff) => {
+            let ids: Vec<Uuid> = page.items.iter().filter_map(|e| e.message_id).collect();
+            messages::outside_view(&mut conn, &ids, staff).await?
+        }
+        None => Vec::new(),
+    };
+    Ok(web::Json(PageResponse::from_page(page, |entry| {
+        let hide = entry.message_id.is_some_and(|id| hidden.contains(&id));
+        let mut response = ActivityResponse::from(entry);
+        if hide {
+            response.request_body = None;
+            response.response_body = None;
+            response.bodies_hidden = true;
+        }
+        response
+    })))
 }
 
 /// Clear the whole log.

@@ -12,9 +12,9 @@ use wacrm_persistence::{bots as store, numbers};
 use wacrm_worker::jobs::{conversation_state, inputs};
 
 use crate::auth::Principal;
+use crate::auth::visible_conversation;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::pagination::{PageParams, PageResponse};
-use crate::routes::conversations::visible_conversation;
 use crate::state::AppState;
 
 /// A bot: `{name, is_active, priority, number_ids (empty: all numbers),

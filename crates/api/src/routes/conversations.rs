@@ -6,11 +6,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use wacrm_domain::conversation::ConversationStatus;
-use wacrm_domain::settings::{InboxSettings, InboxVisibility};
 use wacrm_domain::{Permission, RelType, session};
-use wacrm_persistence::{AsyncPgConnection, conversations, messages, settings};
+use wacrm_persistence::{conversations, messages};
 
-use crate::auth::Principal;
+use crate::auth::{Principal, Visibility, visible_conversation};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::pagination::{PageParams, PageResponse};
 use crate::routes::messages::{MessageResponse, load_messages};
@@ -143,41 +142,6 @@ impl ConversationQuery {
     }
 }
 
-/// The staff member whose view is restricted by the inbox visibility setting:
-/// agents (no `admin`) when it is `assigned_or_unassigned`.
-async fn restricted_to(
-    conn: &mut AsyncPgConnection,
-    principal: &Principal,
-) -> ApiResult<Option<Uuid>> {
-    if principal.permissions.is_admin() {
-        return Ok(None);
-    }
-    let settings: InboxSettings = settings::load(conn, InboxSettings::KEY).await?;
-    Ok(match settings.visibility {
-        InboxVisibility::All => None,
-        InboxVisibility::AssignedOrUnassigned => principal.staff_id(),
-    })
-}
-
-/// The conversation, if the caller may see it (404 otherwise, as if absent).
-pub async fn visible_conversation(
-    conn: &mut AsyncPgConnection,
-    principal: &Principal,
-    id: Uuid,
-) -> ApiResult<conversations::Conversation> {
-    let conversation = conversations::find(conn, id).await?;
-    match restricted_to(conn, principal).await? {
-        Some(staff)
-            if conversation
-                .assigned_to
-                .is_some_and(|assignee| assignee != staff) =>
-        {
-            Err(ApiError::not_found("conversation"))
-        }
-        _ => Ok(conversation),
-    }
-}
-
 /// List conversations, newest first.
 #[utoipa::path(tag = "inbox", params(PageParams, ConversationQuery), security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = PageResponse<ConversationResponse>),
@@ -196,7 +160,7 @@ pub async fn list_conversations(
     let mut conn = state.conn().await?;
     let filter = query
         .into_inner()
-        .filter(restricted_to(&mut conn, &principal).await?)?;
+        .filter(Visibility::of(&mut conn, &principal).await?.restricted_to())?;
     let page = conversations::list(&mut conn, &filter, request).await?;
     Ok(web::Json(PageResponse::from_page(page, Into::into)))
 }
@@ -225,7 +189,7 @@ pub async fn count_conversations(
     let mut conn = state.conn().await?;
     let filter = query
         .into_inner()
-        .filter(restricted_to(&mut conn, &principal).await?)?;
+        .filter(Visibility::of(&mut conn, &principal).await?.restricted_to())?;
     let names: Vec<&str> = RelType::ALL.iter().map(|rel| rel.as_str()).collect();
     let counts = conversations::count_by_rel_type(&mut conn, &filter, &names).await?;
     let count = |rel: RelType| {

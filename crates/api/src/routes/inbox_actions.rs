@@ -15,8 +15,9 @@ use wacrm_persistence::{StoreError, events, messages, staff};
 use wacrm_worker::jobs::{MarkRead, RunBots};
 
 use crate::auth::Principal;
+use crate::auth::visible_conversation;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
-use crate::routes::conversations::{ConversationResponse, visible_conversation};
+use crate::routes::conversations::ConversationResponse;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use wacrm_domain::Permission;
 use wacrm_persistence::leads;
 
-use crate::auth::Principal;
+use crate::auth::{Principal, Visibility};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::pagination::{PageParams, PageResponse};
 use crate::state::AppState;
@@ -278,7 +278,8 @@ pub async fn list_lead_notes(
     let request = page.request()?;
     let mut conn = state.conn().await?;
     leads::find(&mut conn, *id).await?;
-    let page = leads::list_notes(&mut conn, *id, request).await?;
+    let visible_to = Visibility::of(&mut conn, &principal).await?.restricted_to();
+    let page = leads::list_notes(&mut conn, *id, visible_to, request).await?;
     Ok(web::Json(PageResponse::from_page(page, Into::into)))
 }
 
@@ -307,6 +308,7 @@ pub async fn create_lead_note(
             lead_id: *id,
             body: text,
             created_by: principal.staff_id(),
+            conversation_id: None,
         },
     )
     .await

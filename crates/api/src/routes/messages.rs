@@ -11,8 +11,8 @@ use wacrm_domain::Permission;
 use wacrm_persistence::{AsyncPgConnection, messages};
 
 use crate::auth::Principal;
+use crate::auth::visible_conversation;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::routes::conversations::visible_conversation;
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]

@@ -11,7 +11,7 @@ use wacrm_persistence::{
     AsyncPgConnection, StoreError, contacts, conversations, leads, quick_replies, staff,
 };
 
-use crate::auth::Principal;
+use crate::auth::{Principal, visible_conversation};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::pagination::{PageParams, PageResponse};
 use crate::state::AppState;
@@ -239,7 +239,7 @@ pub async fn delete_quick_reply(
     (status = 200, body = RenderQuickReplyResponse),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 422, body = Problem, content_type = "application/problem+json", description = "`invalid_reference`: no such conversation"),
+    (status = 422, body = Problem, content_type = "application/problem+json", description = "`invalid_reference`: no such conversation, or one the caller may not see"),
 ))]
 #[post("/quick-replies/{id}/render")]
 pub async fn render_quick_reply(
@@ -252,11 +252,12 @@ pub async fn render_quick_reply(
     principal.require(Permission::WHATSAPP_CHAT_VIEW)?;
     let mut conn = state.conn().await?;
     let reply = quick_replies::find(&mut conn, *id).await?;
-    let conversation = conversations::find(&mut conn, body.conversation_id)
+    // A conversation the caller may not see is refused as if it did not exist.
+    let conversation = visible_conversation(&mut conn, &principal, body.conversation_id)
         .await
-        .map_err(|error| match error {
-            StoreError::NotFound => ApiError::invalid_reference("conversation_id"),
-            other => other.into(),
+        .map_err(|error| match error.code() {
+            "not_found" => ApiError::invalid_reference("conversation_id"),
+            _ => error,
         })?;
     let name = customer_name(&mut conn, &conversation).await?;
     let first_name = name

@@ -228,6 +228,7 @@ pub async fn send_message(
     request_body = StartMessageRequest, security(("bearer" = []), ("api_key" = [])), responses(
     (status = 202, body = MessageResponse),
     (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json", description = "`permission_denied`, or `conversation_not_visible`: the customer's conversation is assigned to another agent"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
     (status = 503, body = Problem, content_type = "application/problem+json", description = "`provider_not_configured`"),
 ))]

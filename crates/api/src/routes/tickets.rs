@@ -12,7 +12,7 @@ use wacrm_persistence::{
     AsyncPgConnection, StoreError, contacts, conversations, leads, staff, tickets,
 };
 
-use crate::auth::Principal;
+use crate::auth::{Principal, Visibility, visible_conversation};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::pagination::{PageParams, PageResponse};
 use crate::state::AppState;
@@ -161,8 +161,13 @@ pub async fn list_tickets(
         lead_id: query.lead_id,
         contact_id: query.contact_id,
         search: query.q.filter(|q| !q.trim().is_empty()),
+        visible_to: None,
     };
     let mut conn = state.conn().await?;
+    let filter = tickets::TicketFilter {
+        visible_to: Visibility::of(&mut conn, &principal).await?.restricted_to(),
+        ..filter
+    };
     let page = tickets::list(&mut conn, &filter, page.request()?).await?;
     Ok(web::Json(PageResponse::from_page(page, Into::into)))
 }
@@ -203,6 +208,14 @@ pub async fn create_ticket(
     let mut conn = state.conn().await?;
     if let Some(assignee) = body.assigned_to {
         ensure_assignable(&mut conn, assignee).await?;
+    }
+    if let Some(conversation) = body.conversation_id {
+        visible_conversation(&mut conn, &principal, conversation)
+            .await
+            .map_err(|error| match error.code() {
+                "not_found" => ApiError::invalid_reference("conversation_id"),
+                _ => error,
+            })?;
     }
     let ticket = tickets::insert(
         &mut conn,
@@ -256,12 +269,7 @@ pub async fn create_conversation_ticket(
         });
     checks.finish()?;
     let mut conn = state.conn().await?;
-    let conversation = conversations::find(&mut conn, *id)
-        .await
-        .map_err(|error| match error {
-            StoreError::NotFound => ApiError::not_found("conversation"),
-            other => other.into(),
-        })?;
+    let conversation = visible_conversation(&mut conn, &principal, *id).await?;
     if let Some(assignee) = body.assigned_to {
         ensure_assignable(&mut conn, assignee).await?;
     }
@@ -299,7 +307,9 @@ pub async fn get_ticket(
 ) -> ApiResult<web::Json<TicketResponse>> {
     principal.require(Permission::TICKETS_VIEW)?;
     let mut conn = state.conn().await?;
-    Ok(web::Json(tickets::find(&mut conn, *id).await?.into()))
+    Ok(web::Json(
+        visible_ticket(&mut conn, &principal, *id).await?.into(),
+    ))
 }
 
 /// Change a ticket: its text, status, priority, assignee or links.
@@ -345,7 +355,7 @@ pub async fn update_ticket(
     checks.finish()?;
     let mut conn = state.conn().await?;
     // An unknown ticket is 404 even when the assignee is wrong too.
-    tickets::find(&mut conn, *id).await?;
+    visible_ticket(&mut conn, &principal, *id).await?;
     if let Some(Some(assignee)) = body.assigned_to {
         ensure_assignable(&mut conn, assignee).await?;
     }
@@ -368,6 +378,7 @@ pub async fn delete_ticket(
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::TICKETS_DELETE)?;
     let mut conn = state.conn().await?;
+    visible_ticket(&mut conn, &principal, *id).await?;
     tickets::delete(&mut conn, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -384,6 +395,23 @@ fn ticket_priority(checks: &mut Checks, name: &str) -> TicketPriority {
         checks.fail("priority", format!("must be {PRIORITIES}"));
         TicketPriority::default()
     })
+}
+
+/// The ticket, unless it was opened from a conversation the caller may not
+/// see (404 then, as if absent: the ticket carries the conversation's content).
+async fn visible_ticket(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    id: Uuid,
+) -> ApiResult<tickets::Ticket> {
+    let ticket = tickets::find(conn, id).await?;
+    if let Some(conversation) = ticket.conversation_id {
+        let assignee = conversations::find(conn, conversation).await?.assigned_to;
+        if !Visibility::of(conn, principal).await?.allows(assignee) {
+            return Err(ApiError::not_found("ticket"));
+        }
+    }
+    Ok(ticket)
 }
 
 /// Tickets go to people who can work on them: the foreign key alone would

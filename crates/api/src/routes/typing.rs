@@ -14,8 +14,9 @@ use wacrm_providers::client::supports_typing;
 use wacrm_worker::jobs::MarkRead;
 
 use crate::auth::Principal;
+use crate::auth::visible_conversation;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::routes::conversations::{ConversationResponse, visible_conversation};
+use crate::routes::conversations::ConversationResponse;
 use crate::state::AppState;
 
 /// Mark the customer's latest message read and show them a typing indicator.

@@ -25,9 +25,14 @@ pub const CUSTOMER: &str = "254712345678";
 
 /// A Meta connection pointed at a fake Graph API, with one number.
 pub async fn meta_outbox() -> (Inbox, FakeProvider) {
+    meta_outbox_on(TestApp::spawn().await).await
+}
+
+/// [`meta_outbox`] on an app started with settings of its own.
+pub async fn meta_outbox_on(app: TestApp) -> (Inbox, FakeProvider) {
     let meta = FakeProvider::start().await;
     let inbox = Inbox::with_app(
-        TestApp::spawn().await,
+        app,
         "meta",
         json!({"access_token": META_TOKEN, "app_secret": META_SECRET, "verify_token": "v", "waba_id": WABA_ID}),
         json!({"phone": "+15550100999", "provider_number_id": PHONE_NUMBER_ID, "is_default": true}),

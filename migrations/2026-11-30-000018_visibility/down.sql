@@ -1,0 +1,1 @@
+ALTER TABLE lead_notes DROP COLUMN conversation_id;
