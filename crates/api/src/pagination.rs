@@ -2,13 +2,25 @@
 //! cursor is opaque to clients (the last id seen, base64url-encoded).
 
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use wacrm_persistence::{Page, PageRequest};
 
 use crate::error::{ApiError, ApiResult};
+
+/// Base64url without padding, decoding leniently: the unused low bits of the
+/// last character are ignored, so every string of the declared pattern is a
+/// cursor (the OpenAPI document promises no more than the pattern).
+const CURSOR: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true),
+);
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 200;
@@ -20,6 +32,20 @@ pub struct PageParams {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{22}$")]
+    pub cursor: Option<String>,
+}
+
+/// [`PageParams`] for lists keyed by a sequence number (jobs), whose cursors
+/// are shorter.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SequencePageParams {
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{11}$")]
     pub cursor: Option<String>,
 }
 
@@ -40,8 +66,8 @@ impl PageParams {
     }
 }
 
-impl PageParams {
-    /// For lists keyed by a sequence number (jobs) instead of a UUID.
+impl SequencePageParams {
+    /// The position to resume after, and the page size.
     pub fn numeric(&self) -> ApiResult<(Option<i64>, i64)> {
         let request = PageParams {
             limit: self.limit,
@@ -51,7 +77,7 @@ impl PageParams {
         let after = match self.cursor.as_deref() {
             None => None,
             Some(cursor) => Some(
-                URL_SAFE_NO_PAD
+                CURSOR
                     .decode(cursor)
                     .ok()
                     .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
@@ -70,11 +96,11 @@ impl PageParams {
 
 /// The cursor for a sequence-numbered list.
 pub fn numeric_cursor(id: i64) -> String {
-    URL_SAFE_NO_PAD.encode(id.to_be_bytes())
+    CURSOR.encode(id.to_be_bytes())
 }
 
 fn decode_cursor(cursor: &str) -> ApiResult<Uuid> {
-    URL_SAFE_NO_PAD
+    CURSOR
         .decode(cursor)
         .ok()
         .and_then(|bytes| Uuid::from_slice(&bytes).ok())
@@ -84,7 +110,7 @@ fn decode_cursor(cursor: &str) -> ApiResult<Uuid> {
 }
 
 fn encode_cursor(id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(id.as_bytes())
+    CURSOR.encode(id.as_bytes())
 }
 
 /// One page of a list.

@@ -137,3 +137,57 @@ mod tests {
         assert!(checks.finish().is_ok());
     }
 }
+
+/// Reads an optional whole number written either way JSON allows: `20` or
+/// `20.0`. JSON Schema's `integer` admits both (and clients that hold every
+/// number as a double send the second); serde's integer types refuse `20.0`.
+/// A fraction or an out-of-range value is still an error.
+pub fn whole_number<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    use serde::Deserialize as _;
+    use serde::de::Error as _;
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let whole = number.as_i64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|value| value.fract() == 0.0 && value.abs() < 9.0e15)
+            // Exact: a whole double below 2^53 converts without loss.
+            .map(|value| value as i64)
+    });
+    whole
+        .and_then(|value| T::try_from(value).ok())
+        .map(Some)
+        .ok_or_else(|| D::Error::custom(format!("expected a whole number in range, got {number}")))
+}
+
+#[cfg(test)]
+mod whole_number_tests {
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    struct Body {
+        #[serde(default, deserialize_with = "super::whole_number")]
+        n: Option<i32>,
+    }
+
+    fn read(json: &str) -> Result<Option<i32>, serde_json::Error> {
+        serde_json::from_str::<Body>(json).map(|body| body.n)
+    }
+
+    #[test]
+    fn whole_numbers_are_read_however_they_are_written() {
+        assert_eq!(read(r#"{"n": 20}"#).unwrap(), Some(20));
+        assert_eq!(read(r#"{"n": 20.0}"#).unwrap(), Some(20));
+        assert_eq!(read(r#"{"n": -3.0}"#).unwrap(), Some(-3));
+        assert_eq!(read(r#"{"n": null}"#).unwrap(), None);
+        assert_eq!(read(r#"{}"#).unwrap(), None);
+        assert!(read(r#"{"n": 20.5}"#).is_err());
+        assert!(read(r#"{"n": 3000000000}"#).is_err());
+        assert!(read(r#"{"n": "20"}"#).is_err());
+    }
+}

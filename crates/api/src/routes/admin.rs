@@ -14,7 +14,7 @@ use wacrm_worker::jobs::ProcessWebhooks;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::pagination::{PageParams, PageResponse, numeric_cursor};
+use crate::pagination::{PageParams, PageResponse, SequencePageParams, numeric_cursor};
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -51,6 +51,7 @@ impl From<webhook_events::WebhookEvent> for WebhookEventResponse {
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
     /// `pending`, `processed` or `failed` (default: every status).
+    #[param(pattern = "^(pending|processed|failed)$")]
     pub status: Option<String>,
 }
 
@@ -162,10 +163,11 @@ impl From<jobs::Job> for JobResponse {
 #[into_params(parameter_in = Query)]
 pub struct JobQuery {
     /// `queued`, `running` or `dead` (default: every status).
+    #[param(pattern = "^(queued|running|dead)$")]
     pub status: Option<String>,
 }
 
-#[utoipa::path(tag = "admin", params(PageParams, JobQuery), security(("bearer" = []), ("api_key" = [])), responses(
+#[utoipa::path(tag = "admin", params(SequencePageParams, JobQuery), security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = PageResponse<JobResponse>),
     (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -173,7 +175,7 @@ pub struct JobQuery {
 pub async fn list_jobs(
     state: web::Data<AppState>,
     principal: Principal,
-    page: web::Query<PageParams>,
+    page: web::Query<SequencePageParams>,
     query: web::Query<JobQuery>,
 ) -> ApiResult<web::Json<PageResponse<JobResponse>>> {
     principal.require(Permission::ADMIN)?;

@@ -56,8 +56,10 @@ pub struct CreatedApiKeyResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
+    #[schema(pattern = "\\S")]
     pub name: String,
     /// What the key may do: names from the permission catalogue.
+    #[schema(min_items = 1)]
     pub permissions: Vec<String>,
 }
 

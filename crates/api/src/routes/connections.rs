@@ -158,7 +158,9 @@ impl CredentialsRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreateConnectionRequest {
     /// `meta`, `lipachat`, `whats91` or `tata`.
+    #[schema(pattern = "^(meta|lipachat|whats91|tata)$")]
     pub provider: String,
+    #[schema(pattern = "\\S")]
     pub name: String,
     pub credentials: CredentialsRequest,
     /// Overrides the provider's API host (sandboxes, proxies, tests). Must be
@@ -337,6 +339,7 @@ pub async fn update_connection(
 pub struct RotateWebhookTokenRequest {
     /// How long the previous URL keeps working, in hours (0–720, default 24).
     #[schema(minimum = 0, maximum = 720)]
+    #[serde(default, deserialize_with = "crate::validation::whole_number")]
     pub grace_period_hours: Option<i64>,
 }
 

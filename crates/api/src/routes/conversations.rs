@@ -100,8 +100,10 @@ impl From<conversations::Conversation> for ConversationResponse {
 #[into_params(parameter_in = Query)]
 pub struct ConversationQuery {
     /// `lead`, `contact`, `staff` or `general`.
+    #[param(pattern = "^(lead|contact|staff|general)$")]
     pub rel_type: Option<String>,
     /// `open`, `pending`, `resolved` or `snoozed`.
+    #[param(pattern = "^(open|pending|resolved|snoozed)$")]
     pub status: Option<String>,
     pub assigned_to: Option<Uuid>,
     pub number_id: Option<Uuid>,

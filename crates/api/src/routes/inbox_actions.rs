@@ -31,6 +31,7 @@ pub struct AssignRequest {
 #[serde(deny_unknown_fields)]
 pub struct StatusRequest {
     /// `open`, `pending`, `resolved` or `snoozed`.
+    #[schema(pattern = "^(open|pending|resolved|snoozed)$")]
     pub status: String,
     /// Required with `snoozed`: when it reopens by itself.
     pub snooze_until: Option<DateTime<Utc>>,

@@ -40,6 +40,7 @@ impl From<leads::LeadStatus> for LeadStatusResponse {
 #[serde(deny_unknown_fields)]
 pub struct LeadStatusRequest {
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "crate::validation::whole_number")]
     pub position: Option<i32>,
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(value_type = Option<String>, nullable)]

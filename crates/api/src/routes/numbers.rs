@@ -57,6 +57,7 @@ pub struct CreateNumberRequest {
     pub provider_number_id: Option<String>,
     #[serde(default)]
     pub is_default: bool,
+    #[serde(default, deserialize_with = "crate::validation::whole_number")]
     pub messages_per_second: Option<i32>,
 }
 
@@ -68,6 +69,7 @@ pub struct UpdateNumberRequest {
     #[schema(value_type = Option<String>, nullable)]
     pub provider_number_id: Option<Option<String>>,
     pub is_default: Option<bool>,
+    #[serde(default, deserialize_with = "crate::validation::whole_number")]
     pub messages_per_second: Option<i32>,
 }
 

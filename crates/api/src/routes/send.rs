@@ -192,7 +192,7 @@ fn answer(answer: sending::Answer) -> HttpResponse {
 /// background; the answer is the message with status `queued`. Send an
 /// `Idempotency-Key` header to make retries safe: the same key and body get the
 /// same answer and one send, for 24 hours.
-#[utoipa::path(tag = "inbox", params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+#[utoipa::path(tag = "inbox", params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters; the same key and body answer the first result again")),
     request_body = SendMessageRequest, security(("bearer" = []), ("api_key" = [])), responses(
     (status = 202, body = MessageResponse),
     (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -224,7 +224,7 @@ pub async fn send_message(
 
 /// Send to a phone number: continues its conversation on the number, or starts
 /// one (seed 003). 503 `provider_not_configured` when no number can send.
-#[utoipa::path(tag = "inbox", params(("Idempotency-Key" = Option<String>, Header)),
+#[utoipa::path(tag = "inbox", params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters; the same key and body answer the first result again")),
     request_body = StartMessageRequest, security(("bearer" = []), ("api_key" = [])), responses(
     (status = 202, body = MessageResponse),
     (status = 400, body = Problem, content_type = "application/problem+json"),

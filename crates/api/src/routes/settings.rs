@@ -146,6 +146,7 @@ pub async fn put_inbound(
 #[serde(deny_unknown_fields)]
 pub struct InboxBody {
     /// `all`, or `assigned_or_unassigned`: theirs and nobody's.
+    #[schema(pattern = "^(all|assigned_or_unassigned)$")]
     pub visibility: String,
 }
 
@@ -239,8 +240,10 @@ pub async fn put_business_hours(
 #[serde(deny_unknown_fields)]
 pub struct AiRequestBody {
     /// `openai` or `gemini`.
+    #[schema(pattern = "^(openai|gemini)$")]
     pub provider: String,
     /// `off`, `auto` (send the answer) or `manual` (keep it as a suggestion for staff).
+    #[schema(pattern = "^(off|auto|manual)$")]
     pub mode: String,
     pub model: String,
     /// Leave out to keep the stored key (not when `base_url` changes).

@@ -47,9 +47,12 @@ impl From<staff::Staff> for StaffResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateStaffRequest {
+    #[schema(pattern = "\\S")]
     pub name: String,
+    #[schema(pattern = "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", max_length = 254)]
     pub email: String,
     /// At least 8 characters.
+    #[schema(min_length = 8)]
     pub password: String,
     pub phone: Option<String>,
     #[serde(default)]
@@ -66,8 +69,11 @@ fn active() -> bool {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateStaffRequest {
+    #[schema(pattern = "\\S")]
     pub name: Option<String>,
+    #[schema(pattern = "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", max_length = 254)]
     pub email: Option<String>,
+    #[schema(min_length = 8)]
     pub password: Option<String>,
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(value_type = Option<String>, nullable)]

@@ -64,11 +64,14 @@ impl From<tickets::Ticket> for TicketResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTicketRequest {
+    #[schema(pattern = "\\S")]
     pub subject: String,
     pub description: Option<String>,
     /// `open` (default), `pending`, `resolved` or `closed`.
+    #[schema(pattern = "^(open|pending|resolved|closed)$")]
     pub status: Option<String>,
     /// `low`, `normal` (default), `high` or `urgent`.
+    #[schema(pattern = "^(low|normal|high|urgent)$")]
     pub priority: Option<String>,
     /// An active staff member.
     pub assigned_to: Option<Uuid>,
@@ -81,13 +84,16 @@ pub struct CreateTicketRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTicketRequest {
+    #[schema(pattern = "\\S")]
     pub subject: Option<String>,
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(value_type = Option<String>, nullable)]
     pub description: Option<Option<String>>,
     /// `open`, `pending`, `resolved` or `closed`.
+    #[schema(pattern = "^(open|pending|resolved|closed)$")]
     pub status: Option<String>,
     /// `low`, `normal`, `high` or `urgent`.
+    #[schema(pattern = "^(low|normal|high|urgent)$")]
     pub priority: Option<String>,
     /// An active staff member, or `null` to unassign.
     #[serde(default, with = "::serde_with::rust::double_option")]
@@ -105,9 +111,11 @@ pub struct UpdateTicketRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConversationTicketRequest {
+    #[schema(pattern = "\\S")]
     pub subject: String,
     pub description: Option<String>,
     /// `low`, `normal` (default), `high` or `urgent`.
+    #[schema(pattern = "^(low|normal|high|urgent)$")]
     pub priority: Option<String>,
     /// An active staff member.
     pub assigned_to: Option<Uuid>,
@@ -117,8 +125,10 @@ pub struct CreateConversationTicketRequest {
 #[into_params(parameter_in = Query)]
 pub struct TicketQuery {
     /// `open`, `pending`, `resolved` or `closed`.
+    #[param(pattern = "^(open|pending|resolved|closed)$")]
     pub status: Option<String>,
     /// `low`, `normal`, `high` or `urgent`.
+    #[param(pattern = "^(low|normal|high|urgent)$")]
     pub priority: Option<String>,
     pub assigned_to: Option<Uuid>,
     pub conversation_id: Option<Uuid>,
