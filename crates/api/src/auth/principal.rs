@@ -1,16 +1,19 @@
 //! The caller of a request: a staff member (bearer access token) or an API key
 //! (`X-Api-Key`), with the permissions they hold. Staff are loaded on every
-//! request, so deactivation and permission changes apply at once.
+//! request, together with whether the token's session was revoked (one
+//! indexed query), so deactivation, permission changes and logout apply at
+//! once; a key is checked for expiry and its creator's state the same way.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use chrono::Utc;
 use uuid::Uuid;
 use wacrm_domain::{Permission, PermissionSet};
-use wacrm_persistence::{api_keys, staff};
+use wacrm_persistence::{api_keys, sessions};
 
-use crate::auth::tokens;
+use crate::auth::{api_key, tokens};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -70,14 +73,17 @@ impl Principal {
             }
             let key = key.to_str().unwrap_or_default();
             let mut conn = state.conn().await?;
-            let found = api_keys::authenticate(&mut conn, &tokens::digest(key))
+            let found = api_keys::find_unrevoked(&mut conn, &tokens::digest(key))
                 .await?
                 .ok_or_else(|| {
                     ApiError::unauthorized("invalid_api_key", "the API key is unknown or revoked")
                 })?;
+            let now = Utc::now();
+            api_key::admit(&found, now)?;
+            api_keys::record_use(&mut conn, &found.key, now).await?;
             return Ok(Self {
-                caller: Caller::ApiKey(found.id),
-                permissions: PermissionSet::parse(&found.permissions)
+                caller: Caller::ApiKey(found.key.id),
+                permissions: PermissionSet::parse(&found.key.permissions)
                     .map_err(ApiError::internal)?,
             });
         }
@@ -89,15 +95,20 @@ impl Principal {
         })??;
         let claims = state.tokens.verify(token.trim())?;
         let mut conn = state.conn().await?;
-        let member = match staff::find(&mut conn, claims.sub).await {
-            Ok(member) if member.is_active => member,
-            Ok(_) | Err(wacrm_persistence::StoreError::NotFound) => {
+        let member = match sessions::staff_in_session(&mut conn, claims.sub, claims.sid).await? {
+            Some((_, true)) => {
+                return Err(ApiError::unauthorized(
+                    "session_revoked",
+                    "this session has ended (logout, or its refresh token was reused); sign in again",
+                ));
+            }
+            Some((member, false)) if member.is_active => member,
+            Some(_) | None => {
                 return Err(ApiError::unauthorized(
                     "invalid_token",
                     "the account is not active",
                 ));
             }
-            Err(other) => return Err(other.into()),
         };
         Ok(Self {
             caller: Caller::Staff(member.id),
