@@ -533,7 +533,10 @@ async fn first_message_synonym_and_business_hours_triggers() {
 #[tokio::test]
 async fn timed_triggers_fire_after_silence_and_a_staff_reply_cancels_them() {
     let (inbox, meta) = meta_outbox().await;
-    meta.script_json("POST", &messages_path(), 200, accepted("wamid.BOT"));
+    // The staff reply, then the three timed replies.
+    for n in 1..=4 {
+        meta.script_json("POST", &messages_path(), 200, accepted(&format!("wamid.OUT{n}")));
+    }
     bot(
         &inbox,
         json!({"name": "Nudge", "trigger": {"type": "idle", "minutes": 1},
@@ -583,8 +586,18 @@ async fn timed_triggers_fire_after_silence_and_a_staff_reply_cancels_them() {
         timers.body
     );
 
-    tokio::time::sleep(std::time::Duration::from_secs(62)).await;
-    settle(&inbox).await;
+    // The timers come due a minute after the messages: run the jobs until the
+    // three timed replies have gone out (the staff reply was the first send).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while sent(&meta).len() < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the timed replies never went out: {:?}",
+            sent(&meta)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        settle(&inbox).await;
+    }
     for text in [
         "A colleague will reply soon.",
         "Reply soon to keep chatting for free.",
