@@ -370,7 +370,10 @@ mod tests {
         let (blocked, mode, owner) = first_closed_ancestor(&base, stranger, &[stranger])
             .unwrap()
             .expect("the 0700 directory is closed to another user");
-        assert_eq!((blocked.as_path(), mode, owner), (closed.as_path(), 0o700, me.uid()));
+        assert_eq!(
+            (blocked.as_path(), mode, owner),
+            (closed.as_path(), 0o700, me.uid())
+        );
         // Its owner, or a member of a group it opens to, gets through.
         assert_eq!(first_closed_ancestor(&base, me.uid(), &[]).unwrap(), None);
         std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o710)).unwrap();

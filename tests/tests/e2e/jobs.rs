@@ -594,9 +594,11 @@ async fn a_signal_after_the_commit_wakes_an_idle_runner_long_before_its_next_pol
         listeners(&pool).await == 1
     })
     .await;
-    eventually("the runner's first look", Duration::from_secs(10), || async {
-        ctx.runs_of("before") == 1
-    })
+    eventually(
+        "the runner's first look",
+        Duration::from_secs(10),
+        || async { ctx.runs_of("before") == 1 },
+    )
     .await;
 
     for label in ["first", "second"] {

@@ -35,12 +35,17 @@ struct Scripted {
     body: Vec<u8>,
 }
 
+/// Makes the answer to the `n`th request (from 1) that the queue left to it.
+type Answerer = Arc<dyn Fn(usize) -> Scripted + Send + Sync>;
+
 #[derive(Default)]
 struct Route {
     /// Used once each, in order.
     queued: std::collections::VecDeque<Scripted>,
     /// Answers every request once `queued` is used up.
-    always: Option<Scripted>,
+    always: Option<Answerer>,
+    /// How many requests `always` answered.
+    answered_always: usize,
 }
 
 #[derive(Default)]
@@ -103,8 +108,8 @@ impl FakeProvider {
     }
 
     /// Answers every request to `method path` (after any queued answers) with
-    /// `status` and `body`: for calls whose number the test does not fix
-    /// (template lists, media downloads, retries).
+    /// `status` and `body`: for calls whose number the test does not fix and
+    /// whose answers may be alike (template lists, media downloads).
     pub fn script_always(
         &self,
         method: &str,
@@ -118,17 +123,28 @@ impl FakeProvider {
             content_type: content_type.into(),
             body: body.into(),
         };
-        self.route(method, path, |route| route.always = Some(answer));
+        self.route(method, path, |route| {
+            route.always = Some(Arc::new(move |_| answer.clone()));
+        });
     }
 
-    pub fn script_json_always(
+    /// Answers every request to `method path` (after any queued answers) with
+    /// `status` and the JSON `body(n)` for the `n`th such request (from 1):
+    /// e.g. sends, each accepted under an id of its own.
+    pub fn script_json_each(
         &self,
         method: &str,
         path: &str,
         status: u16,
-        body: serde_json::Value,
+        body: impl Fn(usize) -> serde_json::Value + Send + Sync + 'static,
     ) {
-        self.script_always(method, path, status, "application/json", body.to_string());
+        self.route(method, path, |route| {
+            route.always = Some(Arc::new(move |n| Scripted {
+                status,
+                content_type: "application/json".into(),
+                body: body(n).to_string().into_bytes(),
+            }));
+        });
     }
 
     fn route(&self, method: &str, path: &str, change: impl FnOnce(&mut Route)) {
@@ -191,7 +207,12 @@ async fn answer(request: HttpRequest, body: web::Bytes, shared: web::Data<Shared
     let Some(route) = routes.get_mut(&(method.clone(), path.clone())) else {
         return HttpResponse::NotFound().json(serde_json::json!({"error": "not scripted"}));
     };
-    let Some(answer) = route.queued.pop_front().or_else(|| route.always.clone()) else {
+    let answer = route.queued.pop_front().or_else(|| {
+        let always = route.always.clone()?;
+        route.answered_always += 1;
+        Some(always(route.answered_always))
+    });
+    let Some(answer) = answer else {
         shared
             .unanswered
             .lock()
