@@ -3,7 +3,7 @@
 //! so the test can assert exactly what wacrm sent.
 //!
 //! Each scripted answer is used once, in order; a route that should answer
-//! every request alike says so with [`FakeProvider::script_always`]. A
+//! any number of requests says so with [`FakeProvider::script_json_each`]. A
 //! request to a scripted route with no answer left gets a 500 and fails the
 //! test when the fake is dropped: repeating the last answer would hide, e.g.,
 //! two sends given one provider message id.
@@ -108,27 +108,6 @@ impl FakeProvider {
     }
 
     /// Answers every request to `method path` (after any queued answers) with
-    /// `status` and `body`: for calls whose number the test does not fix and
-    /// whose answers may be alike (template lists, media downloads).
-    pub fn script_always(
-        &self,
-        method: &str,
-        path: &str,
-        status: u16,
-        content_type: &str,
-        body: impl Into<Vec<u8>>,
-    ) {
-        let answer = Scripted {
-            status,
-            content_type: content_type.into(),
-            body: body.into(),
-        };
-        self.route(method, path, |route| {
-            route.always = Some(Arc::new(move |_| answer.clone()));
-        });
-    }
-
-    /// Answers every request to `method path` (after any queued answers) with
     /// `status` and the JSON `body(n)` for the `n`th such request (from 1):
     /// e.g. sends, each accepted under an id of its own.
     pub fn script_json_each(
@@ -178,7 +157,7 @@ impl Drop for FakeProvider {
         if !unanswered.is_empty() && !std::thread::panicking() {
             panic!(
                 "the fake provider got more requests than scripted (script more answers, \
-                 or script_always for a route answered alike): {unanswered:?}"
+                 or script_json_each for a route answering any number): {unanswered:?}"
             );
         }
     }
