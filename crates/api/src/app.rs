@@ -35,6 +35,8 @@ pub struct Application {
     database: Database,
     worker_context: WorkerContext,
     workers: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
+    /// The SSE relay's LISTEN connection, ended before the database stops.
+    realtime: (CancellationToken, tokio::task::JoinHandle<()>),
 }
 
 impl Application {
@@ -57,6 +59,9 @@ impl Application {
             config.egress(),
         )?;
         worker_context.webhook_retention = config.webhook_retention();
+        let realtime_stop = CancellationToken::new();
+        let (realtime, realtime_running) =
+            Realtime::start(database.url.clone(), realtime_stop.clone());
         let state = AppState {
             pool: database.pool.clone(),
             tokens: Arc::new(TokenKeys::new(&config.jwt_secret)),
@@ -65,7 +70,7 @@ impl Application {
             public_url: config.public_url.clone(),
             ingest: Ingest::start(database.pool.clone(), worker_context.signal.clone()),
             connections: Arc::default(),
-            realtime: Realtime::start(database.url.clone()),
+            realtime,
             media,
             jobs: worker_context.signal.clone(),
             egress: config.egress(),
@@ -74,9 +79,11 @@ impl Application {
         };
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("binding {}", config.listen))?;
-        let port = listener.local_addr()?.port();
+        let listener_address = listener.local_addr()?;
+        let port = listener_address.port();
         let server = serve(listener, state, database.pool.clone(), config.http_workers)?;
         tracing::info!(address = %config.listen, port, "listening");
+        crate::first_run::announce(&database.pool, listener_address).await?;
         let workers = config
             .run_workers
             .then(|| start_workers(worker_context.clone()));
@@ -86,6 +93,7 @@ impl Application {
             database,
             worker_context,
             workers,
+            realtime: (realtime_stop, realtime_running),
         })
     }
 
@@ -111,6 +119,9 @@ impl Application {
             shutdown.cancel();
             let _ = running.await;
         }
+        let (realtime_stop, realtime_running) = self.realtime;
+        realtime_stop.cancel();
+        let _ = realtime_running.await;
         self.database.close().await;
         Ok(served?)
     }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod connection_cache;
 pub mod database;
 pub mod error;
+pub mod first_run;
 pub mod ingest;
 pub mod metrics;
 pub mod openapi;

@@ -90,6 +90,8 @@ async fn main() -> anyhow::Result<()> {
     }
     let config = Config::from_env()?;
     telemetry::init(config.log_json);
+    // Only now: a warning while the configuration was read would be lost.
+    config.warn_generated_secrets();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => Application::build(config).await?.run_until_stopped().await,
         Command::Worker => run_workers_only(config).await,

@@ -11,6 +11,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt as _;
 use tokio::sync::broadcast;
 use wacrm_persistence::events::CHANNEL;
+use wacrm_worker::CancellationToken;
 
 const BUFFER: usize = 256;
 
@@ -20,11 +21,17 @@ pub struct Realtime {
 }
 
 impl Realtime {
-    /// Starts listening on the current tokio runtime, reconnecting on errors.
-    pub fn start(database_url: String) -> Self {
+    /// Starts listening on the current tokio runtime, reconnecting on errors,
+    /// until `shutdown` is cancelled; the handle ends then. Cancel it before
+    /// the database stops, so that the connection closing on shutdown is not
+    /// taken for a failure.
+    pub fn start(
+        database_url: String,
+        shutdown: CancellationToken,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let (sender, _) = broadcast::channel(BUFFER);
-        tokio::spawn(relay(database_url, sender.clone()));
-        Self { sender }
+        let running = tokio::spawn(relay(database_url, sender.clone(), shutdown));
+        (Self { sender }, running)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
@@ -32,13 +39,23 @@ impl Realtime {
     }
 }
 
-async fn relay(database_url: String, sender: broadcast::Sender<Arc<str>>) {
+async fn relay(
+    database_url: String,
+    sender: broadcast::Sender<Arc<str>>,
+    shutdown: CancellationToken,
+) {
     loop {
-        match listen(&database_url, &sender).await {
-            Ok(()) => tracing::warn!("the event listener's connection closed; reconnecting"),
-            Err(error) => tracing::warn!(%error, "the event listener failed; reconnecting"),
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            outcome = listen(&database_url, &sender) => match outcome {
+                Ok(()) => tracing::warn!("the event listener's connection closed; reconnecting"),
+                Err(error) => tracing::warn!(%error, "the event listener failed; reconnecting"),
+            },
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
     }
 }
 

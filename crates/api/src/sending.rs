@@ -72,7 +72,7 @@ pub async fn queue(
         ));
     }
     let scope = match principal.caller {
-        Caller::Staff(id) => format!("staff:{id}"),
+        Caller::Staff { id, .. } => format!("staff:{id}"),
         Caller::ApiKey(id) => format!("api_key:{id}"),
     };
     let mut conn = state.conn().await?;

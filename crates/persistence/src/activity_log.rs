@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::bulk::rows_per_insert;
 use crate::error::StoreResult;
 use crate::page::{Page, PageRequest};
 use crate::schema::activity_log;
@@ -29,9 +30,10 @@ pub struct Entry {
 }
 
 pub async fn record(conn: &mut AsyncPgConnection, entries: Vec<Entry>) -> StoreResult<()> {
-    if !entries.is_empty() {
+    // A row binds 14 parameters.
+    for chunk in entries.chunks(rows_per_insert(14)) {
         diesel::insert_into(activity_log::table)
-            .values(entries)
+            .values(chunk)
             .execute(conn)
             .await?;
     }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::error::StoreResult;
 use crate::page::{Page, PageRequest};
-use crate::schema::api_keys;
+use crate::schema::{api_keys, staff};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = api_keys)]
@@ -21,6 +21,7 @@ pub struct ApiKey {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Insertable)]
@@ -32,6 +33,7 @@ pub struct NewApiKey {
     pub secret_hash: Vec<u8>,
     pub permissions: Vec<String>,
     pub created_by: Option<Uuid>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, new: NewApiKey) -> StoreResult<ApiKey> {
@@ -61,31 +63,75 @@ pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<ApiKey>
         .await?)
 }
 
-/// The unrevoked key with this digest; records its use at most once a minute.
-pub async fn authenticate(
+/// An unrevoked key found by its digest, with whether the staff member who
+/// created it is active (`None`: no staff member created it, e.g. another key did).
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub key: ApiKey,
+    pub creator_active: Option<bool>,
+}
+
+/// The unrevoked key with this digest, and its creator's state, in one query.
+pub async fn find_unrevoked(
     conn: &mut AsyncPgConnection,
     secret_hash: &[u8],
-) -> StoreResult<Option<ApiKey>> {
-    let key = api_keys::table
+) -> StoreResult<Option<Found>> {
+    let found: Option<(ApiKey, Option<bool>)> = api_keys::table
+        .left_join(staff::table)
         .filter(api_keys::secret_hash.eq(secret_hash))
         .filter(api_keys::revoked_at.is_null())
-        .select(ApiKey::as_select())
+        .select((ApiKey::as_select(), staff::is_active.nullable()))
         .first(conn)
         .await
         .optional()?;
-    if let Some(key) = &key {
-        let now = Utc::now();
-        if key
-            .last_used_at
-            .is_none_or(|used| now - used > Duration::minutes(1))
-        {
-            diesel::update(api_keys::table.find(key.id))
-                .set(api_keys::last_used_at.eq(now))
-                .execute(conn)
-                .await?;
-        }
+    Ok(found.map(|(key, creator_active)| Found {
+        key,
+        creator_active,
+    }))
+}
+
+/// How stale `last_used_at` may get: recording every use would turn each
+/// request made with a key into a write on one hot row.
+pub const LAST_USED_PRECISION: Duration = Duration::minutes(1);
+
+/// Records that `key` was used at `now`, unless that was already recorded
+/// less than [`LAST_USED_PRECISION`] ago (then no write at all).
+pub async fn record_use(
+    conn: &mut AsyncPgConnection,
+    key: &ApiKey,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    if key
+        .last_used_at
+        .is_some_and(|used| now - used < LAST_USED_PRECISION)
+    {
+        return Ok(());
     }
-    Ok(key)
+    // The condition again in SQL: of concurrent first uses, one writes.
+    diesel::update(
+        api_keys::table.find(key.id).filter(
+            api_keys::last_used_at
+                .is_null()
+                .or(api_keys::last_used_at.lt(now - LAST_USED_PRECISION)),
+        ),
+    )
+    .set(api_keys::last_used_at.eq(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Revokes every live key `staff_id` created (their account is being deleted).
+pub async fn revoke_created_by(conn: &mut AsyncPgConnection, staff_id: Uuid) -> StoreResult<()> {
+    diesel::update(
+        api_keys::table
+            .filter(api_keys::created_by.eq(staff_id))
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(Utc::now()))
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 pub async fn revoke(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<ApiKey> {

@@ -15,6 +15,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::bulk::rows_per_insert;
 use crate::error::StoreResult;
 use crate::page::{Page, PageRequest};
 use crate::schema::{conversations, messages};
@@ -165,11 +166,14 @@ pub async fn lock_or_create_many(
         .collect();
     // Any unique key may conflict (phone or user id): a customer known by
     // either already has a conversation.
-    diesel::insert_into(conversations::table)
-        .values(rows)
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
+    // A batch may name any number of customers; a row binds 4 parameters.
+    for chunk in rows.chunks(rows_per_insert(4)) {
+        diesel::insert_into(conversations::table)
+            .values(chunk)
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+    }
     let rows = lock_matching(conn, &sorted).await?;
     let mut locked = Locked {
         rows: rows.into_iter().map(|row| (row.id, row)).collect(),

@@ -29,6 +29,19 @@ pub enum EmbeddedError {
         "the PostgreSQL socket path {0} is longer than the 107 bytes unix sockets allow; use a shorter WACRM_DATA_DIR"
     )]
     SocketPathTooLong(PathBuf),
+    #[error(
+        "the embedded PostgreSQL runs as the `{user}` user (PostgreSQL refuses root), which \
+         cannot enter {blocked} (mode {mode:o}, owner uid {owner_uid}) on the way to its data \
+         under {data_dir}: set WACRM_DATA_DIR to a directory it can reach (e.g. /var/lib/wacrm), \
+         or let it through with `chmod o+x {blocked}`"
+    )]
+    DataDirUnreachable {
+        user: String,
+        data_dir: PathBuf,
+        blocked: PathBuf,
+        mode: u32,
+        owner_uid: u32,
+    },
     #[error("{action} failed: {detail}")]
     Command { action: String, detail: String },
     #[error("{0}")]
@@ -62,6 +75,10 @@ impl EmbeddedPostgres {
         };
         if cluster.socket_dir.join(".s.PGSQL.5432").as_os_str().len() > 107 {
             return Err(EmbeddedError::SocketPathTooLong(cluster.socket_dir));
+        }
+        if let Some(owner) = &cluster.owner {
+            // Else initdb fails with a bare "Permission denied" naming nothing.
+            check_reachable(&base, owner)?;
         }
         for dir in [&base, &cluster.data_dir, &cluster.socket_dir] {
             std::fs::create_dir_all(dir)?;
@@ -223,6 +240,53 @@ impl EmbeddedPostgres {
     }
 }
 
+/// Fails unless `owner` may enter every directory above `base` (which we
+/// create and give to it).
+fn check_reachable(base: &Path, owner: &User) -> Result<(), EmbeddedError> {
+    let groups = std::ffi::CString::new(owner.name.as_bytes())
+        .ok()
+        .and_then(|name| nix::unistd::getgrouplist(&name, owner.gid).ok())
+        .unwrap_or_else(|| vec![owner.gid]);
+    let groups: Vec<u32> = groups.iter().map(|gid| gid.as_raw()).collect();
+    match first_closed_ancestor(base, owner.uid.as_raw(), &groups)? {
+        None => Ok(()),
+        Some((blocked, mode, owner_uid)) => Err(EmbeddedError::DataDirUnreachable {
+            user: owner.name.clone(),
+            data_dir: base.to_owned(),
+            blocked,
+            mode,
+            owner_uid,
+        }),
+    }
+}
+
+/// The first directory above `path`, from `/` down, that a user of `uid` in
+/// `groups` may not enter (no search permission), with its mode and owner.
+fn first_closed_ancestor(
+    path: &Path,
+    uid: u32,
+    groups: &[u32],
+) -> Result<Option<(PathBuf, u32, u32)>, EmbeddedError> {
+    use std::os::unix::fs::MetadataExt;
+    let mut ancestors: Vec<&Path> = path.ancestors().skip(1).collect();
+    ancestors.reverse();
+    for dir in ancestors {
+        let meta = std::fs::metadata(dir)?;
+        let mode = meta.mode() & 0o7777;
+        let search = if meta.uid() == uid {
+            0o100
+        } else if groups.contains(&meta.gid()) {
+            0o010
+        } else {
+            0o001
+        };
+        if mode & search == 0 {
+            return Ok(Some((dir.to_owned(), mode, meta.uid())));
+        }
+    }
+    Ok(None)
+}
+
 /// `None` when we may run PostgreSQL ourselves; the unprivileged user otherwise.
 fn cluster_owner() -> Result<Option<User>, EmbeddedError> {
     if !Uid::effective().is_root() {
@@ -267,4 +331,74 @@ async fn find_binaries() -> Option<PathBuf> {
         .collect();
     versions.sort();
     versions.pop().map(|(_, dir)| dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    /// A directory of its own under the system's temporary directory, removed after.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new() -> Self {
+            let dir = std::env::temp_dir().join(format!("wacrm-embedded-{}", uuid::Uuid::now_v7()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_directory_the_cluster_user_cannot_enter_is_named_with_the_fix() {
+        let top = TempDir::new();
+        let closed = top.0.join("home");
+        let base = closed.join("var").join("postgres");
+        std::fs::create_dir_all(&base).unwrap();
+        std::fs::set_permissions(&top.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let me = std::fs::metadata(&closed).unwrap();
+        let stranger = me.uid() + 4242;
+
+        let (blocked, mode, owner) = first_closed_ancestor(&base, stranger, &[stranger])
+            .unwrap()
+            .expect("the 0700 directory is closed to another user");
+        assert_eq!(
+            (blocked.as_path(), mode, owner),
+            (closed.as_path(), 0o700, me.uid())
+        );
+        // Its owner, or a member of a group it opens to, gets through.
+        assert_eq!(first_closed_ancestor(&base, me.uid(), &[]).unwrap(), None);
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o710)).unwrap();
+        assert_eq!(
+            first_closed_ancestor(&base, stranger, &[me.gid()]).unwrap(),
+            None
+        );
+
+        let message = EmbeddedError::DataDirUnreachable {
+            user: "postgres".into(),
+            data_dir: base.clone(),
+            blocked: closed.clone(),
+            mode,
+            owner_uid: owner,
+        }
+        .to_string();
+        for part in [
+            closed.display().to_string(),
+            base.display().to_string(),
+            "`postgres`".into(),
+            "mode 700".into(),
+            "WACRM_DATA_DIR".into(),
+            format!("chmod o+x {}", closed.display()),
+        ] {
+            assert!(message.contains(&part), "{part} not in: {message}");
+        }
+    }
 }

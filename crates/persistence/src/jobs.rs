@@ -28,8 +28,8 @@ use crate::schema::jobs;
 /// The NOTIFY channel that wakes workers ([`notify`], after a commit).
 pub const CHANNEL: &str = "wacrm_jobs";
 
-/// PostgreSQL allows 65 535 bind parameters per statement; a new job takes 5.
-const MAX_ROWS_PER_INSERT: usize = 10_000;
+/// A new job binds 5 parameters.
+const MAX_ROWS_PER_INSERT: usize = crate::bulk::rows_per_insert(5);
 
 /// Where a job is in its life. A finished job has no status: it is deleted.
 #[derive(
@@ -158,7 +158,7 @@ pub async fn enqueue(conn: &mut AsyncPgConnection, new: NewJob) -> StoreResult<O
         .optional()?)
 }
 
-/// Queues many jobs in one multi-row INSERT per 10,000; jobs whose
+/// Queues many jobs in one multi-row INSERT per 13,107; jobs whose
 /// `unique_key` is already active are skipped.
 pub async fn enqueue_many(conn: &mut AsyncPgConnection, new: Vec<NewJob>) -> StoreResult<()> {
     for chunk in new.chunks(MAX_ROWS_PER_INSERT) {

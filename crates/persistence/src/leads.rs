@@ -158,11 +158,10 @@ pub async fn add_note(conn: &mut AsyncPgConnection, note: NewLeadNote) -> StoreR
         .await?)
 }
 
-/// Adds every note of `notes` in one statement.
+/// Adds every note of `notes`, in as few statements as the parameter limit allows.
 pub async fn add_notes(conn: &mut AsyncPgConnection, notes: Vec<NewLeadNote>) -> StoreResult<()> {
-    /// PostgreSQL allows 65 535 bind parameters per statement; a note takes 5.
-    const ROWS_PER_INSERT: usize = 10_000;
-    for chunk in notes.chunks(ROWS_PER_INSERT) {
+    // A note binds 5 parameters.
+    for chunk in notes.chunks(crate::bulk::rows_per_insert(5)) {
         diesel::insert_into(lead_notes::table)
             .values(chunk)
             .execute(conn)

@@ -7,6 +7,7 @@
 pub mod activity_log;
 pub mod api_keys;
 pub mod bots;
+mod bulk;
 pub mod connections;
 pub mod consent;
 pub mod contacts;

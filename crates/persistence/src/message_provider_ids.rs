@@ -13,6 +13,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 use wacrm_domain::provider_id::IdKind;
 
+use crate::bulk::rows_per_insert;
 use crate::error::StoreResult;
 use crate::schema::message_provider_ids;
 
@@ -87,11 +88,14 @@ pub async fn record(
             kind: kind.as_str(),
         })
         .collect();
-    diesel::insert_into(message_provider_ids::table)
-        .values(rows)
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
+    // A message has a few ids; chunked all the same (a row binds 4 parameters).
+    for chunk in rows.chunks(rows_per_insert(4)) {
+        diesel::insert_into(message_provider_ids::table)
+            .values(chunk)
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+    }
     Ok(())
 }
 

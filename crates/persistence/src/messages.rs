@@ -72,11 +72,10 @@ pub async fn insert_many_unless_known(
     conn: &mut AsyncPgConnection,
     mut new: Vec<NewMessage>,
 ) -> StoreResult<Vec<Message>> {
-    /// PostgreSQL allows 65 535 bind parameters per statement; a message takes 12.
-    const ROWS_PER_INSERT: usize = 4_000;
     new.sort_by(|a, b| a.provider_message_id.cmp(&b.provider_message_id));
     let mut inserted = Vec::with_capacity(new.len());
-    for chunk in new.chunks(ROWS_PER_INSERT) {
+    // A message binds 12 parameters.
+    for chunk in new.chunks(crate::bulk::rows_per_insert(12)) {
         inserted.extend(
             diesel::insert_into(messages::table)
                 .values(chunk)

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::bulk::rows_per_insert;
 use crate::error::StoreResult;
 use crate::page::{Page, PageRequest};
 use crate::schema::provider_errors;
@@ -31,10 +32,13 @@ pub async fn insert_many(
     if rows.is_empty() {
         return Ok(());
     }
-    diesel::insert_into(provider_errors::table)
-        .values(rows)
-        .execute(conn)
-        .await?;
+    // One webhook may report any number of errors; a row binds 9 parameters.
+    for chunk in rows.chunks(rows_per_insert(9)) {
+        diesel::insert_into(provider_errors::table)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+    }
     Ok(())
 }
 

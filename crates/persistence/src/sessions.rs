@@ -6,7 +6,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::error::StoreResult;
-use crate::schema::refresh_tokens;
+use crate::schema::{refresh_tokens, staff};
+use crate::staff::Staff;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = refresh_tokens)]
@@ -96,4 +97,25 @@ pub async fn revoke_all_of(conn: &mut AsyncPgConnection, staff_id: Uuid) -> Stor
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The staff member an access token names, and whether the token's session
+/// (its refresh-token family) was revoked: one query, the revocation answered
+/// by the partial index on revoked families.
+pub async fn staff_in_session(
+    conn: &mut AsyncPgConnection,
+    staff_id: Uuid,
+    family_id: Uuid,
+) -> StoreResult<Option<(Staff, bool)>> {
+    let revoked = diesel::dsl::exists(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(family_id))
+            .filter(refresh_tokens::revoked_at.is_not_null()),
+    );
+    Ok(staff::table
+        .find(staff_id)
+        .select((Staff::as_select(), revoked))
+        .first(conn)
+        .await
+        .optional()?)
 }

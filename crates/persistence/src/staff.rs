@@ -105,9 +105,26 @@ pub async fn update(
         .await?)
 }
 
+/// Whether any staff account exists (none: nobody can sign in yet).
+pub async fn any_exists(conn: &mut AsyncPgConnection) -> StoreResult<bool> {
+    Ok(
+        diesel::select(diesel::dsl::exists(staff::table.select(staff::id)))
+            .get_result(conn)
+            .await?,
+    )
+}
+
+/// Deletes the account and revokes the API keys it created: once it is gone,
+/// `created_by` is nulled and nothing would tell those keys from ones another
+/// key created.
 pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<()> {
-    match diesel::delete(staff::table.find(id)).execute(conn).await? {
-        0 => Err(crate::StoreError::NotFound),
-        _ => Ok(()),
-    }
+    use diesel_async::AsyncConnection as _;
+    conn.transaction::<_, crate::StoreError, _>(async |conn| {
+        crate::api_keys::revoke_created_by(conn, id).await?;
+        match diesel::delete(staff::table.find(id)).execute(conn).await? {
+            0 => Err(crate::StoreError::NotFound),
+            _ => Ok(()),
+        }
+    })
+    .await
 }

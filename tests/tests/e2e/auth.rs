@@ -137,13 +137,109 @@ async fn logout_ends_the_session() {
     assert_eq!(refresh.problem_code(), "invalid_refresh_token");
 }
 
-fn token(secret: &str, header: Header, sub: &str, exp_offset: i64) -> String {
+/// Logs in; returns (access token, refresh token).
+async fn sign_in(app: &TestApp) -> (String, String) {
+    let login = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    let field = |name: &str| login.body[name].as_str().unwrap().to_owned();
+    (field("access_token"), field("refresh_token"))
+}
+
+async fn post_refresh(app: &TestApp, path: &str, refresh_token: &str) -> crate::harness::Answer {
+    app.call(
+        Method::POST,
+        path,
+        None,
+        Some(json!({"refresh_token": refresh_token})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn logout_ends_the_access_tokens_of_that_session_only() {
+    let app = TestApp::spawn().await;
+    let (access, refresh) = sign_in(&app).await;
+    let (other_access, _) = sign_in(&app).await;
+    assert_eq!(app.get("/api/v1/me", &access).await.status, StatusCode::OK);
+
+    let logout = post_refresh(&app, "/api/v1/auth/logout", &refresh).await;
+    assert_eq!(logout.status, StatusCode::NO_CONTENT);
+
+    // Not at its expiry, 15 minutes later: now.
+    let ended = app.get("/api/v1/me", &access).await;
+    assert_eq!(ended.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(ended.problem_code(), "session_revoked");
+    // Another login of the same account is another session.
+    assert_eq!(
+        app.get("/api/v1/me", &other_access).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_reused_refresh_token_ends_the_access_tokens_of_that_login() {
+    let app = TestApp::spawn().await;
+    let (first_access, first_refresh) = sign_in(&app).await;
+    let (other_access, _) = sign_in(&app).await;
+    let rotated = post_refresh(&app, "/api/v1/auth/refresh", &first_refresh).await;
+    assert_eq!(rotated.status, StatusCode::OK);
+    let second_access = rotated.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        issued_claims(&second_access)["sid"],
+        issued_claims(&first_access)["sid"],
+        "a refresh stays in its session"
+    );
+    assert_eq!(
+        app.get("/api/v1/me", &second_access).await.status,
+        StatusCode::OK
+    );
+
+    // Someone replays the used refresh token (a thief, or the victim after one).
+    let reused = post_refresh(&app, "/api/v1/auth/refresh", &first_refresh).await;
+    assert_eq!(reused.problem_code(), "refresh_token_reused");
+
+    for (which, token) in [("first", &first_access), ("rotated", &second_access)] {
+        let ended = app.get("/api/v1/me", token).await;
+        assert_eq!(ended.status, StatusCode::UNAUTHORIZED, "{which}");
+        assert_eq!(ended.problem_code(), "session_revoked", "{which}");
+    }
+    assert_eq!(
+        app.get("/api/v1/me", &other_access).await.status,
+        StatusCode::OK
+    );
+}
+
+/// The claims of an access token as wacrm issues them, with `changes` applied.
+fn claims(sub: &str, sid: &str, exp_offset: i64, changes: serde_json::Value) -> serde_json::Value {
     let now = Utc::now().timestamp();
-    let claims = json!({"sub": sub, "iss": "wacrm", "aud": "wacrm-api", "iat": now, "exp": now + exp_offset});
+    let mut claims = json!({"sub": sub, "sid": sid, "iss": "wacrm", "aud": "wacrm-api", "iat": now, "exp": now + exp_offset});
+    for (name, value) in changes.as_object().unwrap() {
+        if value.is_null() {
+            claims.as_object_mut().unwrap().remove(name);
+        } else {
+            claims[name] = value.clone();
+        }
+    }
+    claims
+}
+
+fn sign(secret: &str, header: Header, claims: &serde_json::Value) -> String {
     jsonwebtoken::encode(
         &header,
-        &claims,
+        claims,
         &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// The claims of a token wacrm issued, read without checking anything.
+fn issued_claims(token: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
     )
     .unwrap()
 }
@@ -151,8 +247,18 @@ fn token(secret: &str, header: Header, sub: &str, exp_offset: i64) -> String {
 #[tokio::test]
 async fn missing_forged_and_expired_tokens_are_401() {
     let app = TestApp::spawn().await;
-    let me = app.get("/api/v1/me", &app.admin_token().await).await;
-    let admin_id = me.body["id"].as_str().unwrap();
+    let issued = issued_claims(&app.admin_token().await);
+    let (admin_id, session) = (
+        issued["sub"].as_str().unwrap(),
+        issued["sid"].as_str().unwrap(),
+    );
+    let token = |secret: &str, header: Header, exp_offset: i64, changes: serde_json::Value| {
+        sign(
+            secret,
+            header,
+            &claims(admin_id, session, exp_offset, changes),
+        )
+    };
 
     let missing = app.call(Method::GET, "/api/v1/leads", None, None).await;
     assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
@@ -162,7 +268,7 @@ async fn missing_forged_and_expired_tokens_are_401() {
         ("garbage", "not.a.jwt".to_owned(), "invalid_token"),
         (
             "forged",
-            token("another-secret", Header::default(), admin_id, 600),
+            token("another-secret", Header::default(), 600, json!({})),
             "invalid_token",
         ),
         (
@@ -170,14 +276,14 @@ async fn missing_forged_and_expired_tokens_are_401() {
             token(
                 JWT_SECRET,
                 Header::new(jsonwebtoken::Algorithm::HS384),
-                admin_id,
                 600,
+                json!({}),
             ),
             "invalid_token",
         ),
         (
             "expired",
-            token(JWT_SECRET, Header::default(), admin_id, -120),
+            token(JWT_SECRET, Header::default(), -120, json!({})),
             "token_expired",
         ),
         (
@@ -185,9 +291,44 @@ async fn missing_forged_and_expired_tokens_are_401() {
             token(
                 JWT_SECRET,
                 Header::default(),
-                &uuid::Uuid::now_v7().to_string(),
                 600,
+                json!({"sub": uuid::Uuid::now_v7().to_string()}),
             ),
+            "invalid_token",
+        ),
+        (
+            "another issuer",
+            token(
+                JWT_SECRET,
+                Header::default(),
+                600,
+                json!({"iss": "someone-else"}),
+            ),
+            "invalid_token",
+        ),
+        (
+            "no issuer",
+            token(JWT_SECRET, Header::default(), 600, json!({"iss": null})),
+            "invalid_token",
+        ),
+        (
+            "another audience",
+            token(
+                JWT_SECRET,
+                Header::default(),
+                600,
+                json!({"aud": "another-api"}),
+            ),
+            "invalid_token",
+        ),
+        (
+            "no audience",
+            token(JWT_SECRET, Header::default(), 600, json!({"aud": null})),
+            "invalid_token",
+        ),
+        (
+            "no session",
+            token(JWT_SECRET, Header::default(), 600, json!({"sid": null})),
             "invalid_token",
         ),
     ];
@@ -196,8 +337,9 @@ async fn missing_forged_and_expired_tokens_are_401() {
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{case}");
         assert_eq!(answer.problem_code(), code, "{case}");
     }
-    // The same claims signed properly do work: the failures above are the signature's.
-    let good = token(JWT_SECRET, Header::default(), admin_id, 600);
+    // The same claims signed properly do work: each failure above is the one
+    // thing that case changed.
+    let good = token(JWT_SECRET, Header::default(), 600, json!({}));
     assert_eq!(app.get("/api/v1/leads", &good).await.status, StatusCode::OK);
 }
 

@@ -38,7 +38,10 @@ async fn settle(inbox: &Inbox) {
 #[tokio::test]
 async fn an_exact_bot_answers_ignoring_case_accents_and_punctuation() {
     let (inbox, meta) = meta_outbox().await;
-    meta.script_json("POST", &messages_path(), 200, accepted("wamid.BOT"));
+    // Every bot reply (and staff reply) is accepted under an id of its own.
+    meta.script_json_each("POST", &messages_path(), 200, |n| {
+        accepted(&format!("wamid.BOT{n}"))
+    });
     let id = bot(
         &inbox,
         json!({"name": "Greeter", "trigger": {"type": "exact", "values": ["hola"]},
@@ -68,7 +71,10 @@ async fn an_exact_bot_answers_ignoring_case_accents_and_punctuation() {
 #[tokio::test]
 async fn a_human_request_pauses_bots_until_the_conversation_is_resolved() {
     let (inbox, meta) = meta_outbox().await;
-    meta.script_json("POST", &messages_path(), 200, accepted("wamid.BOT"));
+    // Every bot reply (and staff reply) is accepted under an id of its own.
+    meta.script_json_each("POST", &messages_path(), 200, |n| {
+        accepted(&format!("wamid.BOT{n}"))
+    });
     bot(
         &inbox,
         json!({"name": "Prices", "trigger": {"type": "contains", "values": ["price"]},
@@ -113,7 +119,10 @@ async fn a_human_request_pauses_bots_until_the_conversation_is_resolved() {
 #[tokio::test]
 async fn bots_never_answer_staff_numbers_and_skip_free_form_outside_the_window() {
     let (inbox, meta) = meta_outbox().await;
-    meta.script_json("POST", &messages_path(), 200, accepted("wamid.BOT"));
+    // Every bot reply (and staff reply) is accepted under an id of its own.
+    meta.script_json_each("POST", &messages_path(), 200, |n| {
+        accepted(&format!("wamid.BOT{n}"))
+    });
     bot(
         &inbox,
         json!({"name": "Echo", "trigger": {"type": "contains", "values": ["hello"]},
@@ -146,7 +155,10 @@ async fn bots_never_answer_staff_numbers_and_skip_free_form_outside_the_window()
 #[tokio::test]
 async fn a_menu_is_navigated_by_number() {
     let (inbox, meta) = meta_outbox().await;
-    meta.script_json("POST", &messages_path(), 200, accepted("wamid.BOT"));
+    // Every bot reply (and staff reply) is accepted under an id of its own.
+    meta.script_json_each("POST", &messages_path(), 200, |n| {
+        accepted(&format!("wamid.BOT{n}"))
+    });
     bot(
         &inbox,
         json!({"name": "Menu", "trigger": {"type": "exact", "values": ["menu"]},
@@ -173,7 +185,10 @@ async fn a_menu_is_navigated_by_number() {
 #[tokio::test]
 async fn a_rating_is_asked_on_resolve_and_stored() {
     let (inbox, meta) = meta_outbox().await;
-    meta.script_json("POST", &messages_path(), 200, accepted("wamid.BOT"));
+    // Every bot reply (and staff reply) is accepted under an id of its own.
+    meta.script_json_each("POST", &messages_path(), 200, |n| {
+        accepted(&format!("wamid.BOT{n}"))
+    });
     bot(
         &inbox,
         json!({"name": "Rate us", "trigger": {"type": "closed_rating"},
@@ -400,7 +415,10 @@ async fn invalid_bots_are_refused_and_bots_need_permissions() {
 #[tokio::test]
 async fn every_response_type_goes_out_in_the_providers_shape() {
     let (inbox, meta) = meta_outbox().await;
-    meta.script_json("POST", &messages_path(), 200, accepted("wamid.BOT"));
+    // Every bot reply (and staff reply) is accepted under an id of its own.
+    meta.script_json_each("POST", &messages_path(), 200, |n| {
+        accepted(&format!("wamid.BOT{n}"))
+    });
     // An approved template, as a sync would have stored it.
     let connection_id: uuid::Uuid = inbox.connection["id"].as_str().unwrap().parse().unwrap();
     let mut db = inbox.app.db().await;
@@ -483,7 +501,10 @@ async fn every_response_type_goes_out_in_the_providers_shape() {
 #[tokio::test]
 async fn first_message_synonym_and_business_hours_triggers() {
     let (inbox, meta) = meta_outbox().await;
-    meta.script_json("POST", &messages_path(), 200, accepted("wamid.BOT"));
+    // Every bot reply (and staff reply) is accepted under an id of its own.
+    meta.script_json_each("POST", &messages_path(), 200, |n| {
+        accepted(&format!("wamid.BOT{n}"))
+    });
     // Closed all week: "outside business hours" holds whenever the test runs.
     let closed = inbox
         .app
@@ -533,7 +554,15 @@ async fn first_message_synonym_and_business_hours_triggers() {
 #[tokio::test]
 async fn timed_triggers_fire_after_silence_and_a_staff_reply_cancels_them() {
     let (inbox, meta) = meta_outbox().await;
-    meta.script_json("POST", &messages_path(), 200, accepted("wamid.BOT"));
+    // The staff reply, then the three timed replies.
+    for n in 1..=4 {
+        meta.script_json(
+            "POST",
+            &messages_path(),
+            200,
+            accepted(&format!("wamid.OUT{n}")),
+        );
+    }
     bot(
         &inbox,
         json!({"name": "Nudge", "trigger": {"type": "idle", "minutes": 1},
@@ -583,8 +612,18 @@ async fn timed_triggers_fire_after_silence_and_a_staff_reply_cancels_them() {
         timers.body
     );
 
-    tokio::time::sleep(std::time::Duration::from_secs(62)).await;
-    settle(&inbox).await;
+    // The timers come due a minute after the messages: run the jobs until the
+    // three timed replies have gone out (the staff reply was the first send).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while sent(&meta).len() < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the timed replies never went out: {:?}",
+            sent(&meta)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        settle(&inbox).await;
+    }
     for text in [
         "A colleague will reply soon.",
         "Reply soon to keep chatting for free.",
@@ -611,7 +650,10 @@ async fn timed_triggers_fire_after_silence_and_a_staff_reply_cancels_them() {
 #[tokio::test]
 async fn business_hours_and_first_message_in_session_triggers() {
     let (inbox, meta) = meta_outbox().await;
-    meta.script_json("POST", &messages_path(), 200, accepted("wamid.BOT"));
+    // Every bot reply (and staff reply) is accepted under an id of its own.
+    meta.script_json_each("POST", &messages_path(), 200, |n| {
+        accepted(&format!("wamid.BOT{n}"))
+    });
     let all_day: Vec<&str> = vec!["00:00-23:59"];
     let open = json!({"time_zone": "America/Sao_Paulo", "monday": all_day, "tuesday": all_day, "wednesday": all_day,
         "thursday": all_day, "friday": all_day, "saturday": all_day, "sunday": all_day});

@@ -260,7 +260,8 @@ async fn a_running_runner_retries_when_the_retry_falls_due_not_at_its_next_poll(
     .await
     .unwrap();
 
-    eventually("the job succeeded", Duration::from_secs(10), || async {
+    // Well before the 60 s poll: only the retries' own wake-ups can make it.
+    eventually("the job succeeded", Duration::from_secs(30), || async {
         matches!(find(&pool, id).await, Err(StoreError::NotFound))
     })
     .await;
@@ -556,11 +557,18 @@ async fn a_job_whose_lease_expired_is_claimed_again_and_buried_after_its_last_at
             .contains("lease expired")
     );
 
-    // That was its last attempt: when this lease runs out too, it is dead.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(jobs::claim(&mut conn, 10, lease).await.unwrap().is_empty());
-    let dead = jobs::find(&mut conn, id).await.unwrap();
-    assert_eq!(dead.status, JobStatus::Dead);
+    // That was its last attempt: when this lease runs out too, the next
+    // claim finds it dead instead of taking it a third time.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let dead = loop {
+        assert!(jobs::claim(&mut conn, 10, lease).await.unwrap().is_empty());
+        let job = jobs::find(&mut conn, id).await.unwrap();
+        if job.status == JobStatus::Dead {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "the last lease never ran out");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(dead.attempts, 2);
     assert_eq!(dead.locked_until, None);
 }
@@ -570,14 +578,29 @@ async fn a_signal_after_the_commit_wakes_an_idle_runner_long_before_its_next_pol
     let (_db, pool, ctx) = setup().await;
     let signal = JobSignal::start(pool.clone());
     let shutdown = CancellationToken::new();
+    // A job queued before the runner starts: its first look, once it
+    // listens, runs it; after that only a signal (or the poll a minute
+    // later) can make it look again.
+    enqueue(
+        &pool,
+        &Greet {
+            label: "before".into(),
+        },
+    )
+    .await
+    .unwrap();
     let runner = runner(&pool, &ctx).poll_interval(Duration::from_secs(60));
     let handle = tokio::spawn(runner.run(shutdown.clone()));
     eventually("the runner listens", Duration::from_secs(10), || async {
         listeners(&pool).await == 1
     })
     .await;
-    // Let the runner's first look at the (empty) queue pass.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    eventually(
+        "the runner's first look",
+        Duration::from_secs(10),
+        || async { ctx.runs_of("before") == 1 },
+    )
+    .await;
 
     for label in ["first", "second"] {
         enqueue(

@@ -5,8 +5,10 @@
 
 mod harness;
 
+mod api_keys;
 mod auth;
 mod bots;
+mod bulk_inserts;
 mod crm;
 mod egress;
 mod embedded;
@@ -17,6 +19,7 @@ mod login_burst;
 mod outbound;
 mod permissions;
 mod quick_replies;
+mod realtime;
 mod service;
 mod tickets;
 mod visibility;

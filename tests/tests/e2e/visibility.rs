@@ -423,13 +423,16 @@ async fn the_stream_shows_an_agent_its_conversations_only_and_ends_when_it_is_de
 #[tokio::test]
 async fn the_stream_ends_when_its_access_token_expires() {
     let app = TestApp::spawn().await;
-    let me = app.get("/api/v1/me", &app.admin_token().await).await;
-    let admin_id = me.body["id"].as_str().unwrap();
-    // A token that lives three seconds (the heartbeat is 15 s: the stream must
-    // end at the expiry itself).
-    let now = chrono::Utc::now().timestamp();
-    let claims =
-        json!({"sub": admin_id, "iss": "wacrm", "aud": "wacrm-api", "iat": now, "exp": now + 3});
+    // The admin's own access token (a real session), re-signed to expire in
+    // three seconds (the heartbeat is 15 s: the stream must end at the
+    // expiry itself).
+    let key = jsonwebtoken::DecodingKey::from_secret(crate::harness::JWT_SECRET.as_bytes());
+    let mut validation = jsonwebtoken::Validation::default();
+    validation.set_audience(&["wacrm-api"]);
+    let mut claims: Value = jsonwebtoken::decode(&app.admin_token().await, &key, &validation)
+        .unwrap()
+        .claims;
+    claims["exp"] = json!(chrono::Utc::now().timestamp() + 3);
     let token = jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
         &claims,

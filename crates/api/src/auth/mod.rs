@@ -1,6 +1,7 @@
 //! Who is calling and what they may do: passwords, tokens, API keys, the
 //! request principal and login throttling.
 
+pub mod api_key;
 pub mod password;
 pub mod principal;
 pub mod throttle;

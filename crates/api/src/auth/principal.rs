@@ -1,6 +1,8 @@
 //! The caller of a request: a staff member (bearer access token) or an API key
 //! (`X-Api-Key`), with the permissions they hold. Staff are loaded on every
-//! request, so deactivation and permission changes apply at once.
+//! request, together with whether the token's session was revoked (one
+//! indexed query), so deactivation, permission changes and logout apply at
+//! once; a key is checked for expiry and its creator's state the same way.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,9 +12,9 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 use wacrm_domain::{Permission, PermissionSet};
-use wacrm_persistence::{api_keys, staff};
+use wacrm_persistence::{StoreError, api_keys, sessions, staff};
 
-use crate::auth::tokens;
+use crate::auth::{api_key, tokens};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -20,7 +22,11 @@ pub const API_KEY_HEADER: &str = "x-api-key";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caller {
-    Staff(Uuid),
+    /// A staff member, signed in by the session (refresh-token family) `session`.
+    Staff {
+        id: Uuid,
+        session: Uuid,
+    },
     ApiKey(Uuid),
 }
 
@@ -48,7 +54,7 @@ impl Principal {
 
     pub fn staff_id(&self) -> Option<Uuid> {
         match self.caller {
-            Caller::Staff(id) => Some(id),
+            Caller::Staff { id, .. } => Some(id),
             Caller::ApiKey(_) => None,
         }
     }
@@ -78,10 +84,13 @@ impl Principal {
             }
             let key = key.to_str().unwrap_or_default();
             let mut conn = state.conn().await?;
-            let found = api_keys::authenticate(&mut conn, &tokens::digest(key))
+            let found = api_keys::find_unrevoked(&mut conn, &tokens::digest(key))
                 .await?
                 .ok_or_else(key_refused)?;
-            return Self::of_key(&found);
+            let now = Utc::now();
+            api_key::admit(&found, now)?;
+            api_keys::record_use(&mut conn, &found.key, now).await?;
+            return Self::of_key(&found.key);
         }
         let token = bearer.ok_or_else(|| {
             ApiError::unauthorized(
@@ -92,39 +101,67 @@ impl Principal {
         let claims = state.tokens.verify(token.trim())?;
         let mut conn = state.conn().await?;
         let expires_at = DateTime::from_timestamp(claims.exp, 0);
-        Self::of_staff(&mut conn, claims.sub, expires_at).await
+        Self::of_staff(&mut conn, claims.sub, claims.sid, expires_at).await
     }
 
     /// The caller as it stands now: a stream re-checks it, so a deactivated
-    /// account, a revoked key or changed permissions take effect on open streams.
+    /// account, an ended session, a revoked or expired key or changed
+    /// permissions take effect on open streams.
     pub async fn reload(&self, conn: &mut AsyncPgConnection) -> ApiResult<Self> {
         match self.caller {
-            Caller::Staff(id) => Self::of_staff(conn, id, self.expires_at).await,
-            Caller::ApiKey(id) => match api_keys::find(conn, id).await {
-                Ok(key) if key.revoked_at.is_none() => Self::of_key(&key),
-                Ok(_) | Err(wacrm_persistence::StoreError::NotFound) => Err(key_refused()),
-                Err(other) => Err(other.into()),
-            },
+            Caller::Staff { id, session } => {
+                Self::of_staff(conn, id, session, self.expires_at).await
+            }
+            Caller::ApiKey(id) => {
+                let key = match api_keys::find(conn, id).await {
+                    Ok(key) if key.revoked_at.is_none() => key,
+                    Ok(_) | Err(StoreError::NotFound) => return Err(key_refused()),
+                    Err(other) => return Err(other.into()),
+                };
+                let creator_active = match key.created_by {
+                    Some(creator) => match staff::find(conn, creator).await {
+                        Ok(member) => Some(member.is_active),
+                        Err(StoreError::NotFound) => Some(false),
+                        Err(other) => return Err(other.into()),
+                    },
+                    None => None,
+                };
+                let found = api_keys::Found {
+                    key,
+                    creator_active,
+                };
+                api_key::admit(&found, Utc::now())?;
+                Self::of_key(&found.key)
+            }
         }
     }
 
     async fn of_staff(
         conn: &mut AsyncPgConnection,
         id: Uuid,
+        session: Uuid,
         expires_at: Option<DateTime<Utc>>,
     ) -> ApiResult<Self> {
-        let member = match staff::find(conn, id).await {
-            Ok(member) if member.is_active => member,
-            Ok(_) | Err(wacrm_persistence::StoreError::NotFound) => {
+        let member = match sessions::staff_in_session(conn, id, session).await? {
+            Some((_, true)) => {
+                return Err(ApiError::unauthorized(
+                    "session_revoked",
+                    "this session has ended (logout, or its refresh token was reused); sign in again",
+                ));
+            }
+            Some((member, false)) if member.is_active => member,
+            Some(_) | None => {
                 return Err(ApiError::unauthorized(
                     "invalid_token",
                     "the account is not active",
                 ));
             }
-            Err(other) => return Err(other.into()),
         };
         Ok(Self {
-            caller: Caller::Staff(member.id),
+            caller: Caller::Staff {
+                id: member.id,
+                session,
+            },
             permissions: PermissionSet::parse(&member.permissions).map_err(ApiError::internal)?,
             acts_for: Some(member.id),
             expires_at,

@@ -24,6 +24,9 @@ pub const REFRESH_TOKEN_DAYS: i64 = 30;
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: Uuid,
+    /// The session: the refresh-token family of the login that issued this
+    /// token. Revoking the family (logout, refresh-token reuse) ends the token.
+    pub sid: Uuid,
     pub iss: String,
     pub aud: String,
     pub iat: i64,
@@ -44,6 +47,7 @@ impl TokenKeys {
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // `sid` is required too: a token without it fails to deserialise.
         validation.leeway = 5;
         Self {
             encoding: EncodingKey::from_secret(bytes),
@@ -52,10 +56,11 @@ impl TokenKeys {
         }
     }
 
-    pub fn issue(&self, staff_id: Uuid) -> ApiResult<String> {
+    pub fn issue(&self, staff_id: Uuid, session_id: Uuid) -> ApiResult<String> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: staff_id,
+            sid: session_id,
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             iat: now,
@@ -98,13 +103,14 @@ mod tests {
     #[test]
     fn an_issued_token_verifies_to_its_subject() {
         let keys = keys("s3cret");
-        let id = Uuid::now_v7();
-        assert_eq!(keys.verify(&keys.issue(id).unwrap()).unwrap().sub, id);
+        let (id, session) = (Uuid::now_v7(), Uuid::now_v7());
+        let claims = keys.verify(&keys.issue(id, session).unwrap()).unwrap();
+        assert_eq!((claims.sub, claims.sid), (id, session));
     }
 
     #[test]
     fn another_secret_is_rejected() {
-        let token = keys("one").issue(Uuid::now_v7()).unwrap();
+        let token = keys("one").issue(Uuid::now_v7(), Uuid::now_v7()).unwrap();
         assert_eq!(
             keys("two").verify(&token).unwrap_err().code(),
             "invalid_token"
@@ -115,6 +121,7 @@ mod tests {
     fn other_algorithms_are_rejected() {
         let claims = Claims {
             sub: Uuid::now_v7(),
+            sid: Uuid::now_v7(),
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             iat: Utc::now().timestamp(),

@@ -21,7 +21,7 @@ const RESPONSES: [(u16, &str, &str); 10] = [
     (
         401,
         "Unauthorized",
-        "`unauthenticated`, `invalid_token`, `token_expired` or `invalid_api_key`",
+        "`unauthenticated`, `invalid_token`, `token_expired`, `session_revoked`, `invalid_api_key`, `api_key_expired` or `api_key_creator_inactive`",
     ),
     (
         403,

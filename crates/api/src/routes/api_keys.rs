@@ -26,8 +26,11 @@ pub struct ApiKeyResponse {
     pub permissions: Vec<String>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+    /// When the key was last used, to within a minute (recorded at most once a minute).
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// After this the key answers 401 `api_key_expired`; `null`: never expires.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl From<api_keys::ApiKey> for ApiKeyResponse {
@@ -41,6 +44,7 @@ impl From<api_keys::ApiKey> for ApiKeyResponse {
             created_at: row.created_at,
             last_used_at: row.last_used_at,
             revoked_at: row.revoked_at,
+            expires_at: row.expires_at,
         }
     }
 }
@@ -61,6 +65,9 @@ pub struct CreateApiKeyRequest {
     /// What the key may do: names from the permission catalogue.
     #[schema(min_items = 1)]
     pub permissions: Vec<String>,
+    /// When the key stops working (RFC 3339, in the future); omitted or `null`: never.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// List API keys (without their secrets).
@@ -80,10 +87,12 @@ pub async fn list_api_keys(
     Ok(web::Json(PageResponse::from_page(page, Into::into)))
 }
 
-/// Create a key with a subset of permissions. The answer holds the secret, once.
+/// Create a key with a subset of permissions, optionally expiring. The answer
+/// holds the secret, once. The key stops working when the staff member who
+/// created it is deactivated (401 `api_key_creator_inactive`) or deleted (revoked).
 #[utoipa::path(tag = "api-keys", request_body = CreateApiKeyRequest, security(("bearer" = []), ("api_key" = [])), responses(
     (status = 201, body = CreatedApiKeyResponse),
-    (status = 422, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json", description = "`validation_failed`: an empty name or permission list, an unknown permission, or an `expires_at` not in the future"),
 ))]
 #[post("/api-keys")]
 pub async fn create_api_key(
@@ -98,6 +107,9 @@ pub async fn create_api_key(
     if body.permissions.is_empty() {
         checks.fail("permissions", "name at least one permission");
     }
+    if body.expires_at.is_some_and(|expires| expires <= Utc::now()) {
+        checks.fail("expires_at", "must be in the future");
+    }
     checks.finish()?;
     let secret = format!("{KEY_PREFIX}{}", tokens::new_secret());
     let mut conn = state.conn().await?;
@@ -110,6 +122,7 @@ pub async fn create_api_key(
             secret_hash: tokens::digest(&secret),
             permissions,
             created_by: principal.staff_id(),
+            expires_at: body.expires_at,
         },
     )
     .await?;

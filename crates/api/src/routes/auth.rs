@@ -163,7 +163,8 @@ fn invalid_refresh() -> ApiError {
     )
 }
 
-/// End the session the refresh token belongs to. Unknown tokens are ignored.
+/// End the session the refresh token belongs to: its refresh tokens and the
+/// access tokens issued in it stop working at once. Unknown tokens are ignored.
 #[utoipa::path(tag = "auth", request_body = RefreshRequest, responses((status = 204)))]
 #[post("/auth/logout")]
 pub async fn logout(
@@ -218,7 +219,7 @@ async fn issue_pair(
     )
     .await?;
     Ok(TokenResponse {
-        access_token: state.tokens.issue(staff_id)?,
+        access_token: state.tokens.issue(staff_id, family_id)?,
         refresh_token,
         token_type: "Bearer".into(),
         expires_in: ACCESS_TOKEN_SECONDS,

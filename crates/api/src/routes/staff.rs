@@ -218,7 +218,8 @@ pub async fn update_staff(
     Ok(web::Json(updated.into()))
 }
 
-/// Delete a staff member; their leads become unassigned.
+/// Delete a staff member; their leads become unassigned and the API keys they
+/// created are revoked.
 #[utoipa::path(tag = "staff", params(("id" = Uuid, Path)), security(("bearer" = []), ("api_key" = [])), responses(
     (status = 204),
     (status = 404, body = Problem, content_type = "application/problem+json"),

@@ -1,6 +1,12 @@
 //! A stand-in for a provider's HTTP API: answers what a test scripted for a
 //! method and path, and records every request (method, path, headers, body)
 //! so the test can assert exactly what wacrm sent.
+//!
+//! Each scripted answer is used once, in order; a route that should answer
+//! any number of requests says so with [`FakeProvider::script_json_each`]. A
+//! request to a scripted route with no answer left gets a 500 and fails the
+//! test when the fake is dropped: repeating the last answer would hide, e.g.,
+//! two sends given one provider message id.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,10 +35,25 @@ struct Scripted {
     body: Vec<u8>,
 }
 
+/// Makes the answer to the `n`th request (from 1) that the queue left to it.
+type Answerer = Arc<dyn Fn(usize) -> Scripted + Send + Sync>;
+
+#[derive(Default)]
+struct Route {
+    /// Used once each, in order.
+    queued: std::collections::VecDeque<Scripted>,
+    /// Answers every request once `queued` is used up.
+    always: Option<Answerer>,
+    /// How many requests `always` answered.
+    answered_always: usize,
+}
+
 #[derive(Default)]
 struct Shared {
-    routes: Mutex<HashMap<(String, String), Vec<Scripted>>>,
+    routes: Mutex<HashMap<(String, String), Route>>,
     requests: Mutex<Vec<Recorded>>,
+    /// Requests to a scripted route that had no answer left.
+    unanswered: Mutex<Vec<String>>,
 }
 
 pub struct FakeProvider {
@@ -64,8 +85,8 @@ impl FakeProvider {
         }
     }
 
-    /// Answers `method path` with `status` and `body`. Scripting the same route
-    /// again queues another answer: answers are used in order, the last repeats.
+    /// Answers the next request to `method path` with `status` and `body`,
+    /// once. Scripting the same route again queues another answer.
     pub fn script(
         &self,
         method: &str,
@@ -79,17 +100,41 @@ impl FakeProvider {
             content_type: content_type.into(),
             body: body.into(),
         };
-        self.shared
-            .routes
-            .lock()
-            .unwrap()
-            .entry((method.to_owned(), path.to_owned()))
-            .or_default()
-            .push(answer);
+        self.route(method, path, |route| route.queued.push_back(answer));
     }
 
     pub fn script_json(&self, method: &str, path: &str, status: u16, body: serde_json::Value) {
         self.script(method, path, status, "application/json", body.to_string());
+    }
+
+    /// Answers every request to `method path` (after any queued answers) with
+    /// `status` and the JSON `body(n)` for the `n`th such request (from 1):
+    /// e.g. sends, each accepted under an id of its own.
+    pub fn script_json_each(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        body: impl Fn(usize) -> serde_json::Value + Send + Sync + 'static,
+    ) {
+        self.route(method, path, |route| {
+            route.always = Some(Arc::new(move |n| Scripted {
+                status,
+                content_type: "application/json".into(),
+                body: body(n).to_string().into_bytes(),
+            }));
+        });
+    }
+
+    fn route(&self, method: &str, path: &str, change: impl FnOnce(&mut Route)) {
+        change(
+            self.shared
+                .routes
+                .lock()
+                .unwrap()
+                .entry((method.to_owned(), path.to_owned()))
+                .or_default(),
+        );
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -107,6 +152,14 @@ impl FakeProvider {
 impl Drop for FakeProvider {
     fn drop(&mut self) {
         drop(self.handle.stop(false));
+        let unanswered = self.shared.unanswered.lock().unwrap().clone();
+        // Not while the test is already failing: that would abort the run.
+        if !unanswered.is_empty() && !std::thread::panicking() {
+            panic!(
+                "the fake provider got more requests than scripted (script more answers, \
+                 or script_json_each for a route answering any number): {unanswered:?}"
+            );
+        }
     }
 }
 
@@ -130,13 +183,22 @@ async fn answer(request: HttpRequest, body: web::Bytes, shared: web::Data<Shared
         body,
     });
     let mut routes = shared.routes.lock().unwrap();
-    let Some(answers) = routes.get_mut(&(method, path)) else {
+    let Some(route) = routes.get_mut(&(method.clone(), path.clone())) else {
         return HttpResponse::NotFound().json(serde_json::json!({"error": "not scripted"}));
     };
-    let answer = if answers.len() > 1 {
-        answers.remove(0)
-    } else {
-        answers[0].clone()
+    let answer = route.queued.pop_front().or_else(|| {
+        let always = route.always.clone()?;
+        route.answered_always += 1;
+        Some(always(route.answered_always))
+    });
+    let Some(answer) = answer else {
+        shared
+            .unanswered
+            .lock()
+            .unwrap()
+            .push(format!("{method} {path}"));
+        return HttpResponse::InternalServerError()
+            .json(serde_json::json!({"error": "the fake provider has no answer left"}));
     };
     HttpResponse::build(actix_web::http::StatusCode::from_u16(answer.status).unwrap())
         .content_type(answer.content_type)

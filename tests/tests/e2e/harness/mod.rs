@@ -116,6 +116,12 @@ impl TestApp {
             .expect("connecting")
     }
 
+    /// Waits (up to 10 s) until a session of this test's database LISTENs on
+    /// `channel`: a NOTIFY sent before that is lost.
+    pub async fn listening_on(&self, channel: &str) {
+        listening_on(&self._database.url, channel, true).await;
+    }
+
     /// Runs every job that is due, as the workers would; returns how many ran.
     pub async fn run_jobs(&self) -> usize {
         self.run_jobs_with(self.runner()).await
@@ -265,5 +271,41 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Stop accepting work; the database is dropped (FORCE) right after.
         drop(self.handle.stop(false));
+    }
+}
+
+/// Waits (up to 10 s) until some session of the database at `url` LISTENs on
+/// `channel` (`listening`), or until none does (`!listening`).
+pub async fn listening_on(url: &str, channel: &str, listening: bool) {
+    use diesel::sql_types::{BigInt, Text};
+    use diesel_async::{AsyncConnection as _, RunQueryDsl as _};
+
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        count: i64,
+    }
+    let mut conn = wacrm_persistence::AsyncPgConnection::establish(url)
+        .await
+        .expect("connecting");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let found: Count = diesel::sql_query(
+            "SELECT count(*) AS count FROM pg_stat_activity
+             WHERE datname = current_database() AND query = 'LISTEN ' || $1",
+        )
+        .bind::<Text, _>(channel)
+        .get_result(&mut conn)
+        .await
+        .expect("reading pg_stat_activity");
+        if (found.count > 0) == listening {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting for LISTEN {channel} to be {}",
+            if listening { "there" } else { "gone" }
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

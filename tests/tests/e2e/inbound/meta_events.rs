@@ -484,3 +484,27 @@ async fn an_edit_then_a_revoke_change_the_message_and_keep_its_history() {
     assert_eq!(said, ["See you at 5", "See you at 6"]);
     assert!(inbox.webhook_events("failed").await.is_empty());
 }
+
+/// A value's `errors` (the shape of the test above) are unbounded: one webhook
+/// carrying more errors than one INSERT can bind (9 parameters a row, 65,535 a
+/// statement) still records every one of them.
+#[tokio::test]
+async fn more_system_errors_than_one_insert_can_bind_are_all_recorded() {
+    let (inbox, _meta) = meta_outbox().await;
+    const ERRORS: usize = 65_535 / 9 + 100;
+    let errors: Vec<Value> = (0..ERRORS)
+        .map(|n| json!({"code": 131000, "title": format!("Something went wrong {n}")}))
+        .collect();
+    post(&inbox, "messages", json!({"errors": errors})).await;
+
+    assert!(inbox.webhook_events("failed").await.is_empty());
+    use diesel::QueryDsl as _;
+    use diesel_async::RunQueryDsl as _;
+    use wacrm_persistence::schema::provider_errors;
+    let recorded: i64 = provider_errors::table
+        .count()
+        .get_result(&mut inbox.app.db().await)
+        .await
+        .unwrap();
+    assert_eq!(recorded, i64::try_from(ERRORS).unwrap());
+}

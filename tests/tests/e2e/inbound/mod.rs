@@ -2,6 +2,7 @@
 //! the inbox as the API shows it.
 
 mod admin;
+mod concurrent;
 mod lipachat;
 mod media;
 mod media_headers;

@@ -44,8 +44,12 @@ async fn a_connected_agent_receives_message_created() {
     }}]}]});
     let body = payload.to_string().into_bytes();
     let signature = format!("sha256={}", hmac_hex("s", &body));
-    // The listener subscribes asynchronously; give it a moment before sending.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The relay LISTENs on its own connection, opened asynchronously: a
+    // webhook processed before that would announce to nobody.
+    inbox
+        .app
+        .listening_on(wacrm_persistence::events::CHANNEL)
+        .await;
     assert_eq!(
         inbox
             .app
