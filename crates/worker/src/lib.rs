@@ -31,7 +31,7 @@ pub mod statuses;
 
 pub use context::WorkerContext;
 pub use error::WorkerError;
-pub use job::{Job, JobError, enqueue, new_job};
+pub use job::{Job, JobError, TransactionalJob, enqueue, new_job};
 pub use runner::Runner;
 pub use signal::JobSignal;
 pub use tokio_util::sync::CancellationToken;

@@ -7,7 +7,9 @@ mod harness;
 
 mod auth;
 mod bots;
+mod crash_recovery;
 mod crm;
+mod database_restart;
 mod egress;
 mod embedded;
 mod errors;
