@@ -44,10 +44,12 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
 /// mid-run releases the job with its connection, and another takes it over at
 /// once. Register it with `Runner::register_in_transaction`.
 ///
-/// `run_in` runs inside a savepoint of the claiming transaction: what it
-/// writes commits with the job's removal, and an error rolls it back while the
-/// failure is still recorded. It must not commit or roll back what it did not
-/// open, and should keep it short: the job's row stays locked until it ends.
+/// `run_in` runs inside a savepoint of the claiming transaction, which commits
+/// with the job's outcome: on success with the job's removal, on failure with
+/// the failure recorded. Work that a failure must undo goes in a nested
+/// transaction (a savepoint) of its own. It must not commit or roll back what
+/// it did not open, and should keep it short: the job's row stays locked until
+/// it ends.
 pub trait TransactionalJob: Job {
     fn run_in(
         &self,

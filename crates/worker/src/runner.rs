@@ -527,8 +527,12 @@ async fn finish(
     transaction::commit(conn).await
 }
 
-/// Runs `work` in a savepoint: committed when it succeeds, rolled back when it
-/// fails, so the enclosing transaction can still record the failure.
+/// Runs `work` in a savepoint that commits with the job's outcome, success or
+/// failure: a job whose failure must undo its work does that work in a nested
+/// transaction (processing webhooks keeps the events it applied and retries
+/// the one that failed). A failure that left the transaction unusable rolls
+/// the savepoint back; if even that fails, recording the outcome fails too and
+/// the runner records it on another connection.
 async fn in_savepoint(
     conn: &mut AsyncPgConnection,
     work: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<(), JobError>,
@@ -536,13 +540,14 @@ async fn in_savepoint(
     let retry = |error: StoreError| JobError::retry(error.to_string());
     let depth = transaction::depth(conn).map_err(retry)?;
     transaction::begin(conn).await.map_err(retry)?;
-    match work(conn).await {
-        Ok(()) => transaction::commit(conn).await.map_err(retry),
-        Err(error) => {
-            transaction::rollback_to(conn, depth).await.map_err(retry)?;
-            Err(error)
-        }
+    let result = work(conn).await;
+    if let Err(error) = transaction::commit(conn).await {
+        tracing::warn!(%error, "the job's work cannot be kept; rolled back");
+        transaction::rollback_to(conn, depth).await.map_err(retry)?;
+        result?;
+        return Err(retry(error));
     }
+    result
 }
 
 /// A pooled connection holding a transactional job's claim. Dropped without

@@ -2,8 +2,6 @@
 //! queued: a later one waits while an earlier one is retried (up to the
 //! runner's order wait), and other conversations are never held up.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use super::{
@@ -80,25 +78,36 @@ async fn three_replies_reach_the_provider_in_order_while_another_conversation_go
 
 #[tokio::test]
 async fn a_message_failing_past_the_order_wait_no_longer_holds_the_next_back() {
+    use diesel_async::RunQueryDsl as _;
+
     let (inbox, meta) = meta_outbox().await;
     let conversation = customer_writes(&inbox, "wamid.in", 60).await;
-    // The first message keeps failing; the second would be accepted.
+    // The first message fails; the second would be accepted.
     meta.script_json("POST", &messages_path(), 500, server_error());
     meta.script_json("POST", &messages_path(), 200, accepted("wamid.out"));
     let stuck = queue(&inbox, &conversation, "stuck").await;
     let next = queue(&inbox, &conversation, "next").await;
-    let runner = || inbox.app.runner().order_wait(Duration::from_millis(300));
 
-    inbox.app.run_jobs_with(runner()).await;
+    inbox.app.run_jobs().await;
     assert_eq!(sent_to(&meta, CUSTOMER), ["stuck"]);
-    // Within the order wait, the next one waits.
-    inbox.app.run_jobs_with(runner()).await;
+    // Within the order wait (2 minutes), the next one waits.
+    inbox.app.run_jobs().await;
     assert_eq!(sent_to(&meta, CUSTOMER), ["stuck"]);
 
-    // (The first one's retry is at least a second away: backoff.)
-    tokio::time::sleep(Duration::from_millis(350)).await;
-    inbox.app.run_jobs_with(runner()).await;
-    // Past it, the next one goes ahead; the first is still waiting for its retry.
+    // The first has been failing for longer than that (queued 3 minutes ago),
+    // and its next retry is an hour away.
+    let mut db = inbox.app.db().await;
+    let aged = diesel::sql_query(
+        "UPDATE jobs SET created_at = now() - interval '3 minutes', run_at = now() + interval '1 hour'
+         WHERE kind = 'deliver_message' AND payload->>'message_id' = $1",
+    )
+    .bind::<diesel::sql_types::Text, _>(&stuck)
+    .execute(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(aged, 1);
+    inbox.app.run_jobs().await;
+    // The next one goes ahead; the first still waits for its retry.
     assert_eq!(sent_to(&meta, CUSTOMER), ["stuck", "next"]);
     let next = inbox
         .app
