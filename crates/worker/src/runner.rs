@@ -558,9 +558,10 @@ struct Held(Option<PooledConnection>);
 
 impl Held {
     fn conn(&mut self) -> &mut AsyncPgConnection {
-        self.0
-            .as_deref_mut()
-            .expect("a held connection is only taken by `release` or `drop`")
+        match self.0.as_deref_mut() {
+            Some(conn) => conn,
+            None => unreachable!("a held connection is only taken by `release` or `drop`"),
+        }
     }
 
     /// Back to the pool, once its transaction is closed.
