@@ -1,10 +1,22 @@
 //! The background job queue's storage: enqueue (inside the caller's
-//! transaction), claim with a lease, and the outcomes of an attempt.
+//! transaction), claim, and the outcomes of an attempt.
 //!
-//! A claimed job is `running` until `locked_until`; no transaction is held
-//! while it runs. When the lease runs out (the worker crashed or hung) the next
-//! claim takes the job again, or buries it if that was its last attempt.
-//! Finished jobs are deleted; dead ones stay for inspection until revived.
+//! Two ways to hold a claim:
+//! - **A lease**, for jobs that call a provider: the job is `running` until
+//!   `locked_until` and no transaction is held while it runs; the runner renews
+//!   the lease while the job runs ([`renew`]). When the lease runs out (the
+//!   worker died) the next claim takes the job again, or buries it if that was
+//!   its last attempt. Each claim has its own `claim_token`, and renewals and
+//!   outcomes only apply while the token is still the claimer's.
+//! - **A transaction**, for jobs that only touch the database: the job stays
+//!   `queued` and the runner locks its row ([`lock_for_run`]) in the
+//!   transaction that does the work and then deletes it or records the
+//!   failure. A worker that dies mid-run releases the lock with its connection,
+//!   so another runner takes the job over at once.
+//!
+//! Jobs with an `ordering_key` (a conversation's deliveries) are claimed in the
+//! order they were queued (see [`ClaimRules::order_wait`]). Finished jobs are
+//! deleted; dead ones stay for inspection until revived.
 
 use std::io::Write as _;
 use std::str::FromStr;
@@ -17,7 +29,7 @@ use diesel::expression::AsExpression;
 use diesel::pg::{Pg, PgValue};
 use diesel::prelude::*;
 use diesel::serialize::{self, IsNull, Output, ToSql};
-use diesel::sql_types::{BigInt, Interval, Text};
+use diesel::sql_types::{Array, BigInt, Interval, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
@@ -109,6 +121,10 @@ pub struct Job {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set by each leased claim; the claimer's proof that the lease is its own.
+    pub claim_token: Option<uuid::Uuid>,
+    /// Jobs with the same key are claimed in the order they were queued.
+    pub ordering_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -121,6 +137,25 @@ pub struct NewJob {
     /// `None`: now.
     pub run_at: Option<DateTime<Utc>>,
     pub max_attempts: i32,
+    /// Jobs with the same key are claimed in the order they were queued.
+    pub ordering_key: Option<String>,
+}
+
+/// How [`claim`] hands out jobs.
+#[derive(Debug, Clone)]
+pub struct ClaimRules {
+    /// How long a leased claim lasts unless renewed.
+    pub lease: chrono::Duration,
+    /// Kinds whose claim is held by a transaction ([`lock_for_run`]): returned
+    /// still `queued`, without a lease.
+    pub transactional_kinds: Vec<String>,
+    /// How long an earlier job of the same ordering key that keeps failing
+    /// holds the later ones back (counted from when it was queued). One that is
+    /// running, or waiting for its first attempt, always does.
+    pub order_wait: chrono::Duration,
+    /// Transactional jobs the claimer is already running: their rows are not
+    /// locked until their transaction begins, and must not be handed out twice.
+    pub running_here: Vec<i64>,
 }
 
 /// Where a page of jobs starts and how long it is (keyset on the `bigserial` id).
@@ -171,28 +206,41 @@ pub async fn enqueue_many(conn: &mut AsyncPgConnection, new: Vec<NewJob>) -> Sto
     Ok(())
 }
 
-/// Claims up to `limit` due jobs for `lease`: queued jobs whose `run_at` has
-/// come, and running jobs whose lease expired. Each claim starts an attempt.
-/// An expired job that already used its last attempt is buried instead and not
-/// returned. Rows other workers are claiming are skipped, never waited for.
+/// Claims up to `limit` due jobs: queued jobs whose `run_at` has come (and
+/// that no earlier job of their ordering key holds back), and running jobs
+/// whose lease expired. A leased kind is marked `running` for `rules.lease`
+/// with a new `claim_token`, and its attempt counted; a transactional kind is
+/// returned as it is, for the runner to lock in its own transaction. An expired
+/// job that already used its last attempt is buried instead and not returned.
+/// Rows other workers hold are skipped, never waited for.
 pub async fn claim(
     conn: &mut AsyncPgConnection,
     limit: i64,
-    lease: chrono::Duration,
+    rules: &ClaimRules,
 ) -> StoreResult<Vec<Job>> {
     let mut claimed: Vec<Job> = diesel::sql_query(
         // Two index-ordered scans rather than one `OR`: with the `OR`, PostgreSQL
         // reads and sorts every due job before the LIMIT (35 ms with 47,000
         // queued, measured by bench/ingest); each half here stops after $1 rows.
+        // A job with an ordering key probes `jobs_ordering_key_active_idx` for an
+        // earlier one of its key that still holds it back.
         "WITH queued AS (
-             SELECT id, false AS exhausted, false AS expired
+             SELECT id, kind, false AS exhausted, false AS expired
              FROM jobs
-             WHERE status = 'queued' AND run_at <= now()
+             WHERE status = 'queued' AND run_at <= now() AND NOT id = ANY($5)
+               AND (ordering_key IS NULL OR NOT EXISTS (
+                   SELECT 1 FROM jobs AS earlier
+                   WHERE earlier.ordering_key = jobs.ordering_key
+                     AND earlier.id < jobs.id
+                     AND earlier.status IN ('queued', 'running')
+                     AND (earlier.status = 'running'
+                          OR earlier.attempts = 0
+                          OR earlier.created_at > now() - $4)))
              ORDER BY run_at
              LIMIT $1
              FOR UPDATE SKIP LOCKED
          ), lapsed AS (
-             SELECT id, attempts >= max_attempts AS exhausted, true AS expired
+             SELECT id, kind, attempts >= max_attempts AS exhausted, true AS expired
              FROM jobs
              WHERE status = 'running' AND locked_until < now()
              ORDER BY locked_until
@@ -201,28 +249,37 @@ pub async fn claim(
          ), due AS (
              (SELECT * FROM lapsed UNION ALL SELECT * FROM queued)
              LIMIT $1
+         ), leased AS (
+             UPDATE jobs SET
+                 status = CASE WHEN due.exhausted THEN 'dead' ELSE 'running' END,
+                 attempts = CASE WHEN due.exhausted THEN jobs.attempts ELSE jobs.attempts + 1 END,
+                 locked_until = CASE WHEN due.exhausted THEN NULL ELSE now() + $2 END,
+                 claim_token = CASE WHEN due.exhausted THEN NULL ELSE gen_random_uuid() END,
+                 last_error = CASE
+                     WHEN due.exhausted THEN 'the lease expired during the last attempt (worker died or hung)'
+                     WHEN due.expired THEN 'the lease expired during the previous attempt (worker died or hung)'
+                     ELSE jobs.last_error
+                 END,
+                 updated_at = now()
+             FROM due
+             WHERE jobs.id = due.id AND (due.expired OR NOT due.kind = ANY($3))
+             RETURNING jobs.*
          )
-         UPDATE jobs SET
-             status = CASE WHEN due.exhausted THEN 'dead' ELSE 'running' END,
-             attempts = CASE WHEN due.exhausted THEN jobs.attempts ELSE jobs.attempts + 1 END,
-             locked_until = CASE WHEN due.exhausted THEN NULL ELSE now() + $2 END,
-             last_error = CASE
-                 WHEN due.exhausted THEN 'the lease expired during the last attempt (worker crashed or hung)'
-                 WHEN due.expired THEN 'the lease expired during the previous attempt (worker crashed or hung)'
-                 ELSE jobs.last_error
-             END,
-             updated_at = now()
-         FROM due
-         WHERE jobs.id = due.id
-         RETURNING jobs.*",
+         SELECT * FROM leased
+         UNION ALL
+         SELECT jobs.* FROM jobs JOIN due ON jobs.id = due.id
+         WHERE NOT due.expired AND due.kind = ANY($3)",
     )
     .bind::<BigInt, _>(limit)
-    .bind::<Interval, _>(lease)
+    .bind::<Interval, _>(rules.lease)
+    .bind::<Array<Text>, _>(&rules.transactional_kinds)
+    .bind::<Interval, _>(rules.order_wait)
+    .bind::<Array<BigInt>, _>(&rules.running_here)
     .load(conn)
     .await?;
     claimed.retain(|job| {
-        let running = job.status == JobStatus::Running;
-        if !running {
+        let buried = job.status == JobStatus::Dead;
+        if buried {
             tracing::warn!(
                 job.id = job.id,
                 job.kind = %job.kind,
@@ -230,33 +287,149 @@ pub async fn claim(
                 "job buried: its lease expired during its last attempt"
             );
         }
-        running
+        !buried
     });
     Ok(claimed)
 }
 
-/// The job succeeded: it is deleted.
-pub async fn complete(conn: &mut AsyncPgConnection, id: i64) -> StoreResult<()> {
-    match diesel::delete(jobs::table.find(id)).execute(conn).await? {
+/// Extends the leases of the claims in `held` (job id, claim token) to
+/// `lease` from now; returns the ids whose lease is still this claimer's. A
+/// missing id was taken over (or finished elsewhere): its outcome must not be
+/// recorded.
+pub async fn renew(
+    conn: &mut AsyncPgConnection,
+    held: &[(i64, uuid::Uuid)],
+    lease: chrono::Duration,
+) -> StoreResult<Vec<i64>> {
+    let (ids, tokens): (Vec<i64>, Vec<uuid::Uuid>) = held.iter().copied().unzip();
+    Ok(diesel::sql_query(
+        "UPDATE jobs SET locked_until = now() + $3
+         FROM unnest($1::bigint[], $2::uuid[]) AS held(id, token)
+         WHERE jobs.id = held.id AND jobs.claim_token = held.token
+           AND jobs.status = 'running'
+         RETURNING jobs.id",
+    )
+    .bind::<Array<BigInt>, _>(ids)
+    .bind::<Array<diesel::sql_types::Uuid>, _>(tokens)
+    .bind::<Interval, _>(lease)
+    .load::<JobId>(conn)
+    .await?
+    .into_iter()
+    .map(|row| row.id)
+    .collect())
+}
+
+#[derive(QueryableByName)]
+struct JobId {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Locks the row of job `id` for the caller's transaction, unless another
+/// transaction holds it, or the job is gone, dead or not due (another claimer
+/// ran it meanwhile and it waits for a retry); returns the attempts it has had
+/// when it did. The lock is the claim of a transactional job: it lasts as long
+/// as the transaction, and ends with the connection.
+///
+/// Inside the transaction the job reads as `running`, so that the job's own
+/// [`take_queued`] does not take it; others still see it `queued` (and
+/// locked), and see it so again if the transaction dies.
+pub async fn lock_for_run(conn: &mut AsyncPgConnection, id: i64) -> StoreResult<Option<i32>> {
+    #[derive(QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        attempts: i32,
+    }
+    let locked: Option<Locked> = diesel::sql_query(
+        "UPDATE jobs SET status = 'running'
+         WHERE id = (
+             SELECT id FROM jobs
+             WHERE id = $1
+               -- A running one was leased by a claim from before its kind held
+               -- claims in transactions, and lapsed.
+               AND ((status = 'queued' AND run_at <= now()) OR status = 'running')
+             FOR UPDATE SKIP LOCKED
+         )
+         RETURNING attempts",
+    )
+    .bind::<BigInt, _>(id)
+    .get_result(conn)
+    .await
+    .optional()?;
+    Ok(locked.map(|row| row.attempts))
+}
+
+/// Records a failed attempt of a transactional job (which holds no lease):
+/// counted, and due again at `run_at`, or dead when `run_at` is `None`.
+/// `NotFound` when the job is gone or dead.
+pub async fn record_failure(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    error: &str,
+    run_at: Option<DateTime<Utc>>,
+) -> StoreResult<()> {
+    let status = if run_at.is_some() {
+        JobStatus::Queued
+    } else {
+        JobStatus::Dead
+    };
+    let updated = diesel::update(jobs::table.find(id))
+        .filter(jobs::status.ne(JobStatus::Dead))
+        .set((
+            jobs::status.eq(status),
+            jobs::attempts.eq(jobs::attempts + 1),
+            jobs::run_at.eq(run_at.unwrap_or_else(Utc::now)),
+            jobs::locked_until.eq(None::<DateTime<Utc>>),
+            jobs::claim_token.eq(None::<uuid::Uuid>),
+            jobs::last_error.eq(error),
+            jobs::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    match updated {
+        0 => Err(StoreError::NotFound),
+        _ => Ok(()),
+    }
+}
+
+/// Which claim an outcome belongs to: a lease (`Some(token)`) or the
+/// transaction that locked the row (`None`).
+pub type ClaimToken = Option<uuid::Uuid>;
+
+/// The job succeeded: it is deleted. With a token, only while that claim
+/// holds it: `NotFound` when it was taken over.
+pub async fn complete(conn: &mut AsyncPgConnection, id: i64, token: ClaimToken) -> StoreResult<()> {
+    let deleted = match token {
+        Some(token) => {
+            diesel::delete(jobs::table.find(id).filter(jobs::claim_token.eq(token)))
+                .execute(conn)
+                .await?
+        }
+        None => diesel::delete(jobs::table.find(id)).execute(conn).await?,
+    };
+    match deleted {
         0 => Err(StoreError::NotFound),
         _ => Ok(()),
     }
 }
 
 /// The running job failed and will be tried again at `run_at`.
-/// `NotFound` when the job is not running (any more).
+/// `NotFound` when the job is not running under `token` (any more).
 pub async fn retry_later(
     conn: &mut AsyncPgConnection,
     id: i64,
+    token: uuid::Uuid,
     error: &str,
     run_at: DateTime<Utc>,
 ) -> StoreResult<()> {
     let updated = diesel::update(jobs::table.find(id))
         .filter(jobs::status.eq(JobStatus::Running))
+        .filter(jobs::claim_token.eq(token))
         .set((
             jobs::status.eq(JobStatus::Queued),
             jobs::run_at.eq(run_at),
             jobs::locked_until.eq(None::<DateTime<Utc>>),
+            jobs::claim_token.eq(None::<uuid::Uuid>),
             jobs::last_error.eq(error),
             jobs::updated_at.eq(Utc::now()),
         ))
@@ -269,13 +442,20 @@ pub async fn retry_later(
 }
 
 /// The running job failed for good: it is kept as dead with its error.
-/// `NotFound` when the job is not running (any more).
-pub async fn bury(conn: &mut AsyncPgConnection, id: i64, error: &str) -> StoreResult<()> {
+/// `NotFound` when the job is not running under `token` (any more).
+pub async fn bury(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    token: uuid::Uuid,
+    error: &str,
+) -> StoreResult<()> {
     let updated = diesel::update(jobs::table.find(id))
         .filter(jobs::status.eq(JobStatus::Running))
+        .filter(jobs::claim_token.eq(token))
         .set((
             jobs::status.eq(JobStatus::Dead),
             jobs::locked_until.eq(None::<DateTime<Utc>>),
+            jobs::claim_token.eq(None::<uuid::Uuid>),
             jobs::last_error.eq(error),
             jobs::updated_at.eq(Utc::now()),
         ))
@@ -384,6 +564,21 @@ pub async fn listen(pool: &PgPool) -> StoreResult<AsyncPgConnection> {
         .execute(&mut conn)
         .await?;
     Ok(conn)
+}
+
+/// The payloads of the queued and running jobs with `ordering_key`, in the
+/// order they were queued.
+pub async fn active_with_ordering_key(
+    conn: &mut AsyncPgConnection,
+    ordering_key: &str,
+) -> StoreResult<Vec<serde_json::Value>> {
+    Ok(jobs::table
+        .filter(jobs::ordering_key.eq(ordering_key))
+        .filter(jobs::status.eq_any([JobStatus::Queued, JobStatus::Running]))
+        .order(jobs::id)
+        .select(jobs::payload)
+        .load(conn)
+        .await?)
 }
 
 /// Removes the queued (not running) job holding `unique_key`; true if one was.

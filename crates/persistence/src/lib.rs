@@ -36,6 +36,7 @@ pub mod settings;
 pub mod staff;
 pub mod templates;
 pub mod tickets;
+pub mod transaction;
 pub mod webhook_events;
 
 pub use diesel_async::AsyncPgConnection;

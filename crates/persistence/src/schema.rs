@@ -309,6 +309,8 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        claim_token -> Nullable<Uuid>,
+        ordering_key -> Nullable<Text>,
     }
 }
 

@@ -30,6 +30,32 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     fn unique_key(&self) -> Option<String> {
         None
     }
+
+    /// Jobs with the same ordering key are claimed in the order they were
+    /// queued (a conversation's deliveries); see `Runner::order_wait` for how
+    /// long a failing one holds the later ones back.
+    fn ordering_key(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A job that only touches the database, and so can hold its claim in the
+/// transaction that does its work instead of under a lease: a worker that dies
+/// mid-run releases the job with its connection, and another takes it over at
+/// once. Register it with `Runner::register_in_transaction`.
+///
+/// `run_in` runs inside a savepoint of the claiming transaction, which commits
+/// with the job's outcome: on success with the job's removal, on failure with
+/// the failure recorded. Work that a failure must undo goes in a nested
+/// transaction (a savepoint) of its own. It must not commit or roll back what
+/// it did not open, and should keep it short: the job's row stays locked until
+/// it ends.
+pub trait TransactionalJob: Job {
+    fn run_in(
+        &self,
+        ctx: &Self::Context,
+        conn: &mut AsyncPgConnection,
+    ) -> impl Future<Output = Result<(), JobError>> + Send;
 }
 
 /// Why an attempt failed, and whether trying again can help.
@@ -77,6 +103,7 @@ pub fn new_job<J: Job>(job: &J) -> Result<NewJob, serde_json::Error> {
         unique_key: job.unique_key(),
         run_at: None,
         max_attempts: J::MAX_ATTEMPTS,
+        ordering_key: job.ordering_key(),
     })
 }
 

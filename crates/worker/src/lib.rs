@@ -3,8 +3,9 @@
 //! A job is a serialisable value implementing [`Job`]; [`enqueue`] stores it in
 //! the caller's transaction, so it commits or rolls back with the rows it is
 //! about; after the commit, [`JobSignal::jobs_queued`] wakes the workers. A
-//! [`Runner`] claims due jobs from PostgreSQL under a lease, runs them, and
-//! records the outcome: success deletes the job, a retryable failure backs off
+//! [`Runner`] claims due jobs from PostgreSQL (under a short lease renewed by
+//! a heartbeat, or, for a [`TransactionalJob`], by the row lock of the
+//! transaction the job runs in), runs them, and records the outcome: success deletes the job, a retryable failure backs off
 //! ([`wacrm_domain::backoff`]), a permanent one (or the last attempt) leaves
 //! the job dead for inspection. Storage lives in [`wacrm_persistence::jobs`].
 
@@ -31,7 +32,7 @@ pub mod statuses;
 
 pub use context::WorkerContext;
 pub use error::WorkerError;
-pub use job::{Job, JobError, enqueue, new_job};
+pub use job::{Job, JobError, TransactionalJob, enqueue, new_job};
 pub use runner::Runner;
 pub use signal::JobSignal;
 pub use tokio_util::sync::CancellationToken;

@@ -129,6 +129,7 @@ pub async fn queue(
         conn,
         &DeliverMessage {
             message_id: message.id,
+            conversation_id: Some(conversation.id),
         },
     )
     .await

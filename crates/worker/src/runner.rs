@@ -1,15 +1,24 @@
-//! The runner: claims due jobs under a lease, runs them with a timeout shorter
-//! than the lease, and records each outcome.
+//! The runner: claims due jobs, runs them with a timeout, and records each
+//! outcome.
+//!
+//! A job that calls a provider runs under a short lease (30 s by default) that
+//! a heartbeat renews every 10 s while it runs, so a dead node's job is taken
+//! over within the lease, however long jobs take; an attempt whose lease was
+//! taken over is abandoned and its outcome never recorded (the claim token no
+//! longer matches). A database-only job ([`TransactionalJob`]) holds its claim
+//! in the transaction that does its work: a dead node's job is free again as
+//! soon as its connection drops.
 //!
 //! One dispatcher per runner claims as many jobs as it has free slots
 //! (`concurrency`) and runs each on its own task, so every claimed job starts
 //! at once and its lease only covers its own run. When the queue is empty it
 //! sleeps until a NOTIFY arrives (see `listener`; senders use `JobSignal`), a
-//! retry it scheduled falls due, it queued a periodic job, or `poll_interval`
+//! retry it scheduled falls due, it queued a periodic job, a job with an
+//! ordering key finished (the next of its key may be due), or `poll_interval`
 //! passes.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -20,18 +29,42 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 use wacrm_domain::backoff;
-use wacrm_persistence::jobs;
-use wacrm_persistence::{PgPool, StoreError};
+use wacrm_persistence::jobs::{self, ClaimRules};
+use wacrm_persistence::{AsyncPgConnection, PgPool, PooledConnection, StoreError, transaction};
 
 use crate::CancellationToken;
 use crate::error::WorkerError;
-use crate::job::{Job, new_job};
+use crate::job::{Job, JobError, TransactionalJob, new_job};
 use crate::listener;
 use crate::outcome::{Failure, Outcome, decide};
 use crate::periodic::{self, Periodic};
 
-type Handler<Ctx> =
+type Leased<Ctx> =
     Box<dyn Fn(Ctx, serde_json::Value) -> BoxFuture<'static, Result<(), Failure>> + Send + Sync>;
+type InTransaction<Ctx> = Box<
+    dyn Fn(Ctx, serde_json::Value, Held) -> BoxFuture<'static, (Held, Result<(), Failure>)>
+        + Send
+        + Sync,
+>;
+
+/// How a kind of job holds its claim while it runs.
+enum Handler<Ctx> {
+    /// A lease renewed by a heartbeat.
+    Leased(Leased<Ctx>),
+    /// The row lock of the transaction its work runs in.
+    InTransaction(InTransaction<Ctx>),
+}
+
+/// Default lease of a job that calls a provider: a dead node's job waits at
+/// most this long.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+/// Default interval of the lease renewals while such a job runs.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(10);
+/// Default longest attempt (of any job) before it counts as hung.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(4 * 60);
+/// Default longest wait behind an earlier job of the same ordering key that
+/// keeps failing.
+pub const DEFAULT_ORDER_WAIT: Duration = Duration::from_secs(2 * 60);
 
 /// Runs the jobs registered with it, sharing one `Ctx` among them.
 ///
@@ -50,19 +83,25 @@ struct Shared<Ctx> {
     context: Ctx,
     handlers: HashMap<&'static str, Handler<Ctx>>,
     lease: Duration,
+    heartbeat: Duration,
+    timeout: Duration,
+    order_wait: Duration,
     poll_interval: Duration,
 }
 
 impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
-    /// A runner with no jobs registered, 4 slots, a 5 s poll interval and a
-    /// 5 min lease.
+    /// A runner with no jobs registered, 4 slots, a 5 s poll interval, a 30 s
+    /// lease renewed every 10 s, a 4 min timeout and a 2 min order wait.
     pub fn new(pool: PgPool, context: Ctx) -> Self {
         Self {
             shared: Shared {
                 pool,
                 context,
                 handlers: HashMap::new(),
-                lease: Duration::from_secs(5 * 60),
+                lease: DEFAULT_LEASE,
+                heartbeat: DEFAULT_HEARTBEAT,
+                timeout: DEFAULT_TIMEOUT,
+                order_wait: DEFAULT_ORDER_WAIT,
                 poll_interval: Duration::from_secs(5),
             },
             periodic: Vec::new(),
@@ -70,9 +109,10 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
         }
     }
 
-    /// Runs jobs of kind `J::KIND`; registering a kind again replaces it.
+    /// Runs jobs of kind `J::KIND` under a renewed lease; registering a kind
+    /// again replaces it.
     pub fn register<J: Job<Context = Ctx>>(mut self) -> Self {
-        let handler: Handler<Ctx> = Box::new(
+        let handler: Leased<Ctx> = Box::new(
             |context: Ctx, payload: serde_json::Value| -> BoxFuture<'static, Result<(), Failure>> {
                 Box::pin(async move {
                     let job: J = serde_json::from_value(payload).map_err(Failure::Payload)?;
@@ -80,7 +120,32 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
                 })
             },
         );
-        self.shared.handlers.insert(J::KIND, handler);
+        self.shared
+            .handlers
+            .insert(J::KIND, Handler::Leased(handler));
+        self
+    }
+
+    /// Runs jobs of kind `J::KIND` inside the transaction that holds their
+    /// claim (see [`TransactionalJob`]); registering a kind again replaces it.
+    pub fn register_in_transaction<J: TransactionalJob<Context = Ctx>>(mut self) -> Self {
+        let handler: InTransaction<Ctx> =
+            Box::new(|context: Ctx, payload: serde_json::Value, mut held: Held| {
+                Box::pin(async move {
+                    let result = match serde_json::from_value::<J>(payload) {
+                        Ok(job) => {
+                            in_savepoint(held.conn(), async |conn| job.run_in(&context, conn).await)
+                                .await
+                                .map_err(Failure::Job)
+                        }
+                        Err(error) => Err(Failure::Payload(error)),
+                    };
+                    (held, result)
+                })
+            });
+        self.shared
+            .handlers
+            .insert(J::KIND, Handler::InTransaction(handler));
         self
     }
 
@@ -95,6 +160,20 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
         self.register::<J>()
     }
 
+    /// [`Runner::every`] for a job that holds its claim in its transaction.
+    pub fn every_in_transaction<J: TransactionalJob<Context = Ctx>>(
+        mut self,
+        interval: Duration,
+        factory: fn() -> J,
+    ) -> Self {
+        self.periodic.push(Periodic {
+            kind: J::KIND,
+            interval: interval.max(Duration::from_millis(1)),
+            make: Box::new(move || new_job(&factory())),
+        });
+        self.register_in_transaction::<J>()
+    }
+
     /// How many jobs run at once (at least 1).
     pub fn concurrency(mut self, slots: usize) -> Self {
         self.concurrency = slots.max(1);
@@ -107,11 +186,33 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
         self
     }
 
-    /// How long a claimed job belongs to this runner (at least 1 ms, at most a
-    /// day). A job runs for at most 4/5 of it; if the runner dies, the job is
-    /// claimed again once the lease has run out.
+    /// How long a leased job belongs to this runner without a renewal (at
+    /// least 1 ms, at most a day): if the runner dies, the job is claimed again
+    /// once its lease has run out.
     pub fn lease(mut self, lease: Duration) -> Self {
         self.shared.lease = lease.clamp(Duration::from_millis(1), Duration::from_secs(86_400));
+        self
+    }
+
+    /// How often a running leased job's lease is renewed (at least 1 ms; a
+    /// third of the lease when it is not shorter than the lease).
+    pub fn heartbeat(mut self, interval: Duration) -> Self {
+        self.shared.heartbeat = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The longest an attempt may run (at least 1 ms): a longer one is
+    /// stopped and counts as a retryable failure.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.shared.timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long an earlier job of the same ordering key that keeps failing
+    /// holds the later ones back, counted from when it was queued. A running
+    /// one, or one waiting for its first attempt, always does.
+    pub fn order_wait(mut self, wait: Duration) -> Self {
+        self.shared.order_wait = wait;
         self
     }
 
@@ -155,7 +256,7 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
     pub async fn run_until_idle(&self) -> Result<usize, WorkerError> {
         let mut attempts = 0;
         loop {
-            let claimed = self.shared.claim(self.concurrency).await?;
+            let claimed = self.shared.claim(self.concurrency, Vec::new()).await?;
             if claimed.is_empty() {
                 return Ok(attempts);
             }
@@ -167,33 +268,46 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
 }
 
 impl<Ctx: Clone + Send + Sync + 'static> Shared<Ctx> {
-    async fn claim(&self, limit: usize) -> Result<Vec<jobs::Job>, StoreError> {
-        let lease = chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::days(1));
+    async fn claim(
+        &self,
+        limit: usize,
+        running_here: Vec<i64>,
+    ) -> Result<Vec<jobs::Job>, StoreError> {
+        let rules = ClaimRules {
+            running_here,
+            lease: to_chrono(self.lease),
+            transactional_kinds: self
+                .handlers
+                .iter()
+                .filter(|(_, handler)| matches!(handler, Handler::InTransaction(_)))
+                .map(|(kind, _)| (*kind).to_owned())
+                .collect(),
+            order_wait: to_chrono(self.order_wait),
+        };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut conn = self.pool.get().await?;
-        jobs::claim(&mut conn, limit, lease).await
+        jobs::claim(&mut conn, limit, &rules).await
     }
 
-    /// Runs one claimed job and records its outcome.
-    async fn execute(&self, job: jobs::Job) -> Outcome {
+    /// Runs one claimed job and records its outcome; `None` when the job was
+    /// not run (another runner locked it first).
+    async fn execute(&self, job: jobs::Job) -> Option<Outcome> {
         let span = tracing::info_span!(
             "job",
             job.id = job.id,
             job.kind = %job.kind,
-            job.attempt = job.attempts,
+            job.attempt = tracing::field::Empty,
         );
         async move {
             tracing::debug!("job started");
             let started = Instant::now();
-            let result = self.attempt(&job).await;
-            let outcome = decide(
-                &job.kind,
-                result,
-                job.attempts,
-                job.max_attempts,
-                Utc::now(),
-                rand::random(),
-            );
+            let outcome = match self.handlers.get(job.kind.as_str()) {
+                Some(Handler::InTransaction(handler)) => {
+                    self.execute_in_transaction(&job, handler).await?
+                }
+                Some(Handler::Leased(handler)) => self.execute_leased(&job, Some(handler)).await?,
+                None => self.execute_leased(&job, None).await?,
+            };
             let elapsed_ms = started.elapsed().as_millis();
             match &outcome {
                 Outcome::Complete => tracing::info!(elapsed_ms, "job done"),
@@ -202,48 +316,290 @@ impl<Ctx: Clone + Send + Sync + 'static> Shared<Ctx> {
                 }
                 Outcome::Bury { error } => tracing::error!(elapsed_ms, %error, "job dead"),
             }
-            match self.record(job.id, &outcome).await {
-                Ok(()) => {}
-                Err(StoreError::NotFound) => tracing::warn!(
-                    "the job changed while it ran (its lease expired?); outcome not recorded"
-                ),
-                Err(error) => tracing::error!(
-                    %error,
-                    "cannot record the job's outcome; it runs again when its lease expires"
-                ),
-            }
-            outcome
+            Some(outcome)
         }
         .instrument(span)
         .await
     }
 
-    /// One attempt, on its own task so that a panic or a timeout is contained.
-    async fn attempt(&self, job: &jobs::Job) -> Result<(), Failure> {
-        let Some(handler) = self.handlers.get(job.kind.as_str()) else {
-            return Err(Failure::UnknownKind);
+    /// A leased job: the attempt runs while a heartbeat renews the lease; an
+    /// attempt whose lease was taken over is stopped and its outcome dropped.
+    async fn execute_leased(
+        &self,
+        job: &jobs::Job,
+        handler: Option<&Leased<Ctx>>,
+    ) -> Option<Outcome> {
+        tracing::Span::current().record("job.attempt", job.attempts);
+        let Some(token) = job.claim_token else {
+            tracing::error!("a leased job came without a claim token; left to its lease");
+            return None;
         };
-        let timeout = self.lease * 4 / 5;
-        let task = tokio::spawn(handler(self.context.clone(), job.payload.clone()));
-        let abort = task.abort_handle();
-        match tokio::time::timeout(timeout, task).await {
+        let result = match handler {
+            None => Err(Failure::UnknownKind),
+            Some(handler) => {
+                let attempt = self.attempt(handler, job);
+                let mut attempt = std::pin::pin!(attempt);
+                let heartbeat = self
+                    .heartbeat
+                    .min(self.lease / 3)
+                    .max(Duration::from_millis(1));
+                let mut beats = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
+                loop {
+                    tokio::select! {
+                        result = &mut attempt => break result,
+                        _ = beats.tick() => match self.renew(job.id, token).await {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                tracing::warn!("the job's lease was taken over; this attempt is abandoned");
+                                return None;
+                            }
+                            Err(error) => tracing::warn!(%error, "cannot renew the job's lease; trying again at the next beat"),
+                        },
+                    }
+                }
+            }
+        };
+        let outcome = decide(
+            &job.kind,
+            result,
+            job.attempts,
+            job.max_attempts,
+            Utc::now(),
+            rand::random(),
+        );
+        match self.record_leased(job.id, token, &outcome).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => {
+                tracing::warn!(
+                    "the job was taken over while it ran (its lease expired); outcome not recorded"
+                );
+            }
+            Err(error) => tracing::error!(
+                %error,
+                "cannot record the job's outcome; it runs again when its lease expires"
+            ),
+        }
+        Some(outcome)
+    }
+
+    /// One attempt, on its own task so that a panic or a timeout is contained;
+    /// dropping the future stops the task.
+    async fn attempt(&self, handler: &Leased<Ctx>, job: &jobs::Job) -> Result<(), Failure> {
+        let task = AbortOnDrop(tokio::spawn(handler(
+            self.context.clone(),
+            job.payload.clone(),
+        )));
+        match tokio::time::timeout(self.timeout, task).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(Failure::Panicked),
-            Err(_) => {
-                abort.abort();
-                Err(Failure::TimedOut(timeout))
+            Err(_) => Err(Failure::TimedOut(self.timeout)),
+        }
+    }
+
+    async fn renew(&self, id: i64, token: uuid::Uuid) -> Result<bool, StoreError> {
+        let mut conn = self.pool.get().await?;
+        let renewed = jobs::renew(&mut conn, &[(id, token)], to_chrono(self.lease)).await?;
+        Ok(renewed.contains(&id))
+    }
+
+    async fn record_leased(
+        &self,
+        id: i64,
+        token: uuid::Uuid,
+        outcome: &Outcome,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pool.get().await?;
+        match outcome {
+            Outcome::Complete => jobs::complete(&mut conn, id, Some(token)).await,
+            Outcome::RetryAt { at, error } => {
+                jobs::retry_later(&mut conn, id, token, error, *at).await
+            }
+            Outcome::Bury { error } => jobs::bury(&mut conn, id, token, error).await,
+        }
+    }
+
+    /// A transactional job: its row is locked in a transaction, the work runs
+    /// in a savepoint of it, and the job's removal or its failure commits with
+    /// the work. A panic or a timeout closes the connection (releasing the
+    /// lock, undoing the work) and the failure is recorded on another.
+    async fn execute_in_transaction(
+        &self,
+        job: &jobs::Job,
+        handler: &InTransaction<Ctx>,
+    ) -> Option<Outcome> {
+        let held = match self.lock(job.id).await {
+            Ok(Some((held, attempts))) => {
+                tracing::Span::current().record("job.attempt", attempts + 1);
+                (held, attempts)
+            }
+            Ok(None) => {
+                tracing::debug!("the job was taken by another runner");
+                return None;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot lock the job; it stays queued");
+                return None;
+            }
+        };
+        let attempt = held.1 + 1;
+        let task = AbortOnDrop(tokio::spawn(handler(
+            self.context.clone(),
+            job.payload.clone(),
+            held.0,
+        )));
+        let (held, result) = match tokio::time::timeout(self.timeout, task).await {
+            Ok(Ok((held, result))) => (Some(held), result),
+            // The task dropped its `Held`, which closed the connection.
+            Ok(Err(_)) => (None, Err(Failure::Panicked)),
+            Err(_) => (None, Err(Failure::TimedOut(self.timeout))),
+        };
+        let outcome = decide(
+            &job.kind,
+            result,
+            attempt,
+            job.max_attempts,
+            Utc::now(),
+            rand::random(),
+        );
+        let recorded = match held {
+            Some(mut held) => match finish(held.conn(), job.id, &outcome).await {
+                Ok(()) => {
+                    drop(held.release());
+                    Ok(())
+                }
+                // The transaction is lost with `held`: record the failure anew.
+                Err(error) => {
+                    tracing::warn!(%error, "cannot commit the job's outcome with its work");
+                    drop(held);
+                    self.record_apart(job.id, &outcome).await
+                }
+            },
+            None => self.record_apart(job.id, &outcome).await,
+        };
+        match recorded {
+            Ok(()) | Err(StoreError::NotFound) => {}
+            Err(error) => tracing::error!(%error, "cannot record the job's outcome; it runs again"),
+        }
+        Some(outcome)
+    }
+
+    /// A connection in a new transaction holding job `id`'s row, and the
+    /// attempts the job has had; `None` when another transaction holds it.
+    async fn lock(&self, id: i64) -> Result<Option<(Held, i32)>, StoreError> {
+        let mut held = Held(Some(self.pool.get().await?));
+        transaction::begin(held.conn()).await?;
+        match jobs::lock_for_run(held.conn(), id).await? {
+            Some(attempts) => Ok(Some((held, attempts))),
+            None => {
+                transaction::rollback_to(held.conn(), 0).await?;
+                drop(held.release());
+                Ok(None)
             }
         }
     }
 
-    async fn record(&self, id: i64, outcome: &Outcome) -> Result<(), StoreError> {
+    /// Records the failure of a transactional job whose transaction was lost.
+    /// Waits for the lost connection's lock to go, which closing it does.
+    async fn record_apart(&self, id: i64, outcome: &Outcome) -> Result<(), StoreError> {
         let mut conn = self.pool.get().await?;
         match outcome {
-            Outcome::Complete => jobs::complete(&mut conn, id).await,
-            Outcome::RetryAt { at, error } => jobs::retry_later(&mut conn, id, error, *at).await,
-            Outcome::Bury { error } => jobs::bury(&mut conn, id, error).await,
+            // The work did not commit: the job runs again, as it is.
+            Outcome::Complete => Ok(()),
+            Outcome::RetryAt { at, error } => {
+                jobs::record_failure(&mut conn, id, error, Some(*at)).await
+            }
+            Outcome::Bury { error } => jobs::record_failure(&mut conn, id, error, None).await,
         }
     }
+}
+
+/// Records a transactional job's outcome in its transaction, and commits.
+async fn finish(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    outcome: &Outcome,
+) -> Result<(), StoreError> {
+    match outcome {
+        Outcome::Complete => jobs::complete(conn, id, None).await?,
+        Outcome::RetryAt { at, error } => jobs::record_failure(conn, id, error, Some(*at)).await?,
+        Outcome::Bury { error } => jobs::record_failure(conn, id, error, None).await?,
+    }
+    transaction::commit(conn).await
+}
+
+/// Runs `work` in a savepoint that commits with the job's outcome, success or
+/// failure: a job whose failure must undo its work does that work in a nested
+/// transaction (processing webhooks keeps the events it applied and retries
+/// the one that failed). A failure that left the transaction unusable rolls
+/// the savepoint back; if even that fails, recording the outcome fails too and
+/// the runner records it on another connection.
+async fn in_savepoint(
+    conn: &mut AsyncPgConnection,
+    work: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<(), JobError>,
+) -> Result<(), JobError> {
+    let retry = |error: StoreError| JobError::retry(error.to_string());
+    let depth = transaction::depth(conn).map_err(retry)?;
+    transaction::begin(conn).await.map_err(retry)?;
+    let result = work(conn).await;
+    if let Err(error) = transaction::commit(conn).await {
+        tracing::warn!(%error, "the job's work cannot be kept; rolled back");
+        transaction::rollback_to(conn, depth).await.map_err(retry)?;
+        result?;
+        return Err(retry(error));
+    }
+    result
+}
+
+/// A pooled connection holding a transactional job's claim. Dropped without
+/// [`Held::release`] (a panic, a timeout, a failed commit), it is closed, not
+/// returned to the pool: the pool would keep it idle, its transaction open and
+/// the job's row locked, until someone took it again.
+struct Held(Option<PooledConnection>);
+
+impl Held {
+    fn conn(&mut self) -> &mut AsyncPgConnection {
+        match self.0.as_deref_mut() {
+            Some(conn) => conn,
+            None => unreachable!("a held connection is only taken by `release` or `drop`"),
+        }
+    }
+
+    /// Back to the pool, once its transaction is closed.
+    fn release(mut self) -> Option<PooledConnection> {
+        self.0.take()
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            drop(PooledConnection::take(conn));
+        }
+    }
+}
+
+/// A spawned task that is aborted when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> std::future::Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+fn to_chrono(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::days(1))
 }
 
 /// Claims jobs while slots are free, until shutdown; then waits for the jobs
@@ -256,6 +612,7 @@ async fn dispatch<Ctx: Clone + Send + Sync + 'static>(
 ) {
     let slots = Arc::new(Semaphore::new(concurrency));
     let mut running = JoinSet::new();
+    let running_ids: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let mut failures = 0_u32;
     loop {
         let first = tokio::select! {
@@ -277,17 +634,36 @@ async fn dispatch<Ctx: Clone + Send + Sync + 'static>(
         notified.as_mut().enable();
         wake.forget_due(Instant::now());
         let wanted = permits.len();
-        let pause = match shared.claim(wanted).await {
+        let here: Vec<i64> = running_ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .copied()
+            .collect();
+        let pause = match shared.claim(wanted, here).await {
             Ok(claimed) => {
                 failures = 0;
                 let full = claimed.len() == wanted;
                 for job in claimed {
                     let permit = permits.pop();
                     let (shared, wake) = (shared.clone(), wake.clone());
+                    let ids = running_ids.clone();
+                    let id = job.id;
+                    ids.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(id);
                     running.spawn(async move {
+                        let ordered = job.ordering_key.is_some();
                         let outcome = shared.execute(job).await;
+                        ids.lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .remove(&id);
                         drop(permit);
-                        if let Outcome::RetryAt { at, .. } = outcome {
+                        if ordered {
+                            // The next job of its key may be due now.
+                            wake.now();
+                        }
+                        if let Some(Outcome::RetryAt { at, .. }) = outcome {
                             let delay = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
                             if delay < shared.poll_interval {
                                 wake.at(Instant::now() + delay);

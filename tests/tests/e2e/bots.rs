@@ -27,6 +27,15 @@ fn sent(meta: &FakeProvider) -> Vec<Value> {
 }
 
 /// Runs jobs until no more are due (a bot reply is a second round of jobs).
+/// Meta accepts every reply, each with a wamid of its own: one wamid twice in
+/// a conversation is refused as a duplicate, and the delivery retried (which,
+/// in order, would hold the conversation's next reply back).
+fn accept_bot_replies(meta: &FakeProvider) {
+    meta.script_json_each("POST", &messages_path(), 200, |n| {
+        accepted(&format!("wamid.BOT.{n}"))
+    });
+}
+
 async fn settle(inbox: &Inbox) {
     for _ in 0..4 {
         if inbox.app.run_jobs().await == 0 {
@@ -38,10 +47,7 @@ async fn settle(inbox: &Inbox) {
 #[tokio::test]
 async fn an_exact_bot_answers_ignoring_case_accents_and_punctuation() {
     let (inbox, meta) = meta_outbox().await;
-    // Every bot reply (and staff reply) is accepted under an id of its own.
-    meta.script_json_each("POST", &messages_path(), 200, |n| {
-        accepted(&format!("wamid.BOT{n}"))
-    });
+    accept_bot_replies(&meta);
     let id = bot(
         &inbox,
         json!({"name": "Greeter", "trigger": {"type": "exact", "values": ["hola"]},
@@ -71,10 +77,7 @@ async fn an_exact_bot_answers_ignoring_case_accents_and_punctuation() {
 #[tokio::test]
 async fn a_human_request_pauses_bots_until_the_conversation_is_resolved() {
     let (inbox, meta) = meta_outbox().await;
-    // Every bot reply (and staff reply) is accepted under an id of its own.
-    meta.script_json_each("POST", &messages_path(), 200, |n| {
-        accepted(&format!("wamid.BOT{n}"))
-    });
+    accept_bot_replies(&meta);
     bot(
         &inbox,
         json!({"name": "Prices", "trigger": {"type": "contains", "values": ["price"]},
@@ -119,10 +122,7 @@ async fn a_human_request_pauses_bots_until_the_conversation_is_resolved() {
 #[tokio::test]
 async fn bots_never_answer_staff_numbers_and_skip_free_form_outside_the_window() {
     let (inbox, meta) = meta_outbox().await;
-    // Every bot reply (and staff reply) is accepted under an id of its own.
-    meta.script_json_each("POST", &messages_path(), 200, |n| {
-        accepted(&format!("wamid.BOT{n}"))
-    });
+    accept_bot_replies(&meta);
     bot(
         &inbox,
         json!({"name": "Echo", "trigger": {"type": "contains", "values": ["hello"]},
@@ -155,10 +155,7 @@ async fn bots_never_answer_staff_numbers_and_skip_free_form_outside_the_window()
 #[tokio::test]
 async fn a_menu_is_navigated_by_number() {
     let (inbox, meta) = meta_outbox().await;
-    // Every bot reply (and staff reply) is accepted under an id of its own.
-    meta.script_json_each("POST", &messages_path(), 200, |n| {
-        accepted(&format!("wamid.BOT{n}"))
-    });
+    accept_bot_replies(&meta);
     bot(
         &inbox,
         json!({"name": "Menu", "trigger": {"type": "exact", "values": ["menu"]},
@@ -185,10 +182,7 @@ async fn a_menu_is_navigated_by_number() {
 #[tokio::test]
 async fn a_rating_is_asked_on_resolve_and_stored() {
     let (inbox, meta) = meta_outbox().await;
-    // Every bot reply (and staff reply) is accepted under an id of its own.
-    meta.script_json_each("POST", &messages_path(), 200, |n| {
-        accepted(&format!("wamid.BOT{n}"))
-    });
+    accept_bot_replies(&meta);
     bot(
         &inbox,
         json!({"name": "Rate us", "trigger": {"type": "closed_rating"},
@@ -415,10 +409,7 @@ async fn invalid_bots_are_refused_and_bots_need_permissions() {
 #[tokio::test]
 async fn every_response_type_goes_out_in_the_providers_shape() {
     let (inbox, meta) = meta_outbox().await;
-    // Every bot reply (and staff reply) is accepted under an id of its own.
-    meta.script_json_each("POST", &messages_path(), 200, |n| {
-        accepted(&format!("wamid.BOT{n}"))
-    });
+    accept_bot_replies(&meta);
     // An approved template, as a sync would have stored it.
     let connection_id: uuid::Uuid = inbox.connection["id"].as_str().unwrap().parse().unwrap();
     let mut db = inbox.app.db().await;
@@ -501,10 +492,7 @@ async fn every_response_type_goes_out_in_the_providers_shape() {
 #[tokio::test]
 async fn first_message_synonym_and_business_hours_triggers() {
     let (inbox, meta) = meta_outbox().await;
-    // Every bot reply (and staff reply) is accepted under an id of its own.
-    meta.script_json_each("POST", &messages_path(), 200, |n| {
-        accepted(&format!("wamid.BOT{n}"))
-    });
+    accept_bot_replies(&meta);
     // Closed all week: "outside business hours" holds whenever the test runs.
     let closed = inbox
         .app
@@ -554,15 +542,7 @@ async fn first_message_synonym_and_business_hours_triggers() {
 #[tokio::test]
 async fn timed_triggers_fire_after_silence_and_a_staff_reply_cancels_them() {
     let (inbox, meta) = meta_outbox().await;
-    // The staff reply, then the three timed replies.
-    for n in 1..=4 {
-        meta.script_json(
-            "POST",
-            &messages_path(),
-            200,
-            accepted(&format!("wamid.OUT{n}")),
-        );
-    }
+    accept_bot_replies(&meta);
     bot(
         &inbox,
         json!({"name": "Nudge", "trigger": {"type": "idle", "minutes": 1},
@@ -650,10 +630,7 @@ async fn timed_triggers_fire_after_silence_and_a_staff_reply_cancels_them() {
 #[tokio::test]
 async fn business_hours_and_first_message_in_session_triggers() {
     let (inbox, meta) = meta_outbox().await;
-    // Every bot reply (and staff reply) is accepted under an id of its own.
-    meta.script_json_each("POST", &messages_path(), 200, |n| {
-        accepted(&format!("wamid.BOT{n}"))
-    });
+    accept_bot_replies(&meta);
     let all_day: Vec<&str> = vec!["00:00-23:59"];
     let open = json!({"time_zone": "America/Sao_Paulo", "monday": all_day, "tuesday": all_day, "wednesday": all_day,
         "thursday": all_day, "friday": all_day, "saturday": all_day, "sunday": all_day});

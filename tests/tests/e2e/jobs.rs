@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::{Deserialize, Serialize};
-use wacrm_persistence::jobs::{self, JobCounts, JobPageRequest, JobStatus, NewJob};
+use wacrm_persistence::jobs::{self, ClaimRules, JobCounts, JobPageRequest, JobStatus, NewJob};
 use wacrm_persistence::{PgPool, StoreError};
 use wacrm_worker::{CancellationToken, Job, JobError, JobSignal, Runner};
 
@@ -405,6 +405,7 @@ async fn jobs_the_runner_cannot_read_are_buried_with_the_reason() {
             unique_key: None,
             run_at: None,
             max_attempts: 5,
+            ordering_key: None,
         },
     )
     .await
@@ -418,6 +419,7 @@ async fn jobs_the_runner_cannot_read_are_buried_with_the_reason() {
             unique_key: None,
             run_at: None,
             max_attempts: 5,
+            ordering_key: None,
         },
     )
     .await
@@ -523,25 +525,32 @@ async fn a_job_whose_lease_expired_is_claimed_again_and_buried_after_its_last_at
             unique_key: None,
             run_at: None,
             max_attempts: 2,
+            ordering_key: None,
         },
     )
     .await
     .unwrap()
     .unwrap();
     let lease = chrono::Duration::milliseconds(200);
+    let rules = ClaimRules {
+        lease,
+        transactional_kinds: Vec::new(),
+        running_here: Vec::new(),
+        order_wait: chrono::Duration::minutes(2),
+    };
 
     // A worker claims the job and dies without a word.
-    let claimed = jobs::claim(&mut conn, 10, lease).await.unwrap();
+    let claimed = jobs::claim(&mut conn, 10, &rules).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!((claimed[0].id, claimed[0].attempts), (id, 1));
     assert_eq!(claimed[0].status, JobStatus::Running);
     // While the lease holds, nobody else gets it.
-    assert!(jobs::claim(&mut conn, 10, lease).await.unwrap().is_empty());
+    assert!(jobs::claim(&mut conn, 10, &rules).await.unwrap().is_empty());
 
     // Once it has run out, the next claim takes the job again.
     let deadline = Instant::now() + Duration::from_secs(10);
     let again = loop {
-        let claimed = jobs::claim(&mut conn, 10, lease).await.unwrap();
+        let claimed = jobs::claim(&mut conn, 10, &rules).await.unwrap();
         if !claimed.is_empty() {
             break claimed;
         }
@@ -549,6 +558,28 @@ async fn a_job_whose_lease_expired_is_claimed_again_and_buried_after_its_last_at
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!((again[0].id, again[0].attempts), (id, 2));
+    // The first claimer, back from the dead, can neither renew its lease nor
+    // record its outcome over the new owner's attempt.
+    let first = claimed[0].claim_token.unwrap();
+    assert_ne!(again[0].claim_token, Some(first));
+    assert!(
+        jobs::renew(&mut conn, &[(id, first)], lease)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        jobs::complete(&mut conn, id, Some(first)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        jobs::retry_later(&mut conn, id, first, "late", chrono::Utc::now()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        jobs::find(&mut conn, id).await.unwrap().status,
+        JobStatus::Running
+    );
     assert!(
         again[0]
             .last_error
@@ -561,7 +592,7 @@ async fn a_job_whose_lease_expired_is_claimed_again_and_buried_after_its_last_at
     // claim finds it dead instead of taking it a third time.
     let deadline = Instant::now() + Duration::from_secs(10);
     let dead = loop {
-        assert!(jobs::claim(&mut conn, 10, lease).await.unwrap().is_empty());
+        assert!(jobs::claim(&mut conn, 10, &rules).await.unwrap().is_empty());
         let job = jobs::find(&mut conn, id).await.unwrap();
         if job.status == JobStatus::Dead {
             break job;

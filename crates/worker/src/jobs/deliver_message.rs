@@ -5,6 +5,12 @@
 //! `send_started_at` is committed before the call, so an attempt that finds it
 //! already set cannot know whether the provider got the message, and ends it
 //! `failed` with `delivery_unknown` for a person to check.
+//!
+//! A conversation's messages reach the provider in the order they were queued:
+//! the job's ordering key is its conversation, so the runner holds a message
+//! back while an earlier one of its conversation is being sent or retried, up
+//! to the runner's `order_wait`. One that goes ahead of a message still
+//! waiting says so (a warning and a `message.order_bypassed` event).
 
 use chrono::Utc;
 use diesel_async::AsyncConnection as _;
@@ -17,7 +23,8 @@ use wacrm_persistence::conversations::Conversation;
 use wacrm_persistence::messages::Message;
 use wacrm_persistence::numbers::Number;
 use wacrm_persistence::{
-    AsyncPgConnection, StoreError, connections, conversations, events, messages, numbers,
+    AsyncPgConnection, StoreError, connections, conversations, events, jobs as queue, messages,
+    numbers,
 };
 use wacrm_providers::client::{ProviderClient, SenderNumber};
 use wacrm_providers::{ProviderError, hosts};
@@ -33,6 +40,9 @@ const MAX_ATTEMPTS: i32 = 8;
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DeliverMessage {
     pub message_id: Uuid,
+    /// Orders the conversation's deliveries (absent in jobs queued before it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<Uuid>,
 }
 
 enum Step {
@@ -45,9 +55,15 @@ impl Job for DeliverMessage {
     const MAX_ATTEMPTS: i32 = MAX_ATTEMPTS;
     type Context = WorkerContext;
 
+    fn ordering_key(&self) -> Option<String> {
+        self.conversation_id
+            .map(|conversation| format!("conversation:{conversation}"))
+    }
+
     async fn run(&self, ctx: &WorkerContext) -> Result<(), JobError> {
         let mut conn = ctx.pool.get().await.map_err(retry)?;
         let id = self.message_id;
+        let ordering_key = self.ordering_key();
         let cipher = ctx.cipher.clone();
         let step = conn
             .transaction::<_, StoreError, _>(async |conn| {
@@ -64,6 +80,9 @@ impl Job for DeliverMessage {
                     }))
                     .await?;
                     return Ok(Step::Done);
+                }
+                if let Some(key) = &ordering_key {
+                    say_if_ahead(conn, key, &message).await?;
                 }
                 let conversation = conversations::find(conn, message.conversation_id).await?;
                 let number = numbers::find(conn, conversation.number_id).await?;
@@ -204,6 +223,37 @@ impl Job for DeliverMessage {
             }
         }
     }
+}
+
+/// Warns and publishes `message.order_bypassed` when earlier messages of the
+/// conversation are still waiting to be sent: the runner let this one go
+/// ahead of them because they kept failing for longer than its order wait.
+async fn say_if_ahead(
+    conn: &mut AsyncPgConnection,
+    ordering_key: &str,
+    message: &Message,
+) -> Result<(), StoreError> {
+    let earlier: Vec<Uuid> = queue::active_with_ordering_key(conn, ordering_key)
+        .await?
+        .into_iter()
+        .filter_map(|payload| serde_json::from_value::<DeliverMessage>(payload).ok())
+        .map(|job| job.message_id)
+        .take_while(|id| *id != message.id)
+        .collect();
+    if earlier.is_empty() {
+        return Ok(());
+    }
+    tracing::warn!(
+        message_id = %message.id,
+        conversation_id = %message.conversation_id,
+        waiting = ?earlier,
+        "sent ahead of earlier messages of its conversation: they kept failing past the order wait"
+    );
+    events::publish(
+        conn,
+        &json!({"type": "message.order_bypassed", "message_id": message.id, "conversation_id": message.conversation_id, "ahead_of": earlier, "at": Utc::now()}),
+    )
+    .await
 }
 
 /// Retryable failures so far, as recorded on the message.

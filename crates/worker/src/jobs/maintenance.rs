@@ -6,8 +6,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use wacrm_persistence::{conversations, events, idempotency, webhook_events};
 
+use wacrm_persistence::AsyncPgConnection;
+
 use crate::context::WorkerContext;
-use crate::{Job, JobError};
+use crate::{Job, JobError, TransactionalJob};
 
 /// Reopens snoozed conversations whose time has come.
 #[derive(Debug, Serialize, Deserialize)]
@@ -23,12 +25,23 @@ impl Job for WakeSnoozed {
 
     async fn run(&self, ctx: &WorkerContext) -> Result<(), JobError> {
         let mut conn = ctx.pool.get().await.map_err(retry)?;
-        for id in conversations::wake_snoozed(&mut conn, Utc::now())
+        self.run_in(ctx, &mut conn).await
+    }
+}
+
+/// Database only: its claim is held by the transaction that wakes them.
+impl TransactionalJob for WakeSnoozed {
+    async fn run_in(
+        &self,
+        _: &WorkerContext,
+        conn: &mut AsyncPgConnection,
+    ) -> Result<(), JobError> {
+        for id in conversations::wake_snoozed(conn, Utc::now())
             .await
             .map_err(retry)?
         {
             events::publish(
-                &mut conn,
+                conn,
                 &json!({"type": "conversation.updated", "conversation_id": id}),
             )
             .await

@@ -25,14 +25,15 @@ use crate::context::WorkerContext;
 /// A runner with every job registered and the periodic ones scheduled.
 pub fn runner(context: WorkerContext) -> Runner<WorkerContext> {
     Runner::new(context.pool.clone(), context)
-        .register::<ProcessWebhooks>()
+        // Database-only jobs hold their claim in their own transaction.
+        .register_in_transaction::<ProcessWebhooks>()
         .register::<FetchMedia>()
         .register::<DeliverMessage>()
         .register::<MarkRead>()
         .register::<SyncTemplates>()
         .register::<RunBots>()
         .every::<SyncAllTemplates>(Duration::from_secs(3600), || SyncAllTemplates)
-        .every::<WakeSnoozed>(Duration::from_secs(30), || WakeSnoozed)
+        .every_in_transaction::<WakeSnoozed>(Duration::from_secs(30), || WakeSnoozed)
         .every::<SweepIdempotencyKeys>(Duration::from_secs(3600), || SweepIdempotencyKeys)
         .every::<SweepWebhookEvents>(Duration::from_secs(3600), || SweepWebhookEvents)
         .concurrency(16)

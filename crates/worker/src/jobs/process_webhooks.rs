@@ -10,6 +10,11 @@
 //! transaction of its own: the others go through and the failure stays with
 //! the event that caused it. A panic counts as such a failure, and an event
 //! whose own application panics ends failed with the panic as its reason.
+//!
+//! The job only touches the database, so the runner holds its claim in the
+//! transaction it runs in (`TransactionalJob`): the batch and the per-event
+//! fallback are savepoints of it. A node that dies mid-batch releases the job
+//! with its connection, and another node takes it over at once.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -27,14 +32,14 @@ use wacrm_persistence::connections::{self, Connection};
 use wacrm_persistence::jobs::{self as queue, NewJob};
 use wacrm_persistence::templates::TemplateChange;
 use wacrm_persistence::webhook_events::{self, WebhookEvent};
-use wacrm_persistence::{AsyncPgConnection, PooledConnection, StoreError, bots, events};
+use wacrm_persistence::{AsyncPgConnection, StoreError, bots, events, transaction};
 
 use crate::contain::contained;
 use crate::context::WorkerContext;
 use crate::echoes::{self, EchoOutcome};
 use crate::inbound::{self, Batch, InboundRules, MessageOutcome, Rejection};
 use crate::jobs::FetchMedia;
-use crate::{Job, JobError, new_job};
+use crate::{Job, JobError, TransactionalJob, new_job};
 use crate::{consent, provider_errors, revisions};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -46,19 +51,32 @@ impl Job for ProcessWebhooks {
     const KIND: &'static str = "process_webhooks";
     type Context = WorkerContext;
 
+    /// Outside the runner (tests, tools): on a connection of its own.
     async fn run(&self, ctx: &WorkerContext) -> Result<(), JobError> {
         let mut conn = ctx.pool.get().await.map_err(retry)?;
+        self.run_in(ctx, &mut conn).await
+    }
+}
+
+impl TransactionalJob for ProcessWebhooks {
+    async fn run_in(
+        &self,
+        ctx: &WorkerContext,
+        conn: &mut AsyncPgConnection,
+    ) -> Result<(), JobError> {
         // Events applied by an earlier attempt are no longer pending.
-        let events = webhook_events::find_pending(&mut conn, &self.event_ids)
+        let events = webhook_events::find_pending(conn, &self.event_ids)
             .await
             .map_err(retry)?;
+        // Where a panic leaves the connection is rolled back to here.
+        let depth = transaction::depth(conn).map_err(retry)?;
         let mut connections = Connections::default();
-        let batch = contained(apply(ctx, &mut conn, &mut connections, &events, true)).await;
+        let batch = contained(apply(ctx, conn, &mut connections, &events, true)).await;
         let batch = match batch {
             Ok(Ok(queued)) => Ok(queued),
             Ok(Err(error)) => Err(error.to_string()),
             Err(panic) => {
-                conn = replace_after_panic(ctx, conn).await?;
+                undo_after_panic(conn, depth).await?;
                 Err(format!("panicked: {panic}"))
             }
         };
@@ -70,7 +88,7 @@ impl Job for ProcessWebhooks {
                 let mut failure = None;
                 for event in &events {
                     let one = std::slice::from_ref(event);
-                    match contained(apply(ctx, &mut conn, &mut connections, one, false)).await {
+                    match contained(apply(ctx, conn, &mut connections, one, false)).await {
                         Ok(Ok(more)) => queued |= more,
                         Ok(Err(error)) => {
                             tracing::warn!(event_id = %event.id, %error, "webhook event not applied; it will be retried");
@@ -78,10 +96,10 @@ impl Job for ProcessWebhooks {
                         }
                         // A panic is no passing fault: retrying would panic again.
                         Err(panic) => {
-                            conn = replace_after_panic(ctx, conn).await?;
+                            undo_after_panic(conn, depth).await?;
                             let reason = format!("processing this event panicked: {panic}");
                             tracing::error!(event_id = %event.id, %reason, "webhook event failed");
-                            webhook_events::mark_failed(&mut conn, event.id, &reason)
+                            webhook_events::mark_failed(conn, event.id, &reason)
                                 .await
                                 .map_err(retry)?;
                         }
@@ -97,15 +115,13 @@ impl Job for ProcessWebhooks {
     }
 }
 
-/// A fresh connection for one a panic interrupted. The old one may sit in an
-/// open transaction holding row locks (and its inserts), so it is closed, not
-/// returned to the pool, before the events are tried again.
-async fn replace_after_panic(
-    ctx: &WorkerContext,
-    broken: PooledConnection,
-) -> Result<PooledConnection, JobError> {
-    drop(PooledConnection::take(broken));
-    ctx.pool.get().await.map_err(retry)
+/// A panic skips the rollback of the transaction (savepoint) it interrupted,
+/// which stays open with its row locks and inserts: roll back to `depth`, where
+/// the job started, before the events are tried again. If that fails the
+/// connection is unusable, and so is the claim: the job fails and the runner
+/// closes the connection.
+async fn undo_after_panic(conn: &mut AsyncPgConnection, depth: u32) -> Result<(), JobError> {
+    transaction::rollback_to(conn, depth).await.map_err(retry)
 }
 
 /// Connections as the events name them, decrypted once per job; `None` for a

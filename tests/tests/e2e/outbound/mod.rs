@@ -4,6 +4,7 @@
 mod flows_and_typing;
 mod inbox;
 mod meta;
+mod ordering;
 mod others;
 mod statuses;
 mod templates;

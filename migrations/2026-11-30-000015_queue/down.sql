@@ -1,0 +1,3 @@
+DROP INDEX jobs_ordering_key_active_idx;
+ALTER TABLE jobs DROP COLUMN ordering_key;
+ALTER TABLE jobs DROP COLUMN claim_token;
