@@ -69,8 +69,9 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   cargo build --release -q -p wacrm-api
   cargo build --release -q -p wacrm-bench-inbox
 fi
-WACRM="$PWD/target/release/wacrm"
-BENCH="$PWD/target/release/inbox-bench"
+TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+WACRM="$TARGET_DIR/release/wacrm"
+BENCH="$TARGET_DIR/release/inbox-bench"
 command -v psql >/dev/null || { echo "psql is needed (the load goes through it)" >&2; exit 1; }
 
 port=""

@@ -58,7 +58,7 @@ impl Application {
         )?;
         worker_context.webhook_retention = config.webhook_retention();
         let state = AppState {
-            pool: database.pool.clone(),
+            pool: database.api_pool.clone(),
             tokens: Arc::new(TokenKeys::new(&config.jwt_secret)),
             default_country: config.default_country,
             cipher,

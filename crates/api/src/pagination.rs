@@ -6,6 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use wacrm_persistence::inbox::ActivityKey;
 use wacrm_persistence::{Page, PageRequest};
 
 use crate::error::{ApiError, ApiResult};
@@ -68,6 +69,50 @@ impl PageParams {
     }
 }
 
+impl PageParams {
+    /// For the inbox, keyed by (last activity, id): the limit and where to resume.
+    pub fn activity(&self) -> ApiResult<(Option<ActivityKey>, i64)> {
+        let request = PageParams {
+            limit: self.limit,
+            cursor: None,
+        }
+        .request()?;
+        let after = self
+            .cursor
+            .as_deref()
+            .map(decode_activity_cursor)
+            .transpose()?;
+        Ok((after, request.limit))
+    }
+}
+
+/// The inbox cursor: the activity time (microseconds since the epoch, as
+/// PostgreSQL keeps it, so the boundary is exact) and the id.
+pub fn activity_cursor(key: ActivityKey) -> String {
+    let mut bytes = Vec::with_capacity(24);
+    bytes.extend_from_slice(&key.at.timestamp_micros().to_be_bytes());
+    bytes.extend_from_slice(key.id.as_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn decode_activity_cursor(cursor: &str) -> ApiResult<ActivityKey> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .filter(|bytes| bytes.len() == 24)
+        .and_then(|bytes| {
+            let (micros, id) = bytes.split_at(8);
+            let micros = i64::from_be_bytes(<[u8; 8]>::try_from(micros).ok()?);
+            Some(ActivityKey {
+                at: chrono::DateTime::from_timestamp_micros(micros)?,
+                id: Uuid::from_slice(id).ok()?,
+            })
+        })
+        .ok_or_else(|| {
+            ApiError::bad_request("invalid_cursor", "the cursor is not one this API issued")
+        })
+}
+
 /// The cursor for a sequence-numbered list.
 pub fn numeric_cursor(id: i64) -> String {
     URL_SAFE_NO_PAD.encode(id.to_be_bytes())
@@ -112,6 +157,22 @@ mod tests {
     fn cursors_round_trip() {
         let id = Uuid::now_v7();
         assert_eq!(decode_cursor(&encode_cursor(id)).unwrap(), id);
+    }
+
+    #[test]
+    fn activity_cursors_round_trip_to_the_microsecond() {
+        let key = ActivityKey {
+            at: chrono::DateTime::from_timestamp_micros(1_764_470_000_123_456).unwrap(),
+            id: Uuid::now_v7(),
+        };
+        assert_eq!(decode_activity_cursor(&activity_cursor(key)).unwrap(), key);
+        // An id-only cursor (the order before activity) is not an inbox cursor.
+        assert_eq!(
+            decode_activity_cursor(&encode_cursor(key.id))
+                .unwrap_err()
+                .code(),
+            "invalid_cursor"
+        );
     }
 
     #[test]
