@@ -69,8 +69,9 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   cargo build --release -q -p wacrm-api
   cargo build --release -q -p wacrm-bench-inbox
 fi
-WACRM="$PWD/target/release/wacrm"
-BENCH="$PWD/target/release/inbox-bench"
+TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+WACRM="$TARGET_DIR/release/wacrm"
+BENCH="$TARGET_DIR/release/inbox-bench"
 command -v psql >/dev/null || { echo "psql is needed (the load goes through it)" >&2; exit 1; }
 
 port=""
@@ -129,13 +130,14 @@ echo "== starting wacrm on $URL (data: $DATA_DIR) =="
 extra_env=()
 [ -n "${WACRM_HTTP_WORKERS:-}" ] && extra_env+=("WACRM_HTTP_WORKERS=$WACRM_HTTP_WORKERS")
 [ -n "${WACRM_DB_POOL_SIZE:-}" ] && extra_env+=("WACRM_DB_POOL_SIZE=$WACRM_DB_POOL_SIZE")
-# The workers call the fake provider on 127.0.0.1: no proxy in between.
+# The workers call the fake provider on 127.0.0.1: no proxy in between, and
+# loopback allowed past the egress guard (WACRM_ALLOW_PRIVATE_TARGETS).
 env -u DATABASE_URL -u WACRM_PUBLIC_URL -u WACRM_MASTER_KEY -u WACRM_JWT_SECRET \
     -u WACRM_ENV -u WACRM_MEDIA_URL -u WACRM_RUN_WORKERS -u WACRM_LOG_FORMAT \
     -u WACRM_HTTP_WORKERS -u WACRM_DB_POOL_SIZE -u WACRM_META_GRAPH_VERSION \
     -u http_proxy -u HTTP_PROXY -u https_proxy -u HTTPS_PROXY -u all_proxy -u ALL_PROXY \
     NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost \
-    WACRM_DATA_DIR="$DATA_DIR" WACRM_LISTEN="127.0.0.1:$port" \
+    WACRM_DATA_DIR="$DATA_DIR" WACRM_LISTEN="127.0.0.1:$port" WACRM_ALLOW_PRIVATE_TARGETS=true \
     WACRM_ADMIN_EMAIL="$ADMIN_EMAIL" WACRM_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
     WACRM_LOG=warn "${extra_env[@]}" \
     "$WACRM" serve >"$DATA_DIR/wacrm.log" 2>&1 &

@@ -376,7 +376,7 @@ impl Dataset {
 
         writeln!(
             out,
-            "COPY conversations (id, number_id, customer_phone, profile_name, rel_type, rel_id, status, assigned_to, unread_count, last_message_id, last_message_at, last_message_preview, session_expires_at, snooze_until, created_at, updated_at) FROM STDIN;"
+            "COPY conversations (id, number_id, customer_phone, profile_name, rel_type, rel_id, status, assigned_to, unread_count, last_message_id, last_message_at, last_message_preview, session_expires_at, snooze_until, created_at, updated_at, last_activity_at) FROM STDIN;"
         )?;
         for i in 0..self.spec.conversations {
             let c = self.conversation(i);
@@ -401,6 +401,8 @@ impl Dataset {
             opt(&mut line, c.session_expires_ms.map(ts).as_deref());
             opt(&mut line, c.snooze_until_ms.map(ts).as_deref());
             field(&mut line, &ts(c.created_ms));
+            // As wacrm keeps them: the last message's time, and activity then.
+            field(&mut line, &ts(last.map_or(c.created_ms, |m| m.at_ms)));
             last_field(&mut line, &ts(last.map_or(c.created_ms, |m| m.at_ms)));
             out.write_all(line.as_bytes())?;
             totals.conversations += 1;

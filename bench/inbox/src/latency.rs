@@ -71,7 +71,7 @@ impl Filter {
             parts.push(format!("assigned_to={staff}"));
         }
         if let Some(q) = &self.q {
-            parts.push(format!("q={q}"));
+            parts.push(format!("q={}", q.replace(' ', "%20")));
         }
         parts.join("&")
     }
@@ -96,9 +96,12 @@ impl Filter {
         if let Some(q) = &self.q {
             let pattern = format!("%{}%", q.replace('\'', "''"));
             terms.push(format!(
-                "(profile_name ILIKE '{pattern}' OR customer_phone ILIKE '{pattern}' OR EXISTS \
-                 (SELECT 1 FROM messages WHERE messages.conversation_id = conversations.id \
-                 AND messages.body ILIKE '{pattern}'))"
+                "conversations.id IN (SELECT conversations.id FROM conversations WHERE \
+                 (coalesce(conversations.profile_name, '') || E'\\x1f' || \
+                 coalesce(conversations.customer_phone, '') || E'\\x1f' || \
+                 coalesce(conversations.customer_user_id, '') || E'\\x1f' || \
+                 coalesce(conversations.customer_username, '')) ILIKE '{pattern}' \
+                 UNION SELECT messages.conversation_id FROM messages WHERE messages.body ILIKE '{pattern}')"
             ));
         }
         terms
@@ -136,7 +139,8 @@ pub struct CaseResult {
 
 const CONVERSATION_COLUMNS: &str = "id, number_id, customer_phone, profile_name, rel_type, rel_id, \
     status, assigned_to, unread_count, last_message_id, last_message_at, last_message_preview, \
-    session_expires_at, snooze_until, created_at, updated_at";
+    session_expires_at, snooze_until, created_at, updated_at, customer_user_id, customer_username, \
+    last_activity_at";
 const MESSAGE_COLUMNS: &str = "id, conversation_id, direction, kind, body, payload, provider, \
     provider_message_id, status, error, sent_by, sent_at, context_message_id, created_at, \
     updated_at, send_started_at";
@@ -203,10 +207,14 @@ impl Runner<'_> {
         }
         let mut terms = filter.sql();
         if let Some(cursor) = &cursor {
-            terms.push(format!("id < '{}'", decode_cursor(cursor)?));
+            let (at, id) = decode_cursor(cursor)?;
+            terms.push(format!(
+                "(last_activity_at, id) < ('{}', '{id}')",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            ));
         }
         let sql = format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations{} ORDER BY id DESC LIMIT {}",
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations{} ORDER BY last_activity_at DESC, id DESC LIMIT {}",
             where_clause(&terms),
             self.limit + 1
         );
@@ -234,14 +242,33 @@ impl Runner<'_> {
         for _ in 0..case.samples {
             samples.push(self.api.get(&path).await?.elapsed);
         }
-        let sql = ["lead", "contact", "staff", "general"]
-            .iter()
-            .map(|rel| {
-                let mut terms = filter.sql();
-                terms.insert(0, format!("rel_type = '{rel}'"));
-                format!("SELECT count(*) FROM conversations{}", where_clause(&terms))
-            })
-            .collect();
+        // From the maintained count rows (`crates/persistence/src/inbox.rs`)
+        // unless searching.
+        let sql = if filter.q.is_some() {
+            ["lead", "contact", "staff", "general"]
+                .iter()
+                .map(|rel| {
+                    let mut terms = filter.sql();
+                    terms.insert(0, format!("rel_type = '{rel}'"));
+                    format!("SELECT count(*) FROM conversations{}", where_clause(&terms))
+                })
+                .collect()
+        } else {
+            let mut terms = Vec::new();
+            if let Some(status) = filter.status {
+                terms.push(format!("status = '{status}'"));
+            }
+            if let Some(staff) = filter.assigned_to {
+                terms.push(format!("assigned_to = '{staff}'"));
+            }
+            if let Some(unread) = filter.unread {
+                terms.push(format!("unread = {unread}"));
+            }
+            vec![format!(
+                "SELECT rel_type, coalesce(sum(n), 0)::int8, count(*) FROM conversation_counts{} GROUP BY rel_type",
+                where_clause(&terms)
+            )]
+        };
         Ok(CaseResult {
             name: case.name.clone(),
             stats: stats(&samples),
@@ -340,7 +367,16 @@ fn where_clause(terms: &[String]) -> String {
     }
 }
 
-fn decode_cursor(cursor: &str) -> anyhow::Result<Uuid> {
+/// The inbox cursor as `crates/api/src/pagination.rs` writes it: activity in
+/// microseconds (big-endian i64), then the id.
+fn decode_cursor(cursor: &str) -> anyhow::Result<(chrono::DateTime<chrono::Utc>, Uuid)> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor)?;
-    Ok(Uuid::from_slice(&bytes)?)
+    if bytes.len() != 24 {
+        bail!("an inbox cursor is 24 bytes, not {}", bytes.len());
+    }
+    let (micros, id) = bytes.split_at(8);
+    let micros = i64::from_be_bytes(micros.try_into()?);
+    let at = chrono::DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| anyhow::anyhow!("cursor time out of range"))?;
+    Ok((at, Uuid::from_slice(id)?))
 }

@@ -63,7 +63,7 @@ impl Application {
         let (realtime, realtime_running) =
             Realtime::start(database.url.clone(), realtime_stop.clone());
         let state = AppState {
-            pool: database.pool.clone(),
+            pool: database.api_pool.clone(),
             tokens: Arc::new(TokenKeys::new(&config.jwt_secret)),
             default_country: config.default_country,
             cipher,

@@ -34,6 +34,9 @@ pub struct Config {
     pub default_country: Option<Country>,
     /// `WACRM_DB_POOL_SIZE`.
     pub pool_size: usize,
+    /// `WACRM_API_STATEMENT_TIMEOUT_MS` (default 5000; 0: none): PostgreSQL
+    /// cancels an API request's statement after this long.
+    pub api_statement_timeout: Option<std::time::Duration>,
     /// `WACRM_HTTP_WORKERS` (default: one per core).
     pub http_workers: Option<usize>,
     /// `WACRM_RUN_WORKERS=false`: `serve` runs only the HTTP API.
@@ -131,6 +134,16 @@ impl Config {
                 .transpose()
                 .context("WACRM_DEFAULT_COUNTRY")?,
             pool_size: parse_or(var("WACRM_DB_POOL_SIZE"), 16, "WACRM_DB_POOL_SIZE")?,
+            api_statement_timeout: match parse_or(
+                var("WACRM_API_STATEMENT_TIMEOUT_MS"),
+                5_000,
+                "WACRM_API_STATEMENT_TIMEOUT_MS",
+            )? {
+                0 => None,
+                ms => Some(std::time::Duration::from_millis(
+                    u64::try_from(ms).context("WACRM_API_STATEMENT_TIMEOUT_MS")?,
+                )),
+            },
             http_workers: var("WACRM_HTTP_WORKERS")
                 .map(|n| n.parse().context("WACRM_HTTP_WORKERS"))
                 .transpose()?,

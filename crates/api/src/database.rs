@@ -8,7 +8,10 @@ use wacrm_persistence::{PgPool, migrate, pool};
 use crate::config::Config;
 
 pub struct Database {
+    /// Workers, webhook ingest and start-up: no statement timeout.
     pub pool: PgPool,
+    /// API requests: statements cancelled after the configured timeout.
+    pub api_pool: PgPool,
     /// For connections outside the pool (LISTEN).
     pub url: String,
     embedded: Option<EmbeddedPostgres>,
@@ -33,8 +36,11 @@ impl Database {
             tracing::info!(applied, "migrations applied");
         }
         let pool = pool::connect(&url, config.pool_size)?;
+        let api_pool =
+            pool::connect_with_timeout(&url, config.pool_size, config.api_statement_timeout)?;
         Ok(Self {
             pool,
+            api_pool,
             url,
             embedded,
         })
@@ -43,6 +49,7 @@ impl Database {
     /// Stops the embedded cluster, if this process started it.
     pub async fn close(self) {
         self.pool.close();
+        self.api_pool.close();
         if let Some(cluster) = self.embedded {
             match cluster.stop().await {
                 Ok(()) => tracing::info!("embedded PostgreSQL stopped"),

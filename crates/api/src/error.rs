@@ -178,6 +178,19 @@ impl ApiError {
         error
     }
 
+    /// 503 `query_timeout`: the database cancelled a query that ran past the
+    /// API's statement timeout (`WACRM_API_STATEMENT_TIMEOUT_MS`).
+    pub fn query_timeout() -> Self {
+        let mut error = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "query_timeout",
+            "the query took longer than the server allows and was cancelled",
+        )
+        .with_hint("narrow the request (a longer search term, more filters) or try again shortly");
+        error.extras.retry_after_secs = Some(1);
+        error
+    }
+
     /// Logs `cause` with the request id and hides it from the client.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
@@ -252,6 +265,10 @@ impl From<StoreError> for ApiError {
             ),
             StoreError::Reference(constraint) => {
                 Self::invalid_reference(constraint_field(&constraint))
+            }
+            StoreError::Timeout => {
+                tracing::warn!("an API query ran past WACRM_API_STATEMENT_TIMEOUT_MS");
+                Self::query_timeout()
             }
             other => Self::internal(other),
         }

@@ -7,6 +7,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use wacrm_persistence::inbox::ActivityKey;
 use wacrm_persistence::{Page, PageRequest};
 
 use crate::error::{ApiError, ApiResult};
@@ -94,6 +95,69 @@ impl SequencePageParams {
     }
 }
 
+/// [`PageParams`] for the inbox, whose cursors are (last activity, id).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ActivityPageParams {
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{32}$")]
+    pub cursor: Option<String>,
+}
+
+impl ActivityPageParams {
+    /// The limit and where to resume.
+    pub fn activity(&self) -> ApiResult<(Option<ActivityKey>, i64)> {
+        let request = PageParams {
+            limit: self.limit,
+            cursor: None,
+        }
+        .request()?;
+        let after = self
+            .cursor
+            .as_deref()
+            .map(decode_activity_cursor)
+            .transpose()?;
+        Ok((after, request.limit))
+    }
+}
+
+/// The inbox cursor: the activity time (microseconds since the epoch, as
+/// PostgreSQL keeps it, so the boundary is exact) and the id.
+pub fn activity_cursor(key: ActivityKey) -> String {
+    let mut bytes = Vec::with_capacity(24);
+    bytes.extend_from_slice(&key.at.timestamp_micros().to_be_bytes());
+    bytes.extend_from_slice(key.id.as_bytes());
+    CURSOR.encode(bytes)
+}
+
+/// Latest boundary a cursor may name (the end of year 9999): any later time
+/// pages the same, and PostgreSQL's timestamps end not far beyond.
+const LAST_MICROS: i64 = 253_402_300_799_999_999;
+
+fn decode_activity_cursor(cursor: &str) -> ApiResult<ActivityKey> {
+    CURSOR
+        .decode(cursor)
+        .ok()
+        .filter(|bytes| bytes.len() == 24)
+        .and_then(|bytes| {
+            let (micros, id) = bytes.split_at(8);
+            // Clamped: every string of the declared pattern is a cursor, and a
+            // boundary before 1970 or after 9999 lists the same as those years.
+            let micros =
+                i64::from_be_bytes(<[u8; 8]>::try_from(micros).ok()?).clamp(0, LAST_MICROS);
+            Some(ActivityKey {
+                at: chrono::DateTime::from_timestamp_micros(micros)?,
+                id: Uuid::from_slice(id).ok()?,
+            })
+        })
+        .ok_or_else(|| {
+            ApiError::bad_request("invalid_cursor", "the cursor is not one this API issued")
+        })
+}
+
 /// The cursor for a sequence-numbered list.
 pub fn numeric_cursor(id: i64) -> String {
     CURSOR.encode(id.to_be_bytes())
@@ -138,6 +202,22 @@ mod tests {
     fn cursors_round_trip() {
         let id = Uuid::now_v7();
         assert_eq!(decode_cursor(&encode_cursor(id)).unwrap(), id);
+    }
+
+    #[test]
+    fn activity_cursors_round_trip_to_the_microsecond() {
+        let key = ActivityKey {
+            at: chrono::DateTime::from_timestamp_micros(1_764_470_000_123_456).unwrap(),
+            id: Uuid::now_v7(),
+        };
+        assert_eq!(decode_activity_cursor(&activity_cursor(key)).unwrap(), key);
+        // An id-only cursor (the order before activity) is not an inbox cursor.
+        assert_eq!(
+            decode_activity_cursor(&encode_cursor(key.id))
+                .unwrap_err()
+                .code(),
+            "invalid_cursor"
+        );
     }
 
     #[test]

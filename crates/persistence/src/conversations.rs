@@ -17,8 +17,7 @@ use uuid::Uuid;
 
 use crate::bulk::rows_per_insert;
 use crate::error::StoreResult;
-use crate::page::{Page, PageRequest};
-use crate::schema::{conversations, messages};
+use crate::schema::conversations;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = conversations)]
@@ -44,6 +43,9 @@ pub struct Conversation {
     pub customer_user_id: Option<String>,
     /// The customer's WhatsApp username, when they have one.
     pub customer_username: Option<String>,
+    /// When wacrm recorded the latest inbound or outbound message (the inbox
+    /// order; see `inbox`). Only ever moves forward.
+    pub last_activity_at: DateTime<Utc>,
 }
 
 /// Who a conversation is with, on which of our numbers: the customer's phone
@@ -101,20 +103,6 @@ pub struct ConversationChanges {
     pub session_expires_at: Option<Option<DateTime<Utc>>>,
     pub snooze_until: Option<Option<DateTime<Utc>>>,
     pub updated_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Default, Clone)]
-pub struct ConversationFilter {
-    pub rel_type: Option<String>,
-    pub status: Option<String>,
-    pub number_id: Option<Uuid>,
-    pub assigned_to: Option<Uuid>,
-    pub unread: Option<bool>,
-    /// Case-insensitive search in the profile name, the phone, the user id, the
-    /// username and message text.
-    pub search: Option<String>,
-    /// Only conversations assigned to this staff member or to nobody.
-    pub visible_to: Option<Uuid>,
 }
 
 /// The conversation of this number and customer phone, created if new, and
@@ -363,6 +351,7 @@ async fn merge(conn: &mut AsyncPgConnection, keep: Uuid, gone: Uuid) -> StoreRes
              last_message_preview = CASE WHEN k.last_message_at IS NULL OR g.last_message_at > k.last_message_at
                  THEN g.last_message_preview ELSE k.last_message_preview END,
              last_message_at = GREATEST(k.last_message_at, g.last_message_at),
+             last_activity_at = GREATEST(k.last_activity_at, g.last_activity_at),
              updated_at = now()
          FROM conversations AS g
          WHERE k.id = $1 AND g.id = $2
@@ -416,9 +405,11 @@ async fn save_identities(conn: &mut AsyncPgConnection, rows: &[&Conversation]) -
     Ok(())
 }
 
-/// Writes what an inbound message changes (the link to the CRM, status,
-/// unread count, last message, window, snooze, username) for each of `rows`, in one
-/// statement. The rows must be locked by the caller's transaction.
+/// Writes what an inbound message (or a Business app echo) changes (the link to
+/// the CRM, status, unread count, last message, window, snooze, username) for
+/// each of `rows`, in one statement, and moves each to the top of the inbox:
+/// every row passed has just received a message. The rows must be locked by
+/// the caller's transaction.
 pub async fn save_inbound(conn: &mut AsyncPgConnection, rows: &[Conversation]) -> StoreResult<()> {
     use diesel::sql_types::{Array, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
     if rows.is_empty() {
@@ -432,6 +423,7 @@ pub async fn save_inbound(conn: &mut AsyncPgConnection, rows: &[Conversation]) -
              last_message_id = v.last_message_id, last_message_at = v.last_message_at,
              last_message_preview = v.last_message_preview,
              session_expires_at = v.session_expires_at, snooze_until = v.snooze_until,
+             last_activity_at = GREATEST(c.last_activity_at, now()),
              updated_at = now()
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::int4[],
                      $7::uuid[], $8::timestamptz[], $9::text[], $10::timestamptz[],
@@ -478,6 +470,32 @@ pub async fn save_inbound(conn: &mut AsyncPgConnection, rows: &[Conversation]) -
     Ok(())
 }
 
+/// Records an outbound message queued in the conversation: its last message,
+/// and activity now (the inbox moves it to the top).
+pub async fn record_outbound(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    message_id: Uuid,
+    at: DateTime<Utc>,
+    preview: &str,
+) -> StoreResult<Conversation> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Timestamptz;
+    Ok(diesel::update(conversations::table.find(id))
+        .set((
+            conversations::last_message_id.eq(Some(message_id)),
+            conversations::last_message_at.eq(Some(at)),
+            conversations::last_message_preview.eq(Some(preview)),
+            conversations::last_activity_at.eq(sql::<Timestamptz>(
+                "GREATEST(conversations.last_activity_at, now())",
+            )),
+            conversations::updated_at.eq(Utc::now()),
+        ))
+        .returning(Conversation::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Conversation> {
     Ok(conversations::table
         .find(id)
@@ -497,90 +515,6 @@ pub async fn update(
         .returning(Conversation::as_returning())
         .get_result(conn)
         .await?)
-}
-
-type Boxed<'a, S> = conversations::BoxedQuery<'a, diesel::pg::Pg, S>;
-
-fn filtered<'a, S: 'a>(filter: &ConversationFilter, mut query: Boxed<'a, S>) -> Boxed<'a, S> {
-    if let Some(rel_type) = &filter.rel_type {
-        query = query.filter(conversations::rel_type.eq(rel_type.clone()));
-    }
-    if let Some(status) = &filter.status {
-        query = query.filter(conversations::status.eq(status.clone()));
-    }
-    if let Some(number_id) = filter.number_id {
-        query = query.filter(conversations::number_id.eq(number_id));
-    }
-    if let Some(staff) = filter.assigned_to {
-        query = query.filter(conversations::assigned_to.eq(staff));
-    }
-    match filter.unread {
-        Some(true) => query = query.filter(conversations::unread_count.gt(0)),
-        Some(false) => query = query.filter(conversations::unread_count.eq(0)),
-        None => {}
-    }
-    if let Some(staff) = filter.visible_to {
-        query = query.filter(
-            conversations::assigned_to
-                .is_null()
-                .or(conversations::assigned_to.eq(staff)),
-        );
-    }
-    if let Some(search) = &filter.search {
-        let pattern = crate::like_pattern(search);
-        let in_messages = messages::table
-            .filter(messages::conversation_id.eq(conversations::id))
-            .filter(messages::body.ilike(pattern.clone()));
-        query = query.filter(
-            conversations::profile_name
-                .ilike(pattern.clone())
-                .or(conversations::customer_phone.ilike(pattern.clone()))
-                .or(conversations::customer_user_id.ilike(pattern.clone()))
-                .or(conversations::customer_username.ilike(pattern))
-                .or(diesel::dsl::exists(in_messages)),
-        );
-    }
-    query
-}
-
-pub async fn list(
-    conn: &mut AsyncPgConnection,
-    filter: &ConversationFilter,
-    page: PageRequest,
-) -> StoreResult<Page<Conversation>> {
-    let query = filtered(
-        filter,
-        conversations::table
-            .select(Conversation::as_select())
-            .into_boxed(),
-    );
-    let rows = crate::paginate!(query, conversations::id, page)
-        .load(conn)
-        .await?;
-    Ok(Page::from_rows(rows, page, |conversation| conversation.id))
-}
-
-/// How many conversations of each rel type match `filter` (its `rel_type` ignored).
-pub async fn count_by_rel_type(
-    conn: &mut AsyncPgConnection,
-    filter: &ConversationFilter,
-    rel_types: &[&str],
-) -> StoreResult<Vec<(String, i64)>> {
-    let mut counts = Vec::with_capacity(rel_types.len());
-    for rel_type in rel_types {
-        let filter = ConversationFilter {
-            rel_type: Some((*rel_type).to_owned()),
-            ..filter.clone()
-        };
-        let query = filtered(
-            &filter,
-            conversations::table
-                .select(diesel::dsl::count_star())
-                .into_boxed(),
-        );
-        counts.push(((*rel_type).to_owned(), query.first(conn).await?));
-    }
-    Ok(counts)
 }
 
 /// Reopens snoozed conversations whose `snooze_until` has passed; their ids.

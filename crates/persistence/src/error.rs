@@ -22,6 +22,10 @@ pub enum StoreError {
     Migration(String),
     #[error("stored data cannot be read: {0}")]
     Corrupt(String),
+    /// PostgreSQL cancelled the statement after the connection's
+    /// `statement_timeout`.
+    #[error("the query ran past the statement timeout")]
+    Timeout,
 }
 
 impl From<DieselError> for StoreError {
@@ -34,9 +38,19 @@ impl From<DieselError> for StoreError {
             DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
                 Self::Reference(info.constraint_name().unwrap_or_default().to_owned())
             }
+            DieselError::DatabaseError(_, ref info) if is_statement_timeout(info.message()) => {
+                Self::Timeout
+            }
             other => Self::Database(other),
         }
     }
+}
+
+/// SQLSTATE 57014 (`query_canceled`) reaches diesel as an unknown kind: the
+/// message tells a timeout from a cancel request. The server's messages are in
+/// English unless `lc_messages` says otherwise (see the README).
+fn is_statement_timeout(message: &str) -> bool {
+    message.starts_with("canceling statement due to statement timeout")
 }
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for StoreError {

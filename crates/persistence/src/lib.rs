@@ -17,6 +17,7 @@ mod error;
 pub mod events;
 mod functions;
 pub mod idempotency;
+pub mod inbox;
 pub mod jobs;
 pub mod leads;
 pub mod login_attempts;

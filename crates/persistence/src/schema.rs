@@ -170,6 +170,19 @@ diesel::table! {
         updated_at -> Timestamptz,
         customer_user_id -> Nullable<Text>,
         customer_username -> Nullable<Text>,
+        last_activity_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    conversation_counts (id) {
+        id -> Int8,
+        number_id -> Uuid,
+        rel_type -> Text,
+        status -> Text,
+        assigned_to -> Nullable<Uuid>,
+        unread -> Bool,
+        n -> Int8,
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::json;
 use uuid::Uuid;
 use wacrm_domain::outbound::OutboundContent;
 use wacrm_domain::{Provider, session, template};
-use wacrm_persistence::conversations::{self, Conversation, ConversationChanges};
+use wacrm_persistence::conversations::{self, Conversation};
 use wacrm_persistence::messages::{self, Message, NewMessage};
 use wacrm_persistence::secrets::Cipher;
 use wacrm_persistence::{AsyncPgConnection, StoreError, connections, events, numbers, templates};
@@ -134,17 +134,8 @@ pub async fn queue(
     )
     .await
     .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-    conversations::update(
-        conn,
-        conversation.id,
-        ConversationChanges {
-            last_message_id: Some(Some(message.id)),
-            last_message_at: Some(Some(now)),
-            last_message_preview: Some(Some(message.body.chars().take(120).collect())),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let preview: String = message.body.chars().take(120).collect();
+    conversations::record_outbound(conn, conversation.id, message.id, now, &preview).await?;
     events::publish(
         conn,
         &json!({"type": "message.created", "message_id": message.id, "conversation_id": conversation.id}),

@@ -50,7 +50,11 @@ const RESPONSES: [(u16, &str, &str); 10] = [
         "InternalError",
         "`internal_error`: nothing internal, only the `request_id`",
     ),
-    (503, "Unavailable", "`database_unavailable`"),
+    (
+        503,
+        "Unavailable",
+        "`database_unavailable`, or `query_timeout` (a statement ran past `WACRM_API_STATEMENT_TIMEOUT_MS`; with `Retry-After`)",
+    ),
 ];
 
 /// Adds the shared problem responses to the components and to every operation.

@@ -7,11 +7,11 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use wacrm_domain::conversation::ConversationStatus;
 use wacrm_domain::{Permission, RelType, session};
-use wacrm_persistence::{conversations, messages};
+use wacrm_persistence::{conversations, inbox, messages};
 
 use crate::auth::{Principal, Visibility, visible_conversation};
-use crate::error::{ApiError, ApiResult, Problem};
-use crate::pagination::{PageParams, PageResponse};
+use crate::error::{ApiError, ApiResult, FieldError, Problem};
+use crate::pagination::{ActivityPageParams, PageParams, PageResponse, activity_cursor};
 use crate::routes::messages::{MessageResponse, load_messages};
 use crate::state::AppState;
 
@@ -52,6 +52,9 @@ pub struct ConversationResponse {
     pub assigned_to: Option<Uuid>,
     pub unread_count: i32,
     pub last_message: Option<LastMessage>,
+    /// When wacrm recorded the latest inbound or outbound message (the
+    /// conversation's creation before any): the inbox order, newest first.
+    pub last_activity_at: DateTime<Utc>,
     pub session: SessionWindow,
     /// The customer's rating (1 to 5) from a rating bot, when given.
     pub rating: Option<i16>,
@@ -88,6 +91,7 @@ impl From<conversations::Conversation> for ConversationResponse {
             assigned_to: row.assigned_to,
             unread_count: row.unread_count,
             last_message,
+            last_activity_at: row.last_activity_at,
             rating: None,
             ai_suggestion: None,
             created_at: row.created_at,
@@ -109,13 +113,29 @@ pub struct ConversationQuery {
     pub number_id: Option<Uuid>,
     /// `true`: only conversations with unread messages; `false`: only read ones.
     pub unread: Option<bool>,
-    /// Case-insensitive search in the customer's name, phone, WhatsApp user id and
-    /// username, and message text.
+    /// Case-insensitive substring search in the customer's name, phone, WhatsApp
+    /// user id and username, and message text; 1 to 200 characters. Terms of
+    /// three characters or more use the search indexes; a search that runs past
+    /// the server's statement timeout answers 503 `query_timeout`.
+    #[param(min_length = 1, max_length = 200)]
     pub q: Option<String>,
 }
 
+/// The longest search term, in characters: longer is refused before it reaches
+/// the database (a trigram search costs with the term's length).
+pub const MAX_SEARCH_CHARS: usize = 200;
+
 impl ConversationQuery {
-    fn filter(self, visible_to: Option<Uuid>) -> ApiResult<conversations::ConversationFilter> {
+    fn filter(self, visible_to: Option<Uuid>) -> ApiResult<inbox::ConversationFilter> {
+        if let Some(q) = &self.q {
+            let length = q.chars().count();
+            if !(1..=MAX_SEARCH_CHARS).contains(&length) {
+                return Err(ApiError::validation(vec![FieldError {
+                    field: "q".into(),
+                    message: format!("must be 1 to {MAX_SEARCH_CHARS} characters"),
+                }]));
+            }
+        }
         if let Some(rel_type) = &self.rel_type {
             RelType::parse(rel_type).ok_or_else(|| {
                 ApiError::bad_request(
@@ -132,7 +152,7 @@ impl ConversationQuery {
                 )
             })?;
         }
-        Ok(conversations::ConversationFilter {
+        Ok(inbox::ConversationFilter {
             rel_type: self.rel_type,
             status: self.status,
             number_id: self.number_id,
@@ -144,8 +164,15 @@ impl ConversationQuery {
     }
 }
 
-/// List conversations, newest first.
-#[utoipa::path(tag = "inbox", params(PageParams, ConversationQuery), security(("bearer" = []), ("api_key" = [])), responses(
+/// List conversations by last activity (newest inbound or outbound message
+/// first, ties by id).
+///
+/// Pages are keyset pages on (`last_activity_at`, id): `next_cursor` marks a
+/// boundary, and the next page lists what is below it. A conversation that did
+/// not move is listed exactly once; one that moved to the top after its page
+/// was read is not listed again below (reload the first page, or follow the
+/// stream, to see it there); nothing is listed twice.
+#[utoipa::path(tag = "inbox", params(ActivityPageParams, ConversationQuery), security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = PageResponse<ConversationResponse>),
     (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -154,17 +181,20 @@ impl ConversationQuery {
 pub async fn list_conversations(
     state: web::Data<AppState>,
     principal: Principal,
-    page: web::Query<PageParams>,
+    page: web::Query<ActivityPageParams>,
     query: web::Query<ConversationQuery>,
 ) -> ApiResult<web::Json<PageResponse<ConversationResponse>>> {
     principal.require(Permission::WHATSAPP_CHAT_VIEW)?;
-    let request = page.request()?;
+    let (after, limit) = page.activity()?;
     let mut conn = state.conn().await?;
     let filter = query
         .into_inner()
         .filter(Visibility::of(&mut conn, &principal).await?.restricted_to())?;
-    let page = conversations::list(&mut conn, &filter, request).await?;
-    Ok(web::Json(PageResponse::from_page(page, Into::into)))
+    let page = inbox::list(&mut conn, &filter, after, limit).await?;
+    Ok(web::Json(PageResponse {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next.map(activity_cursor),
+    }))
 }
 
 /// How many conversations each rel type has, under the same filters as the list.
@@ -180,6 +210,7 @@ pub struct ConversationCounts {
 #[utoipa::path(tag = "inbox", params(ConversationQuery), security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = ConversationCounts),
     (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/conversations/counts")]
 pub async fn count_conversations(
@@ -193,7 +224,7 @@ pub async fn count_conversations(
         .into_inner()
         .filter(Visibility::of(&mut conn, &principal).await?.restricted_to())?;
     let names: Vec<&str> = RelType::ALL.iter().map(|rel| rel.as_str()).collect();
-    let counts = conversations::count_by_rel_type(&mut conn, &filter, &names).await?;
+    let counts = inbox::count_by_rel_type(&mut conn, &filter, &names).await?;
     let count = |rel: RelType| {
         counts
             .iter()

@@ -1,10 +1,11 @@
 //! Periodic housekeeping: waking snoozed conversations, forgetting expired
-//! idempotency keys, and deleting processed webhook bodies past their retention.
+//! idempotency keys, deleting processed webhook bodies past their retention,
+//! and folding the inbox's count rows.
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use wacrm_persistence::{conversations, events, idempotency, webhook_events};
+use wacrm_persistence::{conversations, events, idempotency, inbox, webhook_events};
 
 use wacrm_persistence::AsyncPgConnection;
 
@@ -97,6 +98,26 @@ impl Job for SweepWebhookEvents {
             .map_err(retry)?
             > 0
         {}
+        Ok(())
+    }
+}
+
+/// Folds the inbox's per-key count rows (one appended per change) into one
+/// per key, so a count stays a sum over a few hundred rows.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CompactConversationCounts;
+
+impl Job for CompactConversationCounts {
+    const KIND: &'static str = "compact_conversation_counts";
+    type Context = WorkerContext;
+
+    fn unique_key(&self) -> Option<String> {
+        Some(Self::KIND.into())
+    }
+
+    async fn run(&self, ctx: &WorkerContext) -> Result<(), JobError> {
+        let mut conn = ctx.pool.get().await.map_err(retry)?;
+        inbox::compact_counts(&mut conn).await.map_err(retry)?;
         Ok(())
     }
 }

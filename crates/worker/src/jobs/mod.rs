@@ -13,7 +13,9 @@ use std::time::Duration;
 
 pub use deliver_message::DeliverMessage;
 pub use fetch_media::FetchMedia;
-pub use maintenance::{SweepIdempotencyKeys, SweepWebhookEvents, WakeSnoozed};
+pub use maintenance::{
+    CompactConversationCounts, SweepIdempotencyKeys, SweepWebhookEvents, WakeSnoozed,
+};
 pub use mark_read::MarkRead;
 pub use process_webhooks::ProcessWebhooks;
 pub use run_bots::{Inputs, RunBots, conversation_state, inputs};
@@ -36,6 +38,7 @@ pub fn runner(context: WorkerContext) -> Runner<WorkerContext> {
         .every_in_transaction::<WakeSnoozed>(Duration::from_secs(30), || WakeSnoozed)
         .every::<SweepIdempotencyKeys>(Duration::from_secs(3600), || SweepIdempotencyKeys)
         .every::<SweepWebhookEvents>(Duration::from_secs(3600), || SweepWebhookEvents)
+        .every::<CompactConversationCounts>(Duration::from_secs(30), || CompactConversationCounts)
         .concurrency(16)
         .poll_interval(Duration::from_secs(5))
 }

@@ -3,6 +3,7 @@
 
 mod flows_and_typing;
 mod inbox;
+mod inbox_order;
 mod meta;
 mod ordering;
 mod others;
