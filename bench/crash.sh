@@ -15,6 +15,8 @@
 # checkout's target/release, to measure it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 DURATION="${DURATION:-30}"
 KILL_AT="${KILL_AT:-10}"
@@ -33,25 +35,13 @@ BIN_DIR="${BIN_DIR:-$PWD/target/release}"
 WACRM="$BIN_DIR/wacrm"
 GENERATOR="$BIN_DIR/ingest-bench"
 
-port=""
-for _ in $(seq 1 50); do
-  candidate=$((20000 + RANDOM % 40000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
-    port="$candidate"
-    break
-  fi
-done
-[ -n "$port" ] || { echo "no free port found" >&2; exit 1; }
+port="$(free_port)"
 URL="http://127.0.0.1:$port"
 
 DATA_DIR="$(mktemp -d /tmp/wacrm-crash.XXXXXX)"
 chmod 755 "$DATA_DIR"
 WACRM_PID=""
 GENERATOR_PID=""
-
-postmaster_pid() {
-  head -n 1 "$DATA_DIR/postgres/data/postmaster.pid" 2>/dev/null || true
-}
 
 # The embedded cluster, over its unix socket (trust for local users).
 sql() {

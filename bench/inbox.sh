@@ -22,6 +22,8 @@
 # to wacrm when set). See `inbox-bench --help` for the other options.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 RATE="${RATE:-80}"
 SENDS="${SENDS:-10000}"
@@ -74,15 +76,7 @@ WACRM="$TARGET_DIR/release/wacrm"
 BENCH="$TARGET_DIR/release/inbox-bench"
 command -v psql >/dev/null || { echo "psql is needed (the load goes through it)" >&2; exit 1; }
 
-port=""
-for _ in $(seq 1 50); do
-  candidate=$((20000 + RANDOM % 40000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
-    port="$candidate"
-    break
-  fi
-done
-[ -n "$port" ] || { echo "no free port found" >&2; exit 1; }
+port="$(free_port)"
 URL="http://127.0.0.1:$port"
 
 DATA_DIR="$(mktemp -d /tmp/wacrm-inbox.XXXXXX)"
@@ -90,10 +84,6 @@ DATA_DIR="$(mktemp -d /tmp/wacrm-inbox.XXXXXX)"
 # to enter the data directory.
 chmod 755 "$DATA_DIR"
 WACRM_PID=""
-
-postmaster_pid() {
-  head -n 1 "$DATA_DIR/postgres/data/postmaster.pid" 2>/dev/null || true
-}
 
 cleanup() {
   local status=$?

@@ -18,6 +18,8 @@
 # --skip-conversation-count; see `ingest-bench --help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 DURATION="${DURATION:-20}"
 CONCURRENCY="${CONCURRENCY:-64}"
@@ -37,16 +39,7 @@ fi
 WACRM="$PWD/target/release/wacrm"
 GENERATOR="$PWD/target/release/ingest-bench"
 
-# A port nothing listens on.
-port=""
-for _ in $(seq 1 50); do
-  candidate=$((20000 + RANDOM % 40000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
-    port="$candidate"
-    break
-  fi
-done
-[ -n "$port" ] || { echo "no free port found" >&2; exit 1; }
+port="$(free_port)"
 URL="http://127.0.0.1:$port"
 
 DATA_DIR="$(mktemp -d /tmp/wacrm-bench.XXXXXX)"
@@ -55,10 +48,6 @@ DATA_DIR="$(mktemp -d /tmp/wacrm-bench.XXXXXX)"
 chmod 755 "$DATA_DIR"
 WACRM_PID=""
 SAMPLER_PID=""
-
-postmaster_pid() {
-  head -n 1 "$DATA_DIR/postgres/data/postmaster.pid" 2>/dev/null || true
-}
 
 # The postmaster's children, read from /proc without scanning every process
 # (an awk over /proc/*/stat twice a second took ~10 % of the CPU here).

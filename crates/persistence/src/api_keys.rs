@@ -76,14 +76,34 @@ pub async fn find_unrevoked(
     conn: &mut AsyncPgConnection,
     secret_hash: &[u8],
 ) -> StoreResult<Option<Found>> {
-    let found: Option<(ApiKey, Option<bool>)> = api_keys::table
+    unrevoked(conn, Lookup::Digest(secret_hash)).await
+}
+
+/// [`find_unrevoked`] by the key's id: a long-lived stream checks its key
+/// again without holding the secret.
+pub async fn find_unrevoked_by_id(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> StoreResult<Option<Found>> {
+    unrevoked(conn, Lookup::Id(id)).await
+}
+
+enum Lookup<'a> {
+    Digest(&'a [u8]),
+    Id(Uuid),
+}
+
+async fn unrevoked(conn: &mut AsyncPgConnection, lookup: Lookup<'_>) -> StoreResult<Option<Found>> {
+    let query = api_keys::table
         .left_join(staff::table)
-        .filter(api_keys::secret_hash.eq(secret_hash))
         .filter(api_keys::revoked_at.is_null())
         .select((ApiKey::as_select(), staff::is_active.nullable()))
-        .first(conn)
-        .await
-        .optional()?;
+        .into_boxed();
+    let query = match lookup {
+        Lookup::Digest(digest) => query.filter(api_keys::secret_hash.eq(digest)),
+        Lookup::Id(id) => query.filter(api_keys::id.eq(id)),
+    };
+    let found: Option<(ApiKey, Option<bool>)> = query.first(conn).await.optional()?;
     Ok(found.map(|(key, creator_active)| Found {
         key,
         creator_active,

@@ -561,3 +561,23 @@ pub async fn lock_all(
         .load(conn)
         .await?)
 }
+
+/// The ids of the conversations `staff` may see under the inbox visibility
+/// policy (assigned to them or to nobody), as a subquery for `eq_any`: what
+/// other records carry a conversation's content (tickets, lead notes) filter by.
+pub fn visible_ids(
+    staff: Uuid,
+) -> conversations::BoxedQuery<
+    'static,
+    diesel::pg::Pg,
+    diesel::sql_types::Nullable<diesel::sql_types::Uuid>,
+> {
+    conversations::table
+        .filter(
+            conversations::assigned_to
+                .is_null()
+                .or(conversations::assigned_to.eq(staff)),
+        )
+        .select(conversations::id.nullable())
+        .into_boxed()
+}

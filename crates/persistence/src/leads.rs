@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::error::{StoreError, StoreResult};
 use crate::page::{Page, PageRequest};
-use crate::schema::{conversations, lead_notes, lead_sources, lead_statuses, leads};
+use crate::schema::{lead_notes, lead_sources, lead_statuses, leads};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = leads)]
@@ -183,17 +183,10 @@ pub async fn list_notes(
     // Notes copied from a conversation the caller may not see are left out
     // (the inbox visibility policy; see `tickets::TicketFilter::visible_to`).
     if let Some(staff) = visible_to {
-        let visible = conversations::table
-            .filter(
-                conversations::assigned_to
-                    .is_null()
-                    .or(conversations::assigned_to.eq(staff)),
-            )
-            .select(conversations::id.nullable());
         query = query.filter(
             lead_notes::conversation_id
                 .is_null()
-                .or(lead_notes::conversation_id.eq_any(visible)),
+                .or(lead_notes::conversation_id.eq_any(crate::conversations::visible_ids(staff))),
         );
     }
     let rows = crate::paginate!(query, lead_notes::id, page)

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::error::{StoreError, StoreResult};
 use crate::page::{Page, PageRequest};
-use crate::schema::{conversations, tickets};
+use crate::schema::tickets;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tickets)]
@@ -114,17 +114,10 @@ pub async fn list(
         query = query.filter(tickets::subject.ilike(crate::like_pattern(search)));
     }
     if let Some(staff) = filter.visible_to {
-        let visible = conversations::table
-            .filter(
-                conversations::assigned_to
-                    .is_null()
-                    .or(conversations::assigned_to.eq(staff)),
-            )
-            .select(conversations::id.nullable());
         query = query.filter(
             tickets::conversation_id
                 .is_null()
-                .or(tickets::conversation_id.eq_any(visible)),
+                .or(tickets::conversation_id.eq_any(crate::conversations::visible_ids(staff))),
         );
     }
     let rows = crate::paginate!(query, tickets::id, page)

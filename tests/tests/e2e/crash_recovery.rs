@@ -2,7 +2,6 @@
 //! lease (while a live worker's heartbeat keeps its own), and a database-only
 //! job, whose claim is the worker's transaction, is taken over at once.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -13,7 +12,7 @@ use wacrm_persistence::jobs::{self, JobCounts, JobStatus};
 use wacrm_persistence::{AsyncPgConnection, PgPool};
 use wacrm_worker::{CancellationToken, Job, JobError, Runner, TransactionalJob};
 
-use crate::harness::TestDatabase;
+use crate::harness::{TestDatabase, eventually};
 
 /// Counts the attempts of the test jobs.
 #[derive(Clone, Default)]
@@ -103,19 +102,6 @@ async fn enqueue<J: Job>(pool: &PgPool, job: &J) -> i64 {
 async fn job(pool: &PgPool, id: i64) -> Option<jobs::Job> {
     let mut conn = pool.get().await.unwrap();
     jobs::find(&mut conn, id).await.ok()
-}
-
-/// Waits (up to `limit`) until `check` holds.
-async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while !check().await {
-        assert!(Instant::now() < deadline, "gave up waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]

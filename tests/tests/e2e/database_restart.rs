@@ -3,10 +3,9 @@
 //! listener reconnected), and every webhook acknowledged is processed.
 
 use std::collections::HashSet;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
@@ -14,21 +13,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 use wacrm_persistence::embedded::EmbeddedPostgres;
 
-use crate::harness::TestApp;
+use crate::harness::{TestApp, eventually};
 use crate::inbound::Inbox;
-
-/// Waits (up to `limit`) until `check` holds.
-async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while !check().await {
-        assert!(Instant::now() < deadline, "gave up waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Posts Lipachat webhooks one after another until stopped, keeping the ids
 /// of those acknowledged (200) and counting the others.

@@ -3,7 +3,6 @@
 //! dedup by unique key, survive a crashed worker, and wake idle runners when
 //! signalled.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,7 +14,7 @@ use wacrm_persistence::jobs::{self, ClaimRules, JobCounts, JobPageRequest, JobSt
 use wacrm_persistence::{PgPool, StoreError};
 use wacrm_worker::{CancellationToken, Job, JobError, JobSignal, Runner};
 
-use crate::harness::{TestApp, TestDatabase};
+use crate::harness::{TestApp, TestDatabase, eventually};
 
 /// What the test jobs see: a log of their runs and a switch for the provider.
 #[derive(Clone, Default)]
@@ -185,19 +184,6 @@ async fn counts(pool: &PgPool) -> JobCounts {
 async fn find(pool: &PgPool, id: i64) -> Result<jobs::Job, StoreError> {
     let mut conn = pool.get().await.unwrap();
     jobs::find(&mut conn, id).await
-}
-
-/// Waits (up to `limit`) until `check` holds.
-async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while !check().await {
-        assert!(Instant::now() < deadline, "gave up waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]

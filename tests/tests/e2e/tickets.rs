@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::harness::{Answer, TestApp};
-use crate::inbound::{Inbox, hmac_hex};
+use crate::inbound::Inbox;
 
 const APP_SECRET: &str = "meta-app-secret";
 const PHONE_NUMBER_ID: &str = "106540352242922";
@@ -57,16 +57,7 @@ pub async fn conversation_with(inbox: &Inbox, from: &str, profile_name: &str) ->
             },
         }]}],
     });
-    let body = serde_json::to_vec(&payload).unwrap();
-    let signature = format!("sha256={}", hmac_hex(APP_SECRET, &body));
-    let answer = inbox
-        .app
-        .post_raw(
-            &inbox.webhook_path(),
-            &body,
-            &[("x-hub-signature-256", &signature)],
-        )
-        .await;
+    let answer = inbox.post_meta(APP_SECRET, &payload).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     inbox.app.run_jobs().await;
     inbox

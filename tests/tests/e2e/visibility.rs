@@ -6,14 +6,14 @@
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::TestApp;
 use crate::harness::fake_provider::FakeProvider;
+use crate::harness::{Answer, TestApp};
 use crate::inbound::Inbox;
 use crate::outbound::{
-    CUSTOMER, accepted, customer_says, delivered, messages_path, meta_outbox, send,
+    CUSTOMER, accepted, customer_says, delivered, messages_path, meta_outbox, restrict_agents, send,
 };
 
 /// The agent's permissions: everything that touches a conversation, no `admin`.
@@ -27,19 +27,6 @@ const AGENT: &[&str] = &[
     "leads:view",
     "whatsapp_log_activity:view",
 ];
-
-async fn restrict_agents(inbox: &Inbox) {
-    let set = inbox
-        .app
-        .call(
-            Method::PUT,
-            "/api/v1/settings/inbox",
-            Some(&inbox.admin),
-            Some(json!({"visibility": "assigned_or_unassigned"})),
-        )
-        .await;
-    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
-}
 
 async fn assign(inbox: &Inbox, conversation: &str, staff: &str) {
     let assigned = inbox
@@ -71,6 +58,32 @@ struct Scene {
     ticket: String,
     reply: String,
     quick_reply: String,
+}
+
+impl Scene {
+    /// `token` renders the quick reply for the conversation.
+    async fn render(&self, token: &str) -> Answer {
+        self.inbox
+            .app
+            .post(
+                &format!("/api/v1/quick-replies/{}/render", self.quick_reply),
+                token,
+                json!({"conversation_id": self.conversation}),
+            )
+            .await
+    }
+
+    /// `token` sends a text to the customer by phone number.
+    async fn send_by_phone(&self, token: &str) -> Answer {
+        self.inbox
+            .app
+            .post(
+                "/api/v1/messages",
+                token,
+                json!({"to_phone": format!("+{CUSTOMER}"), "type": "text", "text": "hi"}),
+            )
+            .await
+    }
 }
 
 async fn scene() -> Scene {
@@ -140,13 +153,7 @@ async fn a_colleagues_conversation_is_out_of_reach_on_every_path() {
 
     // Sending by phone reaches the colleague's conversation: refused, nothing sent.
     let before = scene.meta.requests_to("POST", &messages_path()).len();
-    let by_phone = app
-        .post(
-            "/api/v1/messages",
-            &agent,
-            json!({"to_phone": format!("+{CUSTOMER}"), "type": "text", "text": "hi"}),
-        )
-        .await;
+    let by_phone = scene.send_by_phone(&agent).await;
     assert_eq!(by_phone.status, StatusCode::FORBIDDEN, "{}", by_phone.body);
     assert_eq!(by_phone.problem_code(), "conversation_not_visible");
     app.run_jobs().await;
@@ -156,13 +163,7 @@ async fn a_colleagues_conversation_is_out_of_reach_on_every_path() {
     );
 
     // Quick replies do not render the customer's name for it.
-    let rendered = app
-        .post(
-            &format!("/api/v1/quick-replies/{}/render", scene.quick_reply),
-            &agent,
-            json!({"conversation_id": conversation}),
-        )
-        .await;
+    let rendered = scene.render(&agent).await;
     assert_eq!(rendered.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(rendered.problem_code(), "invalid_reference");
 
@@ -248,24 +249,12 @@ async fn a_colleagues_conversation_is_out_of_reach_on_every_path() {
         app.get(&log, &agent).await.body["items"][0]["bodies_hidden"],
         false
     );
-    let rendered = app
-        .post(
-            &format!("/api/v1/quick-replies/{}/render", scene.quick_reply),
-            &agent,
-            json!({"conversation_id": conversation}),
-        )
-        .await;
+    let rendered = scene.render(&agent).await;
     assert_eq!(rendered.body["text"], "Hello Wanjiru");
     scene
         .meta
         .script_json("POST", &messages_path(), 200, accepted("wamid.out2"));
-    let by_phone = app
-        .post(
-            "/api/v1/messages",
-            &agent,
-            json!({"to_phone": format!("+{CUSTOMER}"), "type": "text", "text": "hi"}),
-        )
-        .await;
+    let by_phone = scene.send_by_phone(&agent).await;
     assert_eq!(by_phone.status, StatusCode::ACCEPTED, "{}", by_phone.body);
 }
 

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 use wacrm_domain::{Permission, PermissionSet};
-use wacrm_persistence::{StoreError, api_keys, sessions, staff};
+use wacrm_persistence::{api_keys, sessions};
 
 use crate::auth::{api_key, tokens};
 use crate::error::{ApiError, ApiResult};
@@ -113,23 +113,9 @@ impl Principal {
                 Self::of_staff(conn, id, session, self.expires_at).await
             }
             Caller::ApiKey(id) => {
-                let key = match api_keys::find(conn, id).await {
-                    Ok(key) if key.revoked_at.is_none() => key,
-                    Ok(_) | Err(StoreError::NotFound) => return Err(key_refused()),
-                    Err(other) => return Err(other.into()),
-                };
-                let creator_active = match key.created_by {
-                    Some(creator) => match staff::find(conn, creator).await {
-                        Ok(member) => Some(member.is_active),
-                        Err(StoreError::NotFound) => Some(false),
-                        Err(other) => return Err(other.into()),
-                    },
-                    None => None,
-                };
-                let found = api_keys::Found {
-                    key,
-                    creator_active,
-                };
+                let found = api_keys::find_unrevoked_by_id(conn, id)
+                    .await?
+                    .ok_or_else(key_refused)?;
                 api_key::admit(&found, Utc::now())?;
                 Self::of_key(&found.key)
             }

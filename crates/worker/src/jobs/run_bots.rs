@@ -141,15 +141,19 @@ struct FirstEvents(HashMap<Uuid, (Conversation, ConversationState)>);
 impl FirstEvents {
     /// `jobs` are in conversation id order: the locks are taken in that order.
     async fn read(conn: &mut AsyncPgConnection, jobs: &[RunBots]) -> Result<Self, StoreError> {
-        let mut firsts: Vec<(Uuid, Uuid)> = Vec::new();
-        for job in jobs {
-            if !firsts.iter().any(|(id, _)| *id == job.conversation_id) {
-                firsts.push((job.conversation_id, job.message_id.unwrap_or(Uuid::max())));
-            }
-        }
+        // Each conversation's first event (the jobs are sorted by conversation).
+        let mut firsts: Vec<(Uuid, Uuid)> = jobs
+            .iter()
+            .map(|job| (job.conversation_id, job.message_id.unwrap_or(Uuid::max())))
+            .collect();
+        firsts.dedup_by_key(|(conversation_id, _)| *conversation_id);
         let ids: Vec<Uuid> = firsts.iter().map(|(id, _)| *id).collect();
         let locked = conversations::lock_all(conn, &ids).await?;
-        let histories = store::histories(conn, &firsts).await?;
+        let mut histories: HashMap<Uuid, store::History> = ids
+            .iter()
+            .copied()
+            .zip(store::histories(conn, &firsts).await?)
+            .collect();
         let mut memories: HashMap<Uuid, store::ConversationBots> = store::memories_of(conn, &ids)
             .await?
             .into_iter()
@@ -172,19 +176,14 @@ impl FirstEvents {
         .into_iter()
         .collect();
         let mut read = HashMap::new();
-        for (conversation, history) in ids
-            .iter()
-            .zip(histories)
-            .filter_map(|(id, history)| Some((locked.iter().find(|c| c.id == *id)?, history)))
-        {
+        for conversation in locked {
+            let Some(history) = histories.remove(&conversation.id) else {
+                continue;
+            };
             let name = conversation.rel_id.and_then(|id| names.get(&id).cloned());
-            let state = state_of(
-                conversation,
-                history,
-                memories.remove(&conversation.id),
-                name,
-            );
-            read.insert(conversation.id, (conversation.clone(), state));
+            let memory = memories.remove(&conversation.id);
+            let state = state_of(&conversation, history, memory, name);
+            read.insert(conversation.id, (conversation, state));
         }
         Ok(Self(read))
     }

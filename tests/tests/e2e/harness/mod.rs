@@ -6,7 +6,10 @@
 //! state before and after. Provider APIs are played by [`fake_provider`].
 
 pub mod database;
+pub mod eventually;
 pub mod fake_provider;
+
+pub use eventually::eventually;
 
 use base64::Engine as _;
 use reqwest::{Method, StatusCode};

@@ -112,16 +112,7 @@ async fn sent_message(
 }
 
 async fn send(inbox: &Inbox, payload: &Value) -> crate::harness::Answer {
-    let body = serde_json::to_vec(payload).unwrap();
-    let signature = format!("sha256={}", hmac_hex(APP_SECRET, &body));
-    inbox
-        .app
-        .post_raw(
-            &inbox.webhook_path(),
-            &body,
-            &[("x-hub-signature-256", &signature)],
-        )
-        .await
+    inbox.post_meta(APP_SECRET, payload).await
 }
 
 #[tokio::test]

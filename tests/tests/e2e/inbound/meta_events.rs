@@ -10,7 +10,7 @@ use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::{Inbox, hmac_hex};
+use super::Inbox;
 use crate::outbound::{
     CUSTOMER, META_SECRET, PHONE_NUMBER_ID, WABA_ID, accepted, customer_says, delivered,
     messages_path, meta_outbox, send,
@@ -30,16 +30,7 @@ async fn post(inbox: &Inbox, field: &str, mut value: Value) {
 }
 
 async fn post_body(inbox: &Inbox, payload: Value) {
-    let body = payload.to_string().into_bytes();
-    let signature = format!("sha256={}", hmac_hex(META_SECRET, &body));
-    let answer = inbox
-        .app
-        .post_raw(
-            &inbox.webhook_path(),
-            &body,
-            &[("x-hub-signature-256", &signature)],
-        )
-        .await;
+    let answer = inbox.post_meta(META_SECRET, &payload).await;
     assert_eq!(answer.status, StatusCode::OK);
     for _ in 0..4 {
         if inbox.app.run_jobs().await == 0 {

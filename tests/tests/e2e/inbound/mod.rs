@@ -21,7 +21,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::harness::TestApp;
+use crate::harness::{Answer, TestApp};
 
 /// An app with one provider connection and one business number.
 pub struct Inbox {
@@ -82,6 +82,20 @@ impl Inbox {
     }
 
     /// The webhook path wacrm told us to register (with its token, if any).
+    /// Posts `payload` to the connection's webhook URL signed as Meta signs
+    /// it: `X-Hub-Signature-256: sha256=<HMAC-SHA256(app secret, body)>`.
+    pub async fn post_meta(&self, app_secret: &str, payload: &Value) -> Answer {
+        let body = payload.to_string().into_bytes();
+        let signature = format!("sha256={}", hmac_hex(app_secret, &body));
+        self.app
+            .post_raw(
+                &self.webhook_path(),
+                &body,
+                &[("x-hub-signature-256", &signature)],
+            )
+            .await
+    }
+
     pub fn webhook_path(&self) -> String {
         let url = self.connection["webhook_url"].as_str().unwrap();
         url[url.find("/webhooks/").unwrap()..].to_owned()

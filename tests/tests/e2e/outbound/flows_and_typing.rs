@@ -179,16 +179,7 @@ async fn a_filled_in_flow_comes_back_as_an_interactive_message() {
             "timestamp": ts
         }]
     }}]}]});
-    let body = payload.to_string().into_bytes();
-    let signature = format!("sha256={}", hmac_hex(META_SECRET, &body));
-    let answer = inbox
-        .app
-        .post_raw(
-            &inbox.webhook_path(),
-            &body,
-            &[("x-hub-signature-256", &signature)],
-        )
-        .await;
+    let answer = inbox.post_meta(META_SECRET, &payload).await;
     assert_eq!(answer.status, StatusCode::OK);
     inbox.app.run_jobs().await;
     assert!(inbox.webhook_events("failed").await.is_empty());

@@ -1,7 +1,7 @@
 //! The operator's inbox: assignment, status, snoozing, read marks, counts,
 //! search and who sees what.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 
 use super::*;
@@ -198,16 +198,7 @@ async fn agents_can_be_limited_to_their_own_and_unassigned_conversations() {
             .len(),
         1
     );
-    let set = inbox
-        .app
-        .call(
-            Method::PUT,
-            "/api/v1/settings/inbox",
-            Some(&inbox.admin),
-            Some(json!({"visibility": "assigned_or_unassigned"})),
-        )
-        .await;
-    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    restrict_agents(&inbox).await;
     assert_eq!(
         inbox.app.get("/api/v1/conversations", &agent).await.body["items"],
         json!([])

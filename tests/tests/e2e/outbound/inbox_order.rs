@@ -27,16 +27,7 @@ async fn customers_write(inbox: &Inbox, customers: &[String], tag: &str) {
         "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550100999", "phone_number_id": PHONE_NUMBER_ID},
         "contacts": contacts, "messages": messages
     }}]}]});
-    let body = payload.to_string().into_bytes();
-    let signature = format!("sha256={}", hmac_hex(META_SECRET, &body));
-    let answer = inbox
-        .app
-        .post_raw(
-            &inbox.webhook_path(),
-            &body,
-            &[("x-hub-signature-256", &signature)],
-        )
-        .await;
+    let answer = inbox.post_meta(META_SECRET, &payload).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     inbox.app.run_jobs().await;
 }

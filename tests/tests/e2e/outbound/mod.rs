@@ -53,6 +53,20 @@ pub async fn meta_outbox_on(app: TestApp) -> (Inbox, FakeProvider) {
     (inbox, meta)
 }
 
+/// Agents (staff without `admin`) see their own and unassigned conversations only.
+pub async fn restrict_agents(inbox: &Inbox) {
+    let set = inbox
+        .app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/settings/inbox",
+            Some(&inbox.admin),
+            Some(json!({"visibility": "assigned_or_unassigned"})),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+}
+
 /// The customer writes `seconds_ago` seconds ago; returns the conversation id.
 pub async fn customer_writes(inbox: &Inbox, wamid: &str, seconds_ago: i64) -> String {
     let ts = Utc::now().timestamp() - seconds_ago;
@@ -61,16 +75,7 @@ pub async fn customer_writes(inbox: &Inbox, wamid: &str, seconds_ago: i64) -> St
         "contacts": [{"profile": {"name": "Wanjiru"}, "wa_id": CUSTOMER}],
         "messages": [{"from": CUSTOMER, "id": wamid, "timestamp": ts.to_string(), "type": "text", "text": {"body": "hello"}}]
     }}]}]});
-    let body = payload.to_string().into_bytes();
-    let signature = format!("sha256={}", hmac_hex(META_SECRET, &body));
-    let answer = inbox
-        .app
-        .post_raw(
-            &inbox.webhook_path(),
-            &body,
-            &[("x-hub-signature-256", &signature)],
-        )
-        .await;
+    let answer = inbox.post_meta(META_SECRET, &payload).await;
     assert_eq!(answer.status, StatusCode::OK);
     inbox.app.run_jobs().await;
     inbox
@@ -112,16 +117,7 @@ pub async fn someone_writes(inbox: &Inbox, from: &str, wamid: &str, text: &str) 
         "contacts": [{"profile": {"name": "Wanjiru"}, "wa_id": from}],
         "messages": [{"from": from, "id": wamid, "timestamp": ts.to_string(), "type": "text", "text": {"body": text}}]
     }}]}]});
-    let body = payload.to_string().into_bytes();
-    let signature = format!("sha256={}", hmac_hex(META_SECRET, &body));
-    let answer = inbox
-        .app
-        .post_raw(
-            &inbox.webhook_path(),
-            &body,
-            &[("x-hub-signature-256", &signature)],
-        )
-        .await;
+    let answer = inbox.post_meta(META_SECRET, &payload).await;
     assert_eq!(answer.status, StatusCode::OK);
 }
 

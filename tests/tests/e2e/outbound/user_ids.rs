@@ -31,16 +31,7 @@ async fn webhook(inbox: &Inbox, message: Value, contact: Value) {
         "contacts": [contact],
         "messages": [message]
     }}]}]});
-    let body = payload.to_string().into_bytes();
-    let signature = format!("sha256={}", hmac_hex(META_SECRET, &body));
-    let answer = inbox
-        .app
-        .post_raw(
-            &inbox.webhook_path(),
-            &body,
-            &[("x-hub-signature-256", &signature)],
-        )
-        .await;
+    let answer = inbox.post_meta(META_SECRET, &payload).await;
     assert_eq!(answer.status, StatusCode::OK);
     inbox.app.run_jobs().await;
     assert!(
