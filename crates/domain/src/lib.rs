@@ -23,6 +23,7 @@ pub mod session;
 pub mod settings;
 pub mod template;
 pub mod ticket;
+pub mod time_zone;
 
 pub use matching::RelType;
 pub use message_status::MessageStatus;

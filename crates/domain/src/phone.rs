@@ -26,6 +26,13 @@ impl FromStr for Country {
     }
 }
 
+impl Country {
+    /// The ISO 3166 alpha-2 code, e.g. `KE`.
+    pub fn as_str(&self) -> &str {
+        self.0.as_ref()
+    }
+}
+
 /// A phone number reduced to its E.164 digits, e.g. `254712345678`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NormalizedPhone(String);
@@ -100,6 +107,12 @@ impl NormalizedPhone {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The country the number belongs to (`None` for non-geographic numbers).
+    pub fn country(&self) -> Option<Country> {
+        let number = phonenumber::parse(None, format!("+{}", self.0)).ok()?;
+        number.country().id().map(Country)
     }
 
     pub fn into_string(self) -> String {

@@ -469,8 +469,79 @@ diesel::table! {
         source -> Text,
         occurred_at -> Timestamptz,
         recorded_at -> Timestamptz,
+        changed_by -> Nullable<Uuid>,
     }
 }
+
+diesel::table! {
+    whatsapp_contacts (id) {
+        id -> Uuid,
+        name -> Nullable<Text>,
+        phone -> Text,
+        phone_normalized -> Text,
+        language -> Nullable<Text>,
+        time_zone -> Text,
+        labels -> Array<Text>,
+        custom_fields -> Jsonb,
+        opt_in_status -> Text,
+        opt_in_source -> Nullable<Text>,
+        opt_in_at -> Nullable<Timestamptz>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    whatsapp_groups (id) {
+        id -> Uuid,
+        name -> Text,
+        description -> Nullable<Text>,
+        member_count -> Int4,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    whatsapp_group_members (group_id, contact_id) {
+        group_id -> Uuid,
+        contact_id -> Uuid,
+        added_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    segments (id) {
+        id -> Uuid,
+        name -> Text,
+        target -> Text,
+        filter -> Jsonb,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    blocklist (phone) {
+        phone -> Text,
+        reason -> Nullable<Text>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(whatsapp_group_members -> whatsapp_groups (group_id));
+diesel::joinable!(whatsapp_group_members -> whatsapp_contacts (contact_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    whatsapp_contacts,
+    whatsapp_groups,
+    whatsapp_group_members,
+    marketing_consent,
+    blocklist
+);
 
 diesel::joinable!(provider_errors -> connections (connection_id));
 diesel::allow_tables_to_appear_in_same_query!(provider_errors, connections);
