@@ -76,7 +76,8 @@ CREATE TABLE segments (
 
 -- Numbers that get nothing at all, not even service replies.
 CREATE TABLE blocklist (
-    phone      text PRIMARY KEY,
+    id         uuid PRIMARY KEY,
+    phone      text NOT NULL UNIQUE,
     reason     text,
     created_by uuid REFERENCES staff (id) ON DELETE SET NULL,
     created_at timestamptz NOT NULL DEFAULT now()

@@ -258,6 +258,14 @@ fn refused(refusal: Refusal) -> ApiError {
         Refusal::TemplateParameters(problem) => {
             unprocessable("template_parameters_mismatch", problem)
         }
+        Refusal::RecipientBlocked => unprocessable(
+            "recipient_blocked",
+            "the recipient's number is on the blocklist and gets no messages".into(),
+        ),
+        Refusal::RecipientOptedOut => unprocessable(
+            "recipient_opted_out",
+            "the recipient opted out of marketing messages: send a utility or authentication template, or reply inside the 24-hour window".into(),
+        ),
     }
 }
 

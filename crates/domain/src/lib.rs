@@ -22,6 +22,7 @@ pub mod quick_reply;
 pub mod session;
 pub mod settings;
 pub mod template;
+pub mod text;
 pub mod ticket;
 pub mod time_zone;
 

@@ -525,7 +525,8 @@ diesel::table! {
 }
 
 diesel::table! {
-    blocklist (phone) {
+    blocklist (id) {
+        id -> Uuid,
         phone -> Text,
         reason -> Nullable<Text>,
         created_by -> Nullable<Uuid>,

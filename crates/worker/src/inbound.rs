@@ -10,9 +10,10 @@ use std::collections::{HashMap, HashSet};
 use serde_json::json;
 use uuid::Uuid;
 use wacrm_domain::bots::Event;
+use wacrm_domain::consent::{ConsentSettings, MarketingState};
 use wacrm_domain::conversation::ConversationStatus;
 use wacrm_domain::inbound::{
-    CustomerChange, CustomerRef, InboundMessage, NumberRef, StatusUpdate, TemplateRef,
+    CustomerChange, CustomerRef, InboundMessage, MessageKind, NumberRef, StatusUpdate, TemplateRef,
     TemplateStatusUpdate,
 };
 use wacrm_domain::matching::{identify, phone_variants};
@@ -23,7 +24,7 @@ use wacrm_persistence::conversations::{self, Conversation, CustomerKey};
 use wacrm_persistence::messages::{self, NewMedia, NewMessage};
 use wacrm_persistence::numbers::{self, Number};
 use wacrm_persistence::{
-    AsyncPgConnection, StoreError, StoreResult, leads, matching, settings, templates,
+    AsyncPgConnection, StoreError, StoreResult, consent, leads, matching, settings, templates,
 };
 
 use crate::jobs::RunBots;
@@ -33,6 +34,7 @@ use crate::jobs::RunBots;
 pub struct InboundRules {
     pub auto_lead: AutoLeadSettings,
     pub inbound: InboundSettings,
+    pub consent: ConsentSettings,
 }
 
 impl InboundRules {
@@ -40,6 +42,7 @@ impl InboundRules {
         Ok(Self {
             auto_lead: settings::load(conn, AutoLeadSettings::KEY).await?,
             inbound: settings::load(conn, InboundSettings::KEY).await?,
+            consent: settings::load(conn, ConsentSettings::KEY).await?,
         })
     }
 }
@@ -75,11 +78,14 @@ impl Batch {
 #[derive(Debug)]
 pub enum MessageOutcome {
     /// Stored; `media` when its bytes still have to be fetched. `bots` is the
-    /// event the bots are to consider.
+    /// event the bots are to consider. `keyword`: the message was a stop or
+    /// start word and moved the customer's consent to this state (the consent
+    /// reply answers it, not the bots).
     Stored {
         message_id: Uuid,
         media: bool,
         bots: Box<RunBots>,
+        keyword: Option<MarketingState>,
     },
     /// A second delivery of a message we have: nothing changed.
     Duplicate,
@@ -232,6 +238,7 @@ pub async fn apply_messages(
         .collect();
 
     let mut notes = Vec::new();
+    let mut consent_changes = Vec::new();
     let mut changed: Vec<Uuid> = Vec::new();
     for ((index, _, customer, message), id) in stored {
         let (rel_type, rel_id) = phones
@@ -252,6 +259,16 @@ pub async fn apply_messages(
                 });
             }
         }
+        let keyword = phones.get(&customer).and_then(|phone| {
+            let state = said_keyword(&batch.rules.consent, &message)?;
+            consent_changes.push(crate::consent::keyword_change(
+                phone,
+                state,
+                &message.body,
+                message.sent_at,
+            ));
+            Some(state)
+        });
         after_inbound(conversation, rel_type, rel_id, &message, id);
         if !changed.contains(&key) {
             changed.push(key);
@@ -269,15 +286,30 @@ pub async fn apply_messages(
                     from_staff: rel_type == RelType::Staff,
                 },
             }),
+            keyword,
         });
     }
     leads::add_notes(conn, notes).await?;
+    for change in consent_changes {
+        consent::record(conn, change).await?;
+    }
     let changed: Vec<Conversation> = changed
         .iter()
         .filter_map(|key| conversations.remove(key))
         .collect();
     conversations::save_inbound(conn, &changed).await?;
     Ok(outcomes)
+}
+
+/// The consent a message asks for, when all it says is a stop or start word:
+/// typed, or a quick-reply button (a campaign's "Stop promotions").
+fn said_keyword(settings: &ConsentSettings, message: &InboundMessage) -> Option<MarketingState> {
+    match message.kind {
+        MessageKind::Text | MessageKind::Button | MessageKind::Interactive => {
+            settings.keyword(&message.body)
+        }
+        _ => None,
+    }
 }
 
 /// The conversation key of a customer on one of our numbers: the phone

@@ -1,17 +1,22 @@
 //! The outbox: checks an outbound message against every sending rule (what the
-//! provider can carry, the 24-hour window, template approval and parameters),
-//! then stores it `queued` with its delivery job in the caller's transaction.
-//! Agents (through the API) and bots send through here alike.
+//! provider can carry, the 24-hour window, template approval and parameters,
+//! consent and the blocklist), then stores it `queued` with its delivery job in
+//! the caller's transaction. Agents (through the API), API keys, bots and
+//! consent replies send through here alike; delivery checks consent once more
+//! ([`consent_refusal`]), since a customer may say STOP while a message waits.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
+use wacrm_domain::consent::{self, Sending};
 use wacrm_domain::outbound::OutboundContent;
-use wacrm_domain::{Provider, session, template};
+use wacrm_domain::{NormalizedPhone, Provider, session, template};
 use wacrm_persistence::conversations::{self, Conversation};
 use wacrm_persistence::messages::{self, Message, NewMessage};
 use wacrm_persistence::secrets::Cipher;
-use wacrm_persistence::{AsyncPgConnection, StoreError, connections, events, numbers, templates};
+use wacrm_persistence::{
+    AsyncPgConnection, StoreError, StoreResult, connections, events, numbers, templates,
+};
 use wacrm_providers::client;
 
 use crate::jobs::DeliverMessage;
@@ -35,6 +40,10 @@ pub enum Refusal {
     },
     /// A sentence naming what is missing or extra.
     TemplateParameters(String),
+    /// The phone is blocklisted: it gets nothing at all.
+    RecipientBlocked,
+    /// A marketing template to a phone that opted out of marketing.
+    RecipientOptedOut,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +85,7 @@ pub async fn queue(
             expires_at: conversation.session_expires_at,
         });
     }
+    let mut category = None;
     if let OutboundContent::Template {
         name,
         language,
@@ -104,6 +114,18 @@ pub async fn queue(
         {
             return refused(Refusal::TemplateParameters(problem));
         }
+        category = found.category;
+    }
+    let sending = match &content {
+        OutboundContent::Template { .. } => Sending::Template {
+            category: category.as_deref(),
+        },
+        _ => Sending::FreeForm,
+    };
+    if let Some(refusal) =
+        consent_refusal(conn, conversation.customer_phone.as_deref(), sending).await?
+    {
+        return refused(refusal);
     }
     let message = messages::insert_unless_known(
         conn,
@@ -142,4 +164,22 @@ pub async fn queue(
     )
     .await?;
     Ok(message)
+}
+
+/// Why the consent rules refuse `sending` to `phone`, if they do. A customer
+/// known only by a user id has no phone to look up, and nothing to refuse.
+pub async fn consent_refusal(
+    conn: &mut AsyncPgConnection,
+    phone: Option<&str>,
+    sending: Sending<'_>,
+) -> StoreResult<Option<Refusal>> {
+    let Some(phone) = phone.and_then(|phone| NormalizedPhone::parse(phone, None).ok()) else {
+        return Ok(None);
+    };
+    let standing = wacrm_persistence::consent::standing(conn, phone.as_str()).await?;
+    Ok(match consent::check(standing, sending) {
+        Ok(()) => None,
+        Err(consent::Refusal::Blocked) => Some(Refusal::RecipientBlocked),
+        Err(consent::Refusal::OptedOut) => Some(Refusal::RecipientOptedOut),
+    })
 }

@@ -103,10 +103,14 @@ pub async fn apply_report(
             billing: update.billing,
             created_at: Utc::now(),
             connection_id: Some(connection.id),
-            recipient,
+            recipient: recipient.clone(),
         },
     )
     .await?;
+    if reported == Some(MessageStatus::Failed) && recorded {
+        let codes = update.errors.iter().map(|error| error.code.as_str());
+        crate::consent::learn_from_failure(conn, recipient.as_deref(), codes, update.at).await?;
+    }
     let (Some(message), Some(next), true, true) = (message, reported, applied, recorded) else {
         return Ok(());
     };

@@ -5,8 +5,10 @@ pub mod activity_log;
 pub mod admin;
 pub mod api_keys;
 pub mod auth;
+pub mod blocklist;
 pub mod bots;
 pub mod connections;
+pub mod consent;
 pub mod contacts;
 pub mod conversations;
 pub mod health;
@@ -108,6 +110,13 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(settings::put_business_hours)
                 .service(settings::get_ai)
                 .service(settings::put_ai)
+                .service(consent::get_consent_settings)
+                .service(consent::put_consent_settings)
+                .service(consent::get_consent)
+                .service(consent::set_consent)
+                .service(blocklist::list_blocklist)
+                .service(blocklist::block_phone)
+                .service(blocklist::unblock_phone)
                 .service(bots::list_bots)
                 .service(bots::create_bot)
                 .service(bots::test_bots)

@@ -199,7 +199,7 @@ fn answer(answer: sending::Answer) -> HttpResponse {
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json", description = "`idempotency_key_in_use`"),
     (status = 422, body = Problem, content_type = "application/problem+json",
-        description = "`session_expired` (with `expires_at` and a hint), `template_not_found`, `template_not_approved`, `template_parameters_mismatch`, `unsupported_by_provider`, `idempotency_key_reused`, `validation_failed`"),
+        description = "`session_expired` (with `expires_at` and a hint), `template_not_found`, `template_not_approved`, `template_parameters_mismatch`, `unsupported_by_provider`, `recipient_blocked`, `recipient_opted_out` (a MARKETING template to a customer who opted out), `idempotency_key_reused`, `validation_failed`"),
 ))]
 #[post("/conversations/{id}/messages")]
 pub async fn send_message(
@@ -229,7 +229,7 @@ pub async fn send_message(
     (status = 202, body = MessageResponse),
     (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json", description = "`permission_denied`, or `conversation_not_visible`: the customer's conversation is assigned to another agent"),
-    (status = 422, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json", description = "as for sending in a conversation, incl. `recipient_blocked` and `recipient_opted_out`"),
     (status = 503, body = Problem, content_type = "application/problem+json", description = "`provider_not_configured`"),
 ))]
 #[post("/messages")]

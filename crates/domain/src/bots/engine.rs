@@ -38,7 +38,6 @@ use super::menu::{self, MenuStep};
 use super::rating::{self, RatingAnswer};
 use super::response::Response;
 use super::state::{BotMemory, ConversationState, Dialogue};
-use super::text::Said;
 use super::timers::{self, TimerChange};
 use super::trigger::{Facts, Trigger};
 use super::variables::render;
@@ -46,6 +45,7 @@ use crate::conversation::ConversationStatus;
 use crate::matching::RelType;
 use crate::outbound::OutboundContent;
 use crate::session;
+use crate::text::Said;
 
 /// What the engine needs to know besides the bots and the conversation.
 #[derive(Debug, Clone, Copy)]

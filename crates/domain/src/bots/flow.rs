@@ -23,9 +23,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::text::Said;
 use super::variables::{Variables, render};
 use crate::outbound::{FieldErrors, Interactive, OutboundContent, ReplyButton};
+use crate::text::Said;
 
 pub const MAX_NODES: usize = 100;
 /// More than a valid flow can visit in one step: its nodes that do not wait form

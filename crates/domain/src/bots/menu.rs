@@ -19,9 +19,9 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::text::Said;
 use super::variables::{Variables, render};
 use crate::outbound::{FieldErrors, Interactive, ListRow, ListSection, OutboundContent};
+use crate::text::Said;
 
 pub const MAX_REPROMPTS: u8 = 2;
 pub const MAX_ITEMS: usize = 9;

@@ -22,7 +22,6 @@ pub mod menu;
 pub mod rating;
 pub mod response;
 pub mod state;
-pub mod text;
 pub mod timers;
 pub mod trigger;
 pub mod variables;

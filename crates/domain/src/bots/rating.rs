@@ -11,8 +11,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::text::normalize;
 use crate::outbound::{Interactive, ListRow, ListSection, OutboundContent};
+use crate::text::normalize;
 
 pub const DEFAULT_QUESTION: &str =
     "How would you rate our service? Reply with a number from 1 (poor) to 5 (excellent).";

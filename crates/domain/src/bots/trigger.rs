@@ -22,8 +22,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::text::Said;
 use crate::outbound::FieldErrors;
+use crate::text::Said;
 
 /// The longest wait a timed trigger may ask for: a week.
 pub const MAX_MINUTES: u32 = 7 * 24 * 60;

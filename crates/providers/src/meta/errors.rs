@@ -44,6 +44,11 @@ fn known(code: i64) -> Option<Known> {
             "Meta held back this marketing message to keep engagement healthy: try again later \
              or reach the customer another way",
         ),
+        131050 => (
+            Permanent,
+            "The customer stopped marketing messages from this business in WhatsApp: they are \
+             now opted out, and only utility or authentication templates reach them",
+        ),
         131021 => (Permanent, "The recipient is the business number itself"),
         131051 => (Permanent, "WhatsApp does not support this message type"),
         131052 => (

@@ -11,28 +11,33 @@
 //! back while an earlier one of its conversation is being sent or retried, up
 //! to the runner's `order_wait`. One that goes ahead of a message still
 //! waiting says so (a warning and a `message.order_bypassed` event).
+//!
+//! Consent is checked again just before the call: a customer who said STOP, or
+//! a number blocklisted, while a campaign's message waited gets nothing.
 
 use chrono::Utc;
 use diesel_async::AsyncConnection as _;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
+use wacrm_domain::consent::Sending;
 use wacrm_domain::outbound::{OutboundContent, OutboundMessage};
 use wacrm_persistence::connections::Connection;
 use wacrm_persistence::conversations::Conversation;
 use wacrm_persistence::messages::Message;
 use wacrm_persistence::numbers::Number;
 use wacrm_persistence::{
-    AsyncPgConnection, StoreError, connections, conversations, events, jobs as queue, messages,
-    numbers,
+    AsyncPgConnection, StoreError, StoreResult, connections, conversations, events, jobs as queue,
+    messages, numbers, templates,
 };
 use wacrm_providers::client::{ProviderClient, SenderNumber};
 use wacrm_providers::{ProviderError, hosts};
 
 use crate::context::WorkerContext;
 use crate::jobs::activity::record_calls;
-use crate::statuses;
+use crate::outbox::{self, Refusal};
 use crate::{Job, JobError};
+use crate::{consent, statuses};
 
 /// Attempts before a retryable failure is given up (the job's own limit).
 const MAX_ATTEMPTS: i32 = 8;
@@ -108,6 +113,15 @@ impl Job for DeliverMessage {
                 return Ok(());
             }
         };
+        if let Some(refusal) = consent_now(&mut conn, &connection, &conversation, &content)
+            .await
+            .map_err(retry)?
+        {
+            fail(&mut conn, &message, refused(&refusal))
+                .await
+                .map_err(retry)?;
+            return Ok(());
+        }
         ctx.pacer.wait(number.id, number.messages_per_second).await;
         let client = ProviderClient {
             http: &ctx.http,
@@ -201,7 +215,18 @@ impl Job for DeliverMessage {
                 message: reason,
             }) => {
                 let problem = json!({"code": "provider_rejected", "title": reason, "detail": null, "provider_code": code});
-                fail(&mut conn, &message, problem).await.map_err(retry)?;
+                conn.transaction::<_, StoreError, _>(async |conn| {
+                    consent::learn_from_failure(
+                        conn,
+                        conversation.customer_phone.as_deref(),
+                        code.as_deref(),
+                        Utc::now(),
+                    )
+                    .await?;
+                    fail(conn, &message, problem).await
+                })
+                .await
+                .map_err(retry)?;
                 Ok(())
             }
             Err(ProviderError::Auth {
@@ -223,6 +248,45 @@ impl Job for DeliverMessage {
             }
         }
     }
+}
+
+/// The consent rule as it stands now for the queued `content`.
+async fn consent_now(
+    conn: &mut AsyncPgConnection,
+    connection: &Connection,
+    conversation: &Conversation,
+    content: &OutboundContent,
+) -> StoreResult<Option<Refusal>> {
+    let category = match content {
+        OutboundContent::Template { name, language, .. } => {
+            templates::find_for_send(conn, connection.id, name, language)
+                .await?
+                .and_then(|template| template.category)
+        }
+        _ => None,
+    };
+    let sending = match content {
+        OutboundContent::Template { .. } => Sending::Template {
+            category: category.as_deref(),
+        },
+        _ => Sending::FreeForm,
+    };
+    outbox::consent_refusal(conn, conversation.customer_phone.as_deref(), sending).await
+}
+
+/// The message's `error` when consent changed while it waited.
+fn refused(refusal: &Refusal) -> serde_json::Value {
+    let (code, title) = match refusal {
+        Refusal::RecipientBlocked => (
+            "recipient_blocked",
+            "The recipient's number was blocklisted before the message was sent",
+        ),
+        _ => (
+            "recipient_opted_out",
+            "The recipient opted out of marketing messages before the message was sent",
+        ),
+    };
+    json!({"code": code, "title": title, "detail": null, "provider_code": null})
 }
 
 /// Warns and publishes `message.order_bypassed` when earlier messages of the

@@ -6,6 +6,7 @@ mod fetch_media;
 mod maintenance;
 mod mark_read;
 mod process_webhooks;
+mod reply_to_consent;
 mod run_bots;
 mod sync_templates;
 
@@ -18,6 +19,7 @@ pub use maintenance::{
 };
 pub use mark_read::MarkRead;
 pub use process_webhooks::ProcessWebhooks;
+pub use reply_to_consent::ReplyToConsent;
 pub use run_bots::{Inputs, RunBots, conversation_state, inputs};
 pub use sync_templates::{SyncAllTemplates, SyncTemplates};
 
@@ -29,6 +31,7 @@ pub fn runner(context: WorkerContext) -> Runner<WorkerContext> {
     Runner::new(context.pool.clone(), context)
         // Database-only jobs hold their claim in their own transaction.
         .register_in_transaction::<ProcessWebhooks>()
+        .register_in_transaction::<ReplyToConsent>()
         .register::<FetchMedia>()
         .register::<DeliverMessage>()
         .register::<MarkRead>()

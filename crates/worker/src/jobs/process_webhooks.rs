@@ -38,7 +38,7 @@ use crate::contain::contained;
 use crate::context::WorkerContext;
 use crate::echoes::{self, EchoOutcome};
 use crate::inbound::{self, Batch, InboundRules, MessageOutcome, Rejection};
-use crate::jobs::FetchMedia;
+use crate::jobs::{FetchMedia, ReplyToConsent};
 use crate::{Job, JobError, TransactionalJob, new_job};
 use crate::{consent, provider_errors, revisions};
 
@@ -275,9 +275,10 @@ async fn apply(
     .await
 }
 
-/// The jobs that follow stored messages (media to fetch, bots to run), and the
-/// rejections of those that could not be stored. A welcome request (`true`) gives the
-/// bots no text to match: it is the start of the conversation, for `first_message`.
+/// The jobs that follow stored messages (media to fetch; the reply to a stop or
+/// start word, or else the bots), and the rejections of those that could not be
+/// stored. A welcome request (`true`) gives the bots no text to match: it is the
+/// start of the conversation, for `first_message`.
 fn follow_messages(
     senders_of: Vec<(usize, bool)>,
     outcomes: Vec<Result<MessageOutcome, Rejection>>,
@@ -291,9 +292,18 @@ fn follow_messages(
                 message_id,
                 media,
                 mut bots,
+                keyword,
             }) => {
                 if media {
                     follow_ups.push(new_job(&FetchMedia { message_id }).map_err(corrupt)?);
+                }
+                if let Some(state) = keyword {
+                    let reply = ReplyToConsent {
+                        conversation_id: bots.conversation_id,
+                        state,
+                    };
+                    follow_ups.push(new_job(&reply).map_err(corrupt)?);
+                    continue;
                 }
                 if welcome {
                     if let Event::Inbound { text, .. } = &mut bots.event {

@@ -209,7 +209,7 @@ async fn marketing_stop_and_resume_are_recorded_in_the_consent_store() {
         .unwrap()
         .unwrap();
     assert_eq!(state.state, "subscribed");
-    let history: Vec<String> = wacrm_persistence::consent::history(&mut db, CUSTOMER)
+    let history: Vec<String> = wacrm_persistence::consent::history(&mut db, CUSTOMER, 10)
         .await
         .unwrap()
         .into_iter()

@@ -1,5 +1,6 @@
-//! How bots read what a customer wrote: one normal form in which case, accents,
-//! width variants and the punctuation around words no longer matter.
+//! How what a customer wrote is read, by bots and for stop words: one normal form
+//! in which case, accents, width variants and the punctuation around words no
+//! longer matter.
 //!
 //! `normalize("  Olá, QUERO o Preço!! ")` is `"ola quero o preco"`. Punctuation
 //! *inside* a word stays (`e-mail`, `what's`, `1.5`) because it changes meaning;
