@@ -167,9 +167,10 @@ pub async fn lock_or_create_many(
         rows: rows.into_iter().map(|row| (row.id, row)).collect(),
         of_key: HashMap::new(),
     };
+    let mut index = RowIndex::new(&locked.rows);
     let mut linked: Vec<Uuid> = Vec::new();
     for key in sorted {
-        let (survivor, merged) = settle(conn, &mut locked.rows, &key).await?;
+        let (survivor, merged) = settle(conn, &mut locked.rows, &mut index, &key).await?;
         let row = locked
             .rows
             .get_mut(&survivor)
@@ -186,8 +187,11 @@ pub async fn lock_or_create_many(
             row.customer_user_id.clone_from(&key.user_id);
             changed = true;
         }
-        if changed && !linked.contains(&survivor) {
-            linked.push(survivor);
+        if changed {
+            index.add(row);
+            if !linked.contains(&survivor) {
+                linked.push(survivor);
+            }
         }
         locked.of_key.insert(key, survivor);
     }
@@ -218,7 +222,8 @@ pub async fn change_identity(
         return Ok(None);
     }
     // Both identities are one customer now: one conversation for them.
-    let (mut survivor, _) = settle(conn, &mut rows, previous).await?;
+    let mut index = RowIndex::new(&rows);
+    let (mut survivor, _) = settle(conn, &mut rows, &mut index, previous).await?;
     if rows
         .values()
         .any(|row| row.id != survivor && current.matches(row))
@@ -226,7 +231,7 @@ pub async fn change_identity(
         let ids: Vec<Uuid> = rows.keys().copied().collect();
         for id in ids {
             if id != survivor {
-                survivor = merge_pair(conn, &mut rows, survivor, id).await?;
+                survivor = merge_pair(conn, &mut rows, &mut index, survivor, id).await?;
             }
         }
     }
@@ -280,25 +285,85 @@ async fn lock_matching(
     .await?)
 }
 
+/// Where the locked rows of each phone and user id are, so that settling each
+/// of a batch's keys looks up its rows instead of scanning them all (a batch of
+/// 16,000 new customers was quadratic). A merged-away row points to the row that
+/// took it over.
+#[derive(Debug, Default)]
+struct RowIndex {
+    by_phone: HashMap<(Uuid, String), Vec<Uuid>>,
+    by_user_id: HashMap<(Uuid, String), Vec<Uuid>>,
+    merged_into: HashMap<Uuid, Uuid>,
+}
+
+impl RowIndex {
+    fn new(rows: &HashMap<Uuid, Conversation>) -> Self {
+        let mut index = Self::default();
+        for row in rows.values() {
+            index.add(row);
+        }
+        index
+    }
+
+    /// Files `row` under its identifiers (again, when it gained one).
+    fn add(&mut self, row: &Conversation) {
+        let file = |map: &mut HashMap<(Uuid, String), Vec<Uuid>>, value: &Option<String>| {
+            if let Some(value) = value {
+                let ids = map.entry((row.number_id, value.clone())).or_default();
+                if !ids.contains(&row.id) {
+                    ids.push(row.id);
+                }
+            }
+        };
+        file(&mut self.by_phone, &row.customer_phone);
+        file(&mut self.by_user_id, &row.customer_user_id);
+    }
+
+    /// The rows that may be `key`'s, as they stand after the merges so far,
+    /// in id order.
+    fn candidates(&self, key: &CustomerKey) -> Vec<Uuid> {
+        let lookup = |map: &HashMap<(Uuid, String), Vec<Uuid>>, value: &Option<String>| {
+            value
+                .as_ref()
+                .and_then(|value| map.get(&(key.number_id, value.clone())))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let mut ids: Vec<Uuid> = lookup(&self.by_phone, &key.phone)
+            .into_iter()
+            .chain(lookup(&self.by_user_id, &key.user_id))
+            .map(|mut id| {
+                while let Some(survivor) = self.merged_into.get(&id) {
+                    id = *survivor;
+                }
+                id
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}
+
 /// The one conversation `key` names among the locked `rows`: when it names
 /// two (by phone and by user id), the younger is merged into the older.
 /// Answers it, and whether a merge happened.
 async fn settle(
     conn: &mut AsyncPgConnection,
     rows: &mut HashMap<Uuid, Conversation>,
+    index: &mut RowIndex,
     key: &CustomerKey,
 ) -> StoreResult<(Uuid, bool)> {
-    let mut ids: Vec<Uuid> = rows
-        .values()
-        .filter(|row| key.matches(row))
-        .map(|row| row.id)
+    let ids: Vec<Uuid> = index
+        .candidates(key)
+        .into_iter()
+        .filter(|id| rows.get(id).is_some_and(|row| key.matches(row)))
         .collect();
-    ids.sort();
     let mut ids = ids.into_iter();
     let mut survivor = ids.next().ok_or(crate::StoreError::NotFound)?;
     let mut merged = false;
     for other in ids {
-        survivor = merge_pair(conn, rows, survivor, other).await?;
+        survivor = merge_pair(conn, rows, index, survivor, other).await?;
         merged = true;
     }
     Ok((survivor, merged))
@@ -309,6 +374,7 @@ async fn settle(
 async fn merge_pair(
     conn: &mut AsyncPgConnection,
     rows: &mut HashMap<Uuid, Conversation>,
+    index: &mut RowIndex,
     a: Uuid,
     b: Uuid,
 ) -> StoreResult<Uuid> {
@@ -316,6 +382,7 @@ async fn merge_pair(
     let merged = merge(conn, keep, gone).await?;
     rows.remove(&gone);
     rows.insert(keep, merged);
+    index.merged_into.insert(gone, keep);
     Ok(keep)
 }
 
