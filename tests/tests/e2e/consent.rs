@@ -417,3 +417,49 @@ async fn consent_and_the_blocklist_need_their_permissions() {
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.problem_code(), "validation_failed");
 }
+
+/// A stop word is answered by the consent reply alone: a bot that would match
+/// the word stays silent, and still answers a sentence that merely contains it.
+#[tokio::test]
+async fn bots_do_not_answer_a_stop_word() {
+    let (inbox, meta) = meta_outbox().await;
+    meta.script_json_each("POST", &messages_path(), 200, |n| {
+        accepted(&format!("wamid.OUT.{n}"))
+    });
+    let bot = inbox
+        .app
+        .post(
+            "/api/v1/bots",
+            &inbox.admin,
+            json!({"name": "Stopper", "trigger": {"type": "contains", "values": ["stop"]},
+                   "response": {"type": "text", "text": "A bot heard you"}}),
+        )
+        .await;
+    assert_eq!(bot.status, StatusCode::CREATED, "{}", bot.body);
+
+    customer_says(&inbox, "wamid.BS1", "STOP").await;
+    for _ in 0..4 {
+        if inbox.app.run_jobs().await == 0 {
+            break;
+        }
+    }
+    let sent = texts_sent(&meta);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].contains("no longer receive marketing"), "{sent:?}");
+
+    customer_says(&inbox, "wamid.BS2", "how do I stop my order?").await;
+    for _ in 0..4 {
+        if inbox.app.run_jobs().await == 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        texts_sent(&meta).last().map(String::as_str),
+        Some("A bot heard you")
+    );
+    assert_eq!(
+        consent(&inbox).await["state"],
+        "opted_out",
+        "a sentence changes nothing"
+    );
+}
