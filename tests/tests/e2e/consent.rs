@@ -413,9 +413,26 @@ async fn consent_and_the_blocklist_need_their_permissions() {
             .status,
         StatusCode::FORBIDDEN
     );
-    let bad = inbox.app.get("/api/v1/consent/0000000", &inbox.admin).await;
+    let bad = inbox.app.get("/api/v1/consent/call-me", &inbox.admin).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.problem_code(), "validation_failed");
+    // Digits that cannot be a phone have no consent, which is an answer.
+    let none = inbox.app.get("/api/v1/consent/0000000", &inbox.admin).await;
+    assert_eq!(none.body["state"], "unknown");
+    let set = inbox
+        .app
+        .call(
+            Method::PUT,
+            "/api/v1/consent/0000000",
+            Some(&inbox.admin),
+            Some(json!({"state": "opted_out"})),
+        )
+        .await;
+    assert_eq!(
+        set.problem_code(),
+        "validation_failed",
+        "only a phone can be set"
+    );
 }
 
 /// A stop word is answered by the consent reply alone: a bot that would match

@@ -14,7 +14,7 @@ use wacrm_persistence::consent::{self, BlockedPhone};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::pagination::{PageParams, PageResponse};
-use crate::routes::consent::phone_in_path;
+use crate::routes::consent::phone_to_look_up;
 use crate::state::AppState;
 use crate::validation::Checks;
 
@@ -109,7 +109,7 @@ pub async fn block_phone(
 #[utoipa::path(tag = "consent", params(("phone" = String, Path, pattern = r"^\+?[0-9]{7,15}$")), security(("bearer" = []), ("api_key" = [])), responses(
     (status = 204),
     (status = 404, body = Problem, content_type = "application/problem+json", description = "the number is not blocklisted"),
-    (status = 422, body = Problem, content_type = "application/problem+json", description = "`validation_failed`: not a phone number"),
+    (status = 422, body = Problem, content_type = "application/problem+json", description = "`validation_failed`: not `+` and 7 to 15 digits"),
 ))]
 #[delete("/blocklist/{phone}")]
 pub async fn unblock_phone(
@@ -118,9 +118,9 @@ pub async fn unblock_phone(
     phone: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::WHATSAPP_CONTACTS_EDIT)?;
-    let phone = phone_in_path(&state, &phone)?;
+    let phone = phone_to_look_up(&state, &phone)?;
     let mut conn = state.conn().await?;
-    if !consent::unblock(&mut conn, phone.as_str(), principal.acts_for, Utc::now()).await? {
+    if !consent::unblock(&mut conn, &phone, principal.acts_for, Utc::now()).await? {
         return Err(ApiError::not_found("blocklisted number"));
     }
     Ok(HttpResponse::NoContent().finish())

@@ -72,6 +72,21 @@ pub struct SetConsentRequest {
     pub reason: Option<String>,
 }
 
+/// A phone from the path to look up: normalised when it is a phone number, else
+/// its digits as written (422 unless it is `+` and 7 to 15 digits): a number
+/// that cannot be a phone has no consent and no blocklist entry, which is the
+/// answer, not an error.
+pub fn phone_to_look_up(state: &AppState, phone: &str) -> ApiResult<String> {
+    if let Ok(normalized) = NormalizedPhone::parse(phone, state.default_country) {
+        return Ok(normalized.into_string());
+    }
+    let digits = phone.strip_prefix('+').unwrap_or(phone);
+    if (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(digits.to_owned());
+    }
+    phone_in_path(state, phone).map(NormalizedPhone::into_string)
+}
+
 /// A phone from the path, normalised (422 when it is not a phone number).
 pub fn phone_in_path(state: &AppState, phone: &str) -> ApiResult<NormalizedPhone> {
     let mut checks = Checks::default();
@@ -84,7 +99,7 @@ pub fn phone_in_path(state: &AppState, phone: &str) -> ApiResult<NormalizedPhone
 
 #[utoipa::path(tag = "consent", params(("phone" = String, Path, pattern = r"^\+?[0-9]{7,15}$")), security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = ConsentResponse),
-    (status = 422, body = Problem, content_type = "application/problem+json", description = "`validation_failed`: not a phone number"),
+    (status = 422, body = Problem, content_type = "application/problem+json", description = "`validation_failed`: not `+` and 7 to 15 digits"),
 ))]
 #[get("/consent/{phone}")]
 pub async fn get_consent(
@@ -93,14 +108,14 @@ pub async fn get_consent(
     phone: web::Path<String>,
 ) -> ApiResult<web::Json<ConsentResponse>> {
     principal.require(Permission::WHATSAPP_CONTACTS_VIEW)?;
-    let phone = phone_in_path(&state, &phone)?;
+    let phone = phone_to_look_up(&state, &phone)?;
     let mut conn = state.conn().await?;
     Ok(web::Json(consent_of(&mut conn, phone).await?))
 }
 
 #[utoipa::path(tag = "consent", params(("phone" = String, Path, pattern = r"^\+?[0-9]{7,15}$")), request_body = SetConsentRequest, security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = ConsentResponse),
-    (status = 422, body = Problem, content_type = "application/problem+json", description = "`validation_failed`"),
+    (status = 422, body = Problem, content_type = "application/problem+json", description = "`validation_failed`: not a phone number, or not a state"),
 ))]
 #[put("/consent/{phone}")]
 pub async fn set_consent(
@@ -138,16 +153,16 @@ pub async fn set_consent(
         },
     )
     .await?;
-    Ok(web::Json(consent_of(&mut conn, phone).await?))
+    Ok(web::Json(consent_of(&mut conn, phone.into_string()).await?))
 }
 
 async fn consent_of(
     conn: &mut wacrm_persistence::AsyncPgConnection,
-    phone: NormalizedPhone,
+    phone: String,
 ) -> ApiResult<ConsentResponse> {
-    let current = consent::find(conn, phone.as_str()).await?;
-    let blocked = consent::find_blocked(conn, phone.as_str()).await?.is_some();
-    let history = consent::history(conn, phone.as_str(), 200).await?;
+    let current = consent::find(conn, &phone).await?;
+    let blocked = consent::find_blocked(conn, &phone).await?.is_some();
+    let history = consent::history(conn, &phone, 200).await?;
     Ok(ConsentResponse {
         state: current
             .as_ref()
@@ -158,12 +173,13 @@ async fn consent_of(
         changed_at: current.as_ref().map(|current| current.changed_at),
         blocked,
         history: history.into_iter().map(Into::into).collect(),
-        phone: phone.into_string(),
+        phone,
     })
 }
 
 /// Stop and start words (each matched against a customer's whole message, case,
-/// accents and surrounding punctuation ignored) and the replies that confirm them.
+/// accents and surrounding punctuation ignored; blank entries are dropped) and the
+/// replies that confirm them.
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentSettingsBody {
@@ -197,7 +213,9 @@ impl ConsentSettingsBody {
             if list.len() > 100 {
                 checks.fail(field, "at most 100 words");
             }
+            // A blank entry is no word (as a blank reply is no reply).
             list.iter()
+                .filter(|word| !word.trim().is_empty())
                 .map(|word| {
                     let word = checks.text(field, word, 64);
                     if !word.is_empty() && text::normalize(&word).is_empty() {
