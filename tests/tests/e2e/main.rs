@@ -9,6 +9,7 @@ mod api_keys;
 mod auth;
 mod bots;
 mod bulk_inserts;
+mod contact_imports;
 mod crash_recovery;
 mod crm;
 mod database_restart;

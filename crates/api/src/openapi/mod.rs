@@ -30,6 +30,7 @@ use crate::error::{FieldError, Problem};
         (name = "api-keys", description = "API keys for integrators (admin)"),
         (name = "leads", description = "Leads, their notes, statuses and sources"),
         (name = "contacts", description = "Contacts"),
+        (name = "whatsapp-contacts", description = "WhatsApp contacts: CSV import with a column mapping, dry run, progress and per-row errors"),
         (name = "tickets", description = "Support tickets, opened by hand or from a conversation"),
         (name = "quick-replies", description = "Canned answers with variables, rendered per conversation"),
         (name = "connections", description = "Provider connections (admin)"),

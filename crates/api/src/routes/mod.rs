@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod bots;
 pub mod connections;
+pub mod contact_imports;
 pub mod contacts;
 pub mod conversations;
 pub mod health;
@@ -70,6 +71,9 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(lead_sources::get_lead_source)
                 .service(lead_sources::update_lead_source)
                 .service(lead_sources::delete_lead_source)
+                .service(contact_imports::import_contacts)
+                .service(contact_imports::get_contact_import)
+                .service(contact_imports::list_contact_import_errors)
                 .service(contacts::list_contacts)
                 .service(contacts::create_contact)
                 .service(contacts::get_contact)
