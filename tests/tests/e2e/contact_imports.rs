@@ -125,6 +125,20 @@ struct StoredContact {
     custom_fields: Value,
 }
 
+/// The `n` that `sql` selects.
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let found: Count = diesel::sql_query(sql)
+        .get_result(&mut app.db().await)
+        .await
+        .unwrap();
+    found.n
+}
+
 async fn stored(app: &TestApp) -> Vec<StoredContact> {
     diesel::sql_query(
         "SELECT phone, phone_normalized, name, time_zone, labels, custom_fields \
@@ -198,19 +212,13 @@ async fn a_csv_imports_the_rows_it_should_and_reports_the_others_by_row_and_colu
     assert_eq!(jane.time_zone, "Africa/Nairobi");
     assert_eq!(contacts[0].time_zone, "America/Los_Angeles");
     // The file and the phones seen are dropped once the import ends.
-    #[derive(diesel::QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let left: Count = diesel::sql_query(
+    let left = count(
+        &app,
         "SELECT (SELECT count(*) FROM contact_import_chunks) + \
                 (SELECT count(*) FROM contact_import_phones) AS n",
     )
-    .get_result(&mut app.db().await)
-    .await
-    .unwrap();
-    assert_eq!(left.n, 0);
+    .await;
+    assert_eq!(left, 0);
 }
 
 #[tokio::test]
@@ -518,19 +526,13 @@ async fn bad_uploads_are_refused_and_leave_nothing_behind() {
     assert_eq!(not_multipart.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(not_multipart.problem_code(), "unsupported_media_type");
 
-    #[derive(diesel::QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let left: Count = diesel::sql_query(
+    let left = count(
+        &app,
         "SELECT (SELECT count(*) FROM contact_imports) + \
                 (SELECT count(*) FROM contact_import_chunks) AS n",
     )
-    .get_result(&mut app.db().await)
-    .await
-    .unwrap();
-    assert_eq!(left.n, 0, "a refused upload is not kept");
+    .await;
+    assert_eq!(left, 0, "a refused upload is not kept");
     let missing = app
         .get(
             &format!("/api/v1/whatsapp-contacts/import/{}", uuid::Uuid::now_v7()),
