@@ -17,8 +17,10 @@ use crate::schema::{
 };
 
 /// Size of the stored file's chunks (the last one may be shorter): byte `n`
-/// of the file is in chunk `n / CHUNK_BYTES`.
-pub const CHUNK_BYTES: usize = 1 << 20;
+/// of the file is in chunk `n / CHUNK_BYTES`. The header row must end within
+/// the first. Kept small because a pooled connection may keep buffers the
+/// size of the largest message it carried, on every connection of the pool.
+pub const CHUNK_BYTES: usize = 256 * 1024;
 
 /// Row errors kept per import; later ones are only counted (`error_count`).
 pub const MAX_KEPT_ERRORS: i64 = 10_000;

@@ -442,6 +442,20 @@ async fn bad_uploads_are_refused_and_leave_nothing_behind() {
     let forbidden = upload(&app, &viewer, csv, json!({"mapping": {"Mobile": "phone"}})).await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
     assert_eq!(forbidden.problem_code(), "permission_denied");
+    assert_eq!(forbidden.body["permission"], "whatsapp_contacts:create");
+    let (_, creator) = app.staff_with(&["whatsapp_contacts:create"]).await;
+    let accepted = upload(&app, &creator, csv, json!({"mapping": {"Mobile": "phone"}})).await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
+    let id = accepted.body["id"].as_str().unwrap();
+    for path in [
+        format!("/api/v1/whatsapp-contacts/import/{id}"),
+        format!("/api/v1/whatsapp-contacts/import/{id}/errors"),
+    ] {
+        let unseen = app.get(&path, &creator).await;
+        assert_eq!(unseen.status, StatusCode::FORBIDDEN);
+        assert_eq!(unseen.body["permission"], "whatsapp_contacts:view");
+    }
+    app.run_jobs().await;
 
     let refusals: [(Vec<u8>, &str); 8] = [
         (
@@ -526,13 +540,14 @@ async fn bad_uploads_are_refused_and_leave_nothing_behind() {
     assert_eq!(not_multipart.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(not_multipart.problem_code(), "unsupported_media_type");
 
+    // Only the one accepted upload (imported, its file dropped) is kept.
     let left = count(
         &app,
         "SELECT (SELECT count(*) FROM contact_imports) + \
                 (SELECT count(*) FROM contact_import_chunks) AS n",
     )
     .await;
-    assert_eq!(left, 0, "a refused upload is not kept");
+    assert_eq!(left, 1, "a refused upload is not kept");
     let missing = app
         .get(
             &format!("/api/v1/whatsapp-contacts/import/{}", uuid::Uuid::now_v7()),
