@@ -15,9 +15,12 @@
 #   template components, one-of bodies (`link` or `media_id`, `conversation_id`
 #   or `phone`), bodies shared by create and update whose `name` is required on
 #   create only, integers sent as `20.0`, consent settings whose stop and
-#   start words read the same once case and accents are folded (`ä`, `à`), and
+#   start words read the same once case and accents are folded (`ä`, `à`),
 #   credentials the connection's provider does not use (the schema cannot know
-#   which provider the patched connection has).
+#   which provider the patched connection has); a contact import's file, which
+#   must be a CSV whose header row has the columns its mapping names (422
+#   `invalid_file`, `unknown_column`, `phone_column_missing`), and multipart
+#   parts whose headers the multipart parser cannot read (400 `invalid_body`).
 # Any new failure, on any operation, fails the run. Refresh the baseline with
 # `bash .ci/schemathesis.sh --baseline-update` and read the diff.
 #

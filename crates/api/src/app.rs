@@ -76,6 +76,7 @@ impl Application {
             egress: config.egress(),
             metrics_token: config.metrics_token.clone(),
             stream_heartbeat: config.stream_heartbeat(),
+            import_max_bytes: config.import_max_bytes,
         };
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("binding {}", config.listen))?;

@@ -36,6 +36,8 @@ pub struct AppState {
     /// `WACRM_STREAM_HEARTBEAT_SECS`: how often an SSE stream sends a comment
     /// line and checks its caller again.
     pub stream_heartbeat: std::time::Duration,
+    /// `WACRM_IMPORT_MAX_BYTES`: the largest CSV file an import accepts.
+    pub import_max_bytes: u64,
 }
 
 impl AppState {

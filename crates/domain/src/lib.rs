@@ -9,6 +9,7 @@ pub mod backoff;
 pub mod bots;
 pub mod connection;
 pub mod consent;
+pub mod contact_imports;
 pub mod conversation;
 pub mod inbound;
 pub mod matching;

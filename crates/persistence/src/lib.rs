@@ -10,6 +10,7 @@ pub mod bots;
 mod bulk;
 pub mod connections;
 pub mod consent;
+pub mod contact_imports;
 pub mod contacts;
 pub mod conversations;
 pub mod embedded;

@@ -546,3 +546,66 @@ diesel::allow_tables_to_appear_in_same_query!(
 
 diesel::joinable!(provider_errors -> connections (connection_id));
 diesel::allow_tables_to_appear_in_same_query!(provider_errors, connections);
+
+diesel::table! {
+    contact_imports (id) {
+        id -> Uuid,
+        status -> Text,
+        file_bytes -> Int8,
+        mapping -> Jsonb,
+        default_country -> Nullable<Text>,
+        on_duplicate -> Text,
+        label_separator -> Text,
+        group_id -> Nullable<Uuid>,
+        dry_run -> Bool,
+        byte_offset -> Int8,
+        next_row -> Int8,
+        rows_done -> Int8,
+        created -> Int8,
+        updated -> Int8,
+        skipped -> Int8,
+        duplicates -> Int8,
+        failed -> Int8,
+        error_count -> Int8,
+        failure -> Nullable<Text>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    contact_import_chunks (import_id, seq) {
+        import_id -> Uuid,
+        seq -> Int4,
+        data -> Bytea,
+    }
+}
+
+diesel::table! {
+    contact_import_errors (id) {
+        id -> Int8,
+        import_id -> Uuid,
+        row -> Int8,
+        column -> Nullable<Text>,
+        reason -> Text,
+    }
+}
+
+diesel::table! {
+    contact_import_phones (import_id, phone_normalized) {
+        import_id -> Uuid,
+        phone_normalized -> Text,
+    }
+}
+
+diesel::joinable!(contact_import_chunks -> contact_imports (import_id));
+diesel::joinable!(contact_import_errors -> contact_imports (import_id));
+diesel::joinable!(contact_import_phones -> contact_imports (import_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    contact_imports,
+    contact_import_chunks,
+    contact_import_errors,
+    contact_import_phones
+);

@@ -10,6 +10,7 @@ mod auth;
 mod bots;
 mod bulk_inserts;
 mod consent;
+mod contact_imports;
 mod crash_recovery;
 mod crm;
 mod database_restart;

@@ -31,6 +31,7 @@ use crate::error::{FieldError, Problem};
         (name = "leads", description = "Leads, their notes, statuses and sources"),
         (name = "contacts", description = "Contacts"),
         (name = "consent", description = "Marketing consent per phone, its history, and the blocklist"),
+        (name = "whatsapp-contacts", description = "WhatsApp contacts: CSV import with a column mapping, dry run, progress and per-row errors"),
         (name = "tickets", description = "Support tickets, opened by hand or from a conversation"),
         (name = "quick-replies", description = "Canned answers with variables, rendered per conversation"),
         (name = "connections", description = "Provider connections (admin)"),

@@ -9,6 +9,7 @@ pub mod blocklist;
 pub mod bots;
 pub mod connections;
 pub mod consent;
+pub mod contact_imports;
 pub mod contacts;
 pub mod conversations;
 pub mod health;
@@ -72,6 +73,9 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(lead_sources::get_lead_source)
                 .service(lead_sources::update_lead_source)
                 .service(lead_sources::delete_lead_source)
+                .service(contact_imports::import_contacts)
+                .service(contact_imports::get_contact_import)
+                .service(contact_imports::list_contact_import_errors)
                 .service(contacts::list_contacts)
                 .service(contacts::create_contact)
                 .service(contacts::get_contact)

@@ -27,9 +27,11 @@ struct Head {
 }
 
 /// Events as they happen: `message.created`, `message.status`,
-/// `conversation.updated`, `template.status`. Each `data` is a small JSON
-/// object of ids (with the conversation's `assigned_to` on conversation
-/// events); fetch details through the REST API.
+/// `conversation.updated`, `template.status`, and `import.progress` (a
+/// contact import's counts and status, to holders of
+/// `whatsapp_contacts:view`). Each `data` is a small JSON object of ids
+/// (with the conversation's `assigned_to` on conversation events); fetch
+/// details through the REST API.
 ///
 /// A caller sees the events of the conversations it may see (the inbox
 /// visibility). A comment line every heartbeat (15 s) keeps proxies from
@@ -117,6 +119,13 @@ impl Watch {
             head.conversation_id.is_none() || self.visibility.allows(head.assigned_to)
         };
         match serde_json::from_str::<Head>(payload) {
+            // Contact imports are not inbox events: they go to whoever may
+            // see WhatsApp contacts.
+            Ok(head) if head.kind.starts_with("import.") => self
+                .principal
+                .permissions
+                .allows(Permission::WHATSAPP_CONTACTS_VIEW)
+                .then(|| format!("event: {}\ndata: {payload}\n\n", head.kind)),
             Ok(head) if visible(&head) => {
                 Some(format!("event: {}\ndata: {payload}\n\n", head.kind))
             }

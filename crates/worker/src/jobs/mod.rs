@@ -3,6 +3,7 @@
 mod activity;
 mod deliver_message;
 mod fetch_media;
+mod import_contacts;
 mod maintenance;
 mod mark_read;
 mod process_webhooks;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 pub use deliver_message::DeliverMessage;
 pub use fetch_media::FetchMedia;
+pub use import_contacts::{BATCH_ROWS, ImportContacts, ImportProgress};
 pub use maintenance::{
     CompactConversationCounts, SweepIdempotencyKeys, SweepWebhookEvents, WakeSnoozed,
 };
@@ -37,6 +39,7 @@ pub fn runner(context: WorkerContext) -> Runner<WorkerContext> {
         .register::<MarkRead>()
         .register::<SyncTemplates>()
         .register::<RunBots>()
+        .register::<ImportContacts>()
         .every::<SyncAllTemplates>(Duration::from_secs(3600), || SyncAllTemplates)
         .every_in_transaction::<WakeSnoozed>(Duration::from_secs(30), || WakeSnoozed)
         .every::<SweepIdempotencyKeys>(Duration::from_secs(3600), || SweepIdempotencyKeys)
