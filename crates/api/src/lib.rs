@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod openapi;
 pub mod pagination;
+pub mod phone_consent;
 pub mod realtime;
 pub mod request_id;
 pub mod routes;

@@ -6,6 +6,7 @@
 mod harness;
 
 mod api_keys;
+mod audience_fixtures;
 mod auth;
 mod bots;
 mod bulk_inserts;
@@ -25,3 +26,4 @@ mod realtime;
 mod service;
 mod tickets;
 mod visibility;
+mod whatsapp_contacts;

@@ -27,6 +27,7 @@ pub mod templates;
 pub mod tickets;
 pub mod typing;
 pub mod webhooks;
+pub mod whatsapp_contacts;
 
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -75,6 +76,12 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(contacts::get_contact)
                 .service(contacts::update_contact)
                 .service(contacts::delete_contact)
+                .service(whatsapp_contacts::list_whatsapp_contacts)
+                .service(whatsapp_contacts::count_whatsapp_contacts)
+                .service(whatsapp_contacts::create_whatsapp_contact)
+                .service(whatsapp_contacts::get_whatsapp_contact)
+                .service(whatsapp_contacts::update_whatsapp_contact)
+                .service(whatsapp_contacts::delete_whatsapp_contact)
                 .service(tickets::list_tickets)
                 .service(tickets::create_ticket)
                 .service(tickets::get_ticket)

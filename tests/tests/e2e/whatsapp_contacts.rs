@@ -1,0 +1,329 @@
+//! WhatsApp contacts: CRUD as a marketer uses it, one contact per phone in
+//! any spelling, a time zone from the phone's country, filters and counts.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::audience_fixtures::{block, set_consent};
+use crate::harness::TestApp;
+
+fn id(answer: &crate::harness::Answer) -> String {
+    answer.body["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {}", answer.body))
+        .to_owned()
+}
+
+fn names(answer: &crate::harness::Answer) -> Vec<String> {
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let mut names: Vec<String> = answer.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_whatsapp_contact_is_created_read_updated_and_deleted() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+
+    let created = app
+        .post(
+            "/api/v1/whatsapp-contacts",
+            &token,
+            json!({
+                "name": "Wanjiru", "phone": "+254 712 345 678", "language": "sw",
+                "labels": ["vip", " vip ", "nairobi"], "custom_fields": {"first_name": "Wanjiru", "plan": "gold"},
+                "opt_in": {"status": "opted_in", "source": "website form", "at": "2026-11-01T10:00:00Z"},
+            }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["phone"], "+254 712 345 678");
+    assert_eq!(created.body["phone_normalized"], "254712345678");
+    // No zone given: Kenya's.
+    assert_eq!(created.body["time_zone"], "Africa/Nairobi");
+    assert_eq!(created.body["labels"], json!(["vip", "nairobi"]));
+    assert_eq!(
+        created.body["custom_fields"],
+        json!({"first_name": "Wanjiru", "plan": "gold"})
+    );
+    assert_eq!(
+        created.body["opt_in"],
+        json!({"status": "opted_in", "source": "website form", "at": "2026-11-01T10:00:00Z"})
+    );
+    assert_eq!(created.body["consent"]["state"], "unknown");
+    assert_eq!(created.body["blocked"], false);
+    let contact = id(&created);
+
+    let fetched = app
+        .get(&format!("/api/v1/whatsapp-contacts/{contact}"), &token)
+        .await;
+    assert_eq!(fetched.body, created.body);
+
+    // The same phone in another spelling is the same WhatsApp identity.
+    let duplicate = app
+        .post(
+            "/api/v1/whatsapp-contacts",
+            &token,
+            json!({"name": "W. again", "phone": "00254712345678"}),
+        )
+        .await;
+    assert_eq!(duplicate.status, StatusCode::CONFLICT, "{}", duplicate.body);
+    assert_eq!(duplicate.problem_code(), "whatsapp_contact_exists");
+    assert_eq!(duplicate.body["existing_id"], contact.as_str());
+
+    let updated = app
+        .patch(
+            &format!("/api/v1/whatsapp-contacts/{contact}"),
+            &token,
+            json!({"name": null, "time_zone": "Europe/London", "labels": ["gold"], "language": "pt-BR"}),
+        )
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+    assert_eq!(updated.body["name"], Value::Null);
+    assert_eq!(updated.body["time_zone"], "Europe/London");
+    assert_eq!(updated.body["labels"], json!(["gold"]));
+    assert_eq!(
+        updated.body["language"], "pt_BR",
+        "written as templates name it"
+    );
+    assert_eq!(
+        updated.body["custom_fields"], created.body["custom_fields"],
+        "untouched fields stay"
+    );
+    // A zone reset to null is the phone's country's again.
+    let reset = app
+        .patch(
+            &format!("/api/v1/whatsapp-contacts/{contact}"),
+            &token,
+            json!({"time_zone": null}),
+        )
+        .await;
+    assert_eq!(reset.body["time_zone"], "Africa/Nairobi");
+
+    // Moving another contact onto this phone is the same conflict.
+    let other = app
+        .post(
+            "/api/v1/whatsapp-contacts",
+            &token,
+            json!({"phone": "+55 11 98765-4321"}),
+        )
+        .await;
+    assert_eq!(other.body["time_zone"], "America/Sao_Paulo");
+    let moved = app
+        .patch(
+            &format!("/api/v1/whatsapp-contacts/{}", id(&other)),
+            &token,
+            json!({"phone": "+254712345678"}),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::CONFLICT);
+    assert_eq!(moved.body["existing_id"], contact.as_str());
+
+    assert_eq!(
+        app.delete(&format!("/api/v1/whatsapp-contacts/{contact}"), &token)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/whatsapp-contacts/{contact}"), &token)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn bad_fields_are_refused_field_by_field() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let answer = app
+        .post(
+            "/api/v1/whatsapp-contacts",
+            &token,
+            json!({
+                "phone": "call me", "time_zone": "Mars/Olympus", "language": "English",
+                "labels": [""], "custom_fields": {"First Name": "Ana"},
+            }),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer.problem_code(), "validation_failed");
+    let mut fields: Vec<&str> = answer.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    fields.sort();
+    // The time zone is checked only against a phone that parses.
+    assert_eq!(fields, ["custom_fields", "labels", "language", "phone"]);
+
+    let unknown_field = app
+        .post(
+            "/api/v1/whatsapp-contacts",
+            &token,
+            json!({"phone": "+254712345678", "consent": {"state": "subscribed"}}),
+        )
+        .await;
+    assert_eq!(
+        unknown_field.status,
+        StatusCode::BAD_REQUEST,
+        "consent is read-only"
+    );
+}
+
+#[tokio::test]
+async fn whatsapp_contacts_need_their_permissions() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let created = app
+        .post(
+            "/api/v1/whatsapp-contacts",
+            &token,
+            json!({"name": "Ana", "phone": "+254712345678"}),
+        )
+        .await;
+    let contact = id(&created);
+    let (_, viewer) = app.staff_with(&["whatsapp_contacts:view"]).await;
+    let (_, stranger) = app.staff_with(&["contacts:view"]).await;
+
+    let listed = app.get("/api/v1/whatsapp-contacts", &viewer).await;
+    assert_eq!(names(&listed), ["Ana"]);
+    let refused = app.get("/api/v1/whatsapp-contacts", &stranger).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.body["permission"], "whatsapp_contacts:view");
+
+    for (answer, permission) in [
+        (
+            app.post(
+                "/api/v1/whatsapp-contacts",
+                &viewer,
+                json!({"phone": "+254733000111"}),
+            )
+            .await,
+            "whatsapp_contacts:create",
+        ),
+        (
+            app.patch(
+                &format!("/api/v1/whatsapp-contacts/{contact}"),
+                &viewer,
+                json!({"name": "X"}),
+            )
+            .await,
+            "whatsapp_contacts:edit",
+        ),
+        (
+            app.delete(&format!("/api/v1/whatsapp-contacts/{contact}"), &viewer)
+                .await,
+            "whatsapp_contacts:delete",
+        ),
+    ] {
+        assert_eq!(answer.status, StatusCode::FORBIDDEN);
+        assert_eq!(answer.problem_code(), "permission_denied");
+        assert_eq!(answer.body["permission"], permission);
+    }
+    // Nothing changed.
+    let still = app
+        .get(&format!("/api/v1/whatsapp-contacts/{contact}"), &token)
+        .await;
+    assert_eq!(still.body["name"], "Ana");
+}
+
+#[tokio::test]
+async fn the_list_filters_by_label_consent_and_text_and_counts_by_consent() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    for (name, phone, labels) in [
+        ("Ana", "+254712000001", json!(["vip"])),
+        ("Bruno", "+254712000002", json!(["vip", "lagos"])),
+        ("Carla", "+254712000003", json!([])),
+        ("Dan", "+254712000004", json!(["vip"])),
+    ] {
+        let created = app
+            .post(
+                "/api/v1/whatsapp-contacts",
+                &token,
+                json!({"name": name, "phone": phone, "labels": labels}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    }
+    set_consent(&app, "254712000001", "subscribed").await;
+    set_consent(&app, "254712000002", "opted_out").await;
+    block(&app, "254712000004").await;
+
+    let list = |query: &'static str| {
+        let app = &app;
+        let token = &token;
+        async move {
+            app.get(&format!("/api/v1/whatsapp-contacts{query}"), token)
+                .await
+        }
+    };
+    assert_eq!(names(&list("?label=vip").await), ["Ana", "Bruno", "Dan"]);
+    assert_eq!(names(&list("?consent=subscribed").await), ["Ana"]);
+    assert_eq!(names(&list("?consent=opted_out").await), ["Bruno"]);
+    assert_eq!(names(&list("?consent=unknown").await), ["Carla", "Dan"]);
+    assert_eq!(names(&list("?consent=blocked").await), ["Dan"]);
+    assert_eq!(names(&list("?label=vip&consent=unknown").await), ["Dan"]);
+    assert_eq!(names(&list("?q=carl").await), ["Carla"]);
+    assert_eq!(names(&list("?q=712000002").await), ["Bruno"]);
+
+    let opted_out = list("?consent=opted_out").await;
+    let bruno = &opted_out.body["items"][0];
+    assert_eq!(bruno["consent"]["state"], "opted_out");
+    assert_eq!(bruno["consent"]["reason"], "STOP");
+    let dan = &list("?consent=blocked").await.body["items"][0];
+    assert_eq!(dan["blocked"], true);
+
+    let counts = app
+        .get("/api/v1/whatsapp-contacts/counts?label=vip", &token)
+        .await;
+    assert_eq!(counts.status, StatusCode::OK, "{}", counts.body);
+    assert_eq!(
+        counts.body,
+        json!({"total": 3, "subscribed": 1, "opted_out": 1, "unknown": 1, "blocked": 1})
+    );
+    let subscribed = app
+        .get(
+            "/api/v1/whatsapp-contacts/counts?consent=subscribed",
+            &token,
+        )
+        .await;
+    assert_eq!(subscribed.body["total"], 1);
+    assert_eq!(
+        subscribed.body["unknown"], 2,
+        "the split ignores the consent filter"
+    );
+
+    // Pages of two walk every contact once, newest first.
+    let first = list("?limit=2").await;
+    assert_eq!(first.body["items"].as_array().unwrap().len(), 2);
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
+    let second = app
+        .get(
+            &format!("/api/v1/whatsapp-contacts?limit=2&cursor={cursor}"),
+            &token,
+        )
+        .await;
+    let seen: Vec<&str> = first.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second.body["items"].as_array().unwrap())
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(seen, ["Dan", "Carla", "Bruno", "Ana"]);
+    assert_eq!(second.body["next_cursor"], Value::Null);
+
+    let bad = list("?created_after=2026-02-01T00:00:00Z&created_before=2026-01-01T00:00:00Z").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.problem_code(), "invalid_query");
+}
