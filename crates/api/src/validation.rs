@@ -191,3 +191,17 @@ mod whole_number_tests {
         assert!(read(r#"{"n": "20"}"#).is_err());
     }
 }
+
+/// An audience filter's problems as field errors, under `prefix` (e.g. `filter.`).
+pub fn filter_errors(
+    prefix: &str,
+    problems: Vec<wacrm_domain::audiences::FilterProblem>,
+) -> Vec<FieldError> {
+    problems
+        .into_iter()
+        .map(|problem| FieldError {
+            field: format!("{prefix}{}", problem.field),
+            message: problem.message,
+        })
+        .collect()
+}

@@ -27,3 +27,4 @@ mod service;
 mod tickets;
 mod visibility;
 mod whatsapp_contacts;
+mod whatsapp_groups;

@@ -30,6 +30,7 @@ use crate::error::{FieldError, Problem};
         (name = "api-keys", description = "API keys for integrators (admin)"),
         (name = "leads", description = "Leads, their notes, statuses and sources"),
         (name = "contacts", description = "Contacts"),
+        (name = "whatsapp-groups", description = "Static lists of WhatsApp contacts, members added and removed in bulk"),
         (name = "whatsapp-contacts", description = "WhatsApp contacts: the people campaigns send to, one per phone, with labels, template variables and consent"),
         (name = "tickets", description = "Support tickets, opened by hand or from a conversation"),
         (name = "quick-replies", description = "Canned answers with variables, rendered per conversation"),

@@ -28,6 +28,7 @@ pub mod tickets;
 pub mod typing;
 pub mod webhooks;
 pub mod whatsapp_contacts;
+pub mod whatsapp_groups;
 
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -82,6 +83,14 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(whatsapp_contacts::get_whatsapp_contact)
                 .service(whatsapp_contacts::update_whatsapp_contact)
                 .service(whatsapp_contacts::delete_whatsapp_contact)
+                .service(whatsapp_groups::list_whatsapp_groups)
+                .service(whatsapp_groups::create_whatsapp_group)
+                .service(whatsapp_groups::get_whatsapp_group)
+                .service(whatsapp_groups::update_whatsapp_group)
+                .service(whatsapp_groups::delete_whatsapp_group)
+                .service(whatsapp_groups::list_whatsapp_group_members)
+                .service(whatsapp_groups::add_whatsapp_group_members)
+                .service(whatsapp_groups::remove_whatsapp_group_members)
                 .service(tickets::list_tickets)
                 .service(tickets::create_ticket)
                 .service(tickets::get_ticket)

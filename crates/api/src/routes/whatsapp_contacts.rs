@@ -17,11 +17,11 @@ use wacrm_persistence::whatsapp_contacts::{
 use wacrm_persistence::{AsyncPgConnection, StoreError};
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult, FieldError, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::pagination::{PageParams, PageResponse};
 use crate::phone_consent::ConsentResponse;
 use crate::state::AppState;
-use crate::validation::Checks;
+use crate::validation::{Checks, filter_errors};
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
@@ -194,15 +194,8 @@ impl WhatsappContactQuery {
             consent: self.consent,
         };
         filter.validate().map_err(|problems| {
-            ApiError::bad_request("invalid_query", "the filter has invalid values").with_errors(
-                problems
-                    .into_iter()
-                    .map(|p| FieldError {
-                        field: p.field,
-                        message: p.message,
-                    })
-                    .collect(),
-            )
+            ApiError::bad_request("invalid_query", "the filter has invalid values")
+                .with_errors(filter_errors("", problems))
         })?;
         Ok(filter)
     }
