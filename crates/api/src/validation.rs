@@ -86,6 +86,17 @@ impl Checks {
         }
     }
 
+    /// An audience filter's verdict, its problems under `prefix` (e.g. `filter.`).
+    pub fn filter(
+        &mut self,
+        prefix: &str,
+        verdict: Result<(), Vec<wacrm_domain::audiences::FilterProblem>>,
+    ) {
+        if let Err(problems) = verdict {
+            self.0.extend(filter_errors(prefix, problems));
+        }
+    }
+
     pub fn finish(self) -> ApiResult<()> {
         if self.0.is_empty() {
             Ok(())

@@ -260,8 +260,11 @@ impl SegmentTarget {
     }
 }
 
-/// A segment's definition: its target and the filter over it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A segment's definition: its target and the filter over it. Serialised as
+/// the bare filter (the target is a column, and a field, of its own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
 pub enum SegmentFilter {
     Leads(LeadFilter),
     Contacts(ContactFilter),
@@ -295,13 +298,8 @@ impl SegmentFilter {
 
     /// The filter as the `filter` column keeps it.
     pub fn to_json(&self) -> serde_json::Value {
-        let value = match self {
-            Self::Leads(filter) => serde_json::to_value(filter),
-            Self::Contacts(filter) => serde_json::to_value(filter),
-            Self::WhatsappContacts(filter) => serde_json::to_value(filter),
-        };
         // Plain structs of options, uuids and times always serialise.
-        value.unwrap_or_default()
+        serde_json::to_value(self).unwrap_or_default()
     }
 
     /// Reads the `target` and `filter` columns back.

@@ -169,3 +169,17 @@ pub async fn unknown_contacts(
     unknown.dedup();
     Ok(unknown)
 }
+
+/// The ids of `ids` that name no group.
+pub async fn unknown_groups(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+    let known: Vec<Uuid> = whatsapp_groups::table
+        .filter(whatsapp_groups::id.eq_any(ids))
+        .select(whatsapp_groups::id)
+        .load(conn)
+        .await?;
+    Ok(ids
+        .iter()
+        .filter(|id| !known.contains(id))
+        .copied()
+        .collect())
+}

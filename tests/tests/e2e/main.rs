@@ -7,6 +7,7 @@ mod harness;
 
 mod api_keys;
 mod audience_fixtures;
+mod audiences;
 mod auth;
 mod bots;
 mod bulk_inserts;
@@ -23,6 +24,7 @@ mod outbound;
 mod permissions;
 mod quick_replies;
 mod realtime;
+mod segments;
 mod service;
 mod tickets;
 mod visibility;

@@ -30,6 +30,8 @@ use crate::error::{FieldError, Problem};
         (name = "api-keys", description = "API keys for integrators (admin)"),
         (name = "leads", description = "Leads, their notes, statuses and sources"),
         (name = "contacts", description = "Contacts"),
+        (name = "segments", description = "Saved filters over leads, contacts or WhatsApp contacts, evaluated when used"),
+        (name = "audiences", description = "Who a send would reach: size, exclusions and a sample"),
         (name = "whatsapp-groups", description = "Static lists of WhatsApp contacts, members added and removed in bulk"),
         (name = "whatsapp-contacts", description = "WhatsApp contacts: the people campaigns send to, one per phone, with labels, template variables and consent"),
         (name = "tickets", description = "Support tickets, opened by hand or from a conversation"),

@@ -4,6 +4,7 @@
 pub mod activity_log;
 pub mod admin;
 pub mod api_keys;
+pub mod audiences;
 pub mod auth;
 pub mod bots;
 pub mod connections;
@@ -19,6 +20,7 @@ pub mod messages;
 pub mod numbers;
 pub mod provider_errors;
 pub mod quick_replies;
+pub mod segments;
 pub mod send;
 pub mod settings;
 pub mod staff;
@@ -91,6 +93,12 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(whatsapp_groups::list_whatsapp_group_members)
                 .service(whatsapp_groups::add_whatsapp_group_members)
                 .service(whatsapp_groups::remove_whatsapp_group_members)
+                .service(segments::list_segments)
+                .service(segments::create_segment)
+                .service(segments::get_segment)
+                .service(segments::replace_segment)
+                .service(segments::delete_segment)
+                .service(audiences::preview_audience)
                 .service(tickets::list_tickets)
                 .service(tickets::create_ticket)
                 .service(tickets::get_ticket)

@@ -17,11 +17,11 @@ use wacrm_persistence::whatsapp_groups::{
 };
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 use crate::pagination::{PageParams, PageResponse};
 use crate::routes::whatsapp_contacts::WhatsappContactResponse;
 use crate::state::AppState;
-use crate::validation::{Checks, filter_errors};
+use crate::validation::Checks;
 
 /// The most ids one bulk change may name.
 pub const MAX_MEMBER_IDS: usize = 10_000;
@@ -308,20 +308,21 @@ impl UpdateWhatsappGroupRequest {
 impl MembersRequest {
     fn into_members(self) -> ApiResult<Members> {
         match self {
-            Self::ContactIds(ids) if ids.len() > MAX_MEMBER_IDS => {
-                let mut checks = Checks::default();
-                checks.fail(
-                    "contact_ids",
-                    format!("at most {MAX_MEMBER_IDS} ids at once; use a filter for more"),
-                );
-                checks.finish()?;
+            Self::ContactIds(ids) => {
+                if ids.len() > MAX_MEMBER_IDS {
+                    let mut checks = Checks::default();
+                    checks.fail(
+                        "contact_ids",
+                        format!("at most {MAX_MEMBER_IDS} ids at once; use a filter for more"),
+                    );
+                    checks.finish()?;
+                }
                 Ok(Members::Ids(ids))
             }
-            Self::ContactIds(ids) => Ok(Members::Ids(ids)),
             Self::Filter(filter) => {
-                filter
-                    .validate()
-                    .map_err(|problems| ApiError::validation(filter_errors("filter.", problems)))?;
+                let mut checks = Checks::default();
+                checks.filter("filter.", filter.validate());
+                checks.finish()?;
                 Ok(Members::Filter(filter))
             }
         }
