@@ -24,6 +24,14 @@ impl ConsentState {
             _ => Self::Unknown,
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Subscribed => "subscribed",
+            Self::OptedOut => "opted_out",
+            Self::Unknown => "unknown",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -55,6 +55,10 @@ pub fn labels(values: &[String]) -> Result<Vec<String>, String> {
         if label.is_empty() {
             return Err("a label must not be empty".into());
         }
+        // `;` separates labels in one CSV cell (export and import).
+        if label.contains(';') {
+            return Err("a label must not contain `;`".into());
+        }
         if label.chars().count() > MAX_LABEL_CHARS {
             return Err(format!("a label is at most {MAX_LABEL_CHARS} characters"));
         }
@@ -143,6 +147,7 @@ mod tests {
         assert_eq!(labels(&given).unwrap(), ["vip", "Nairobi"]);
         assert!(labels(&["  ".to_owned()]).is_err());
         assert!(labels(&["x".repeat(65)]).is_err());
+        assert!(labels(&["a;b".to_owned()]).is_err());
         assert!(labels(&vec!["a".to_owned(); 51]).is_err());
     }
 

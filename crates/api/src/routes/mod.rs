@@ -29,6 +29,7 @@ pub mod templates;
 pub mod tickets;
 pub mod typing;
 pub mod webhooks;
+pub mod whatsapp_contact_exports;
 pub mod whatsapp_contacts;
 pub mod whatsapp_groups;
 
@@ -81,6 +82,7 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(contacts::delete_contact)
                 .service(whatsapp_contacts::list_whatsapp_contacts)
                 .service(whatsapp_contacts::count_whatsapp_contacts)
+                .service(whatsapp_contact_exports::export_whatsapp_contacts)
                 .service(whatsapp_contacts::create_whatsapp_contact)
                 .service(whatsapp_contacts::get_whatsapp_contact)
                 .service(whatsapp_contacts::update_whatsapp_contact)
