@@ -24,6 +24,7 @@ pub mod state;
 pub mod telemetry;
 pub mod text_guard;
 pub mod validation;
+pub mod whatsapp_links;
 
 pub use app::Application;
 pub use config::Config;

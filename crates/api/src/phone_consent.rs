@@ -45,6 +45,18 @@ pub struct ConsentResponse {
     pub changed_at: Option<DateTime<Utc>>,
 }
 
+impl ConsentResponse {
+    /// A phone with no recorded state.
+    pub fn unknown() -> Self {
+        Self {
+            state: ConsentState::Unknown,
+            reason: None,
+            source: None,
+            changed_at: None,
+        }
+    }
+}
+
 impl From<&PhoneConsent> for ConsentResponse {
     fn from(row: &PhoneConsent) -> Self {
         Self {

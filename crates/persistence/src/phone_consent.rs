@@ -2,13 +2,14 @@
 //! (read-only here; `consent` and the blocklist routes write them).
 
 use chrono::{DateTime, Utc};
+use diesel::QueryableByName;
 use diesel::sql_types::{Bool, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::error::StoreResult;
 
 /// The columns [`SELECT_FOR`] adds for the phone expression it is given.
-#[derive(Debug, Clone, Default, diesel::QueryableByName)]
+#[derive(Debug, Clone, Default, QueryableByName)]
 pub struct PhoneConsent {
     /// `subscribed` or `opted_out`; `None`: never stated (unknown).
     #[diesel(sql_type = Nullable<Text>)]
@@ -33,14 +34,32 @@ pub fn columns(phone: &str) -> String {
     )
 }
 
-/// One phone's state (normalised digits).
-pub async fn of_phone(conn: &mut AsyncPgConnection, phone: &str) -> StoreResult<PhoneConsent> {
-    Ok(diesel::sql_query(format!(
-        "SELECT {} FROM (SELECT $1::text AS phone) p \
+#[derive(QueryableByName)]
+struct PhoneRow {
+    #[diesel(sql_type = Text)]
+    phone: String,
+    #[diesel(embed)]
+    consent: PhoneConsent,
+}
+
+/// Each phone's state, in one query (a page of conversations).
+pub async fn of_phones(
+    conn: &mut AsyncPgConnection,
+    phones: Vec<String>,
+) -> StoreResult<std::collections::HashMap<String, PhoneConsent>> {
+    if phones.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let rows: Vec<PhoneRow> = diesel::sql_query(format!(
+        "SELECT p.phone, {} FROM unnest($1::text[]) AS p(phone) \
          LEFT JOIN marketing_consent mc ON mc.phone = p.phone",
         columns("p.phone")
     ))
-    .bind::<Text, _>(phone)
-    .get_result(conn)
-    .await?)
+    .bind::<diesel::sql_types::Array<Text>, _>(phones)
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.phone, row.consent))
+        .collect())
 }

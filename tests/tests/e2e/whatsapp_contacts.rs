@@ -444,3 +444,74 @@ async fn the_export_streams_every_page() {
             .all(|r| r["custom_fields.n"] == r["name"]["Contact ".len()..])
     );
 }
+
+#[tokio::test]
+async fn leads_and_contacts_link_to_their_whatsapp_contact_and_conversations_show_consent() {
+    let inbox = crate::audience_fixtures::meta_inbox(TestApp::spawn().await).await;
+    let app = &inbox.app;
+    let token = &inbox.admin;
+    let whatsapp = id(&app
+        .post(
+            "/api/v1/whatsapp-contacts",
+            token,
+            json!({"name": "Ana", "phone": "+254 712 000 001"}),
+        )
+        .await);
+
+    let lead = app
+        .post(
+            "/api/v1/leads",
+            token,
+            json!({"name": "Ana (lead)", "phone": "00254712000001"}),
+        )
+        .await;
+    assert_eq!(lead.body["whatsapp_contact_id"], whatsapp.as_str());
+    let unlinked = app
+        .post(
+            "/api/v1/leads",
+            token,
+            json!({"name": "Bruno", "phone": "+254712000002"}),
+        )
+        .await;
+    assert_eq!(unlinked.body["whatsapp_contact_id"], Value::Null);
+    let leads = app.get("/api/v1/leads", token).await;
+    let linked: Vec<&Value> = leads.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| &l["whatsapp_contact_id"])
+        .collect();
+    assert_eq!(linked, [&Value::Null, &json!(whatsapp)]);
+    let contact = app
+        .post(
+            "/api/v1/contacts",
+            token,
+            json!({"name": "Ana (contact)", "phone": "+254712000001"}),
+        )
+        .await;
+    assert_eq!(contact.body["whatsapp_contact_id"], whatsapp.as_str());
+    let fetched = app
+        .get(&format!("/api/v1/contacts/{}", id(&contact)), token)
+        .await;
+    assert_eq!(fetched.body["whatsapp_contact_id"], whatsapp.as_str());
+
+    // The inbox shows where the customer's phone stands.
+    crate::audience_fixtures::inbound_text(&inbox, "254712000001", "Hello").await;
+    let (conversation, _) = inbox.only_conversation().await;
+    assert_eq!(conversation["consent"]["state"], "unknown");
+    assert_eq!(conversation["blocked"], false);
+    set_consent(app, "254712000001", "opted_out").await;
+    block(app, "254712000001").await;
+    let (listed, _) = inbox.only_conversation().await;
+    assert_eq!(listed["consent"]["state"], "opted_out");
+    assert_eq!(listed["consent"]["reason"], "STOP");
+    assert_eq!(listed["blocked"], true);
+    let single = app
+        .get(
+            &format!("/api/v1/conversations/{}", listed["id"].as_str().unwrap()),
+            token,
+        )
+        .await;
+    assert_eq!(single.body["consent"], listed["consent"]);
+    assert_eq!(single.body["blocked"], true);
+}
