@@ -42,6 +42,9 @@ pub struct Problem {
     /// What to do instead, when there is something.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// For a conflict with one existing record (e.g. `whatsapp_contact_exists`): its id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub existing_id: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -69,6 +72,7 @@ struct Extras {
     hint: Option<String>,
     /// For 405: the methods the path does answer (the `Allow` header).
     allow: Option<String>,
+    existing_id: Option<uuid::Uuid>,
 }
 
 impl ApiError {
@@ -161,6 +165,17 @@ impl ApiError {
         error
     }
 
+    /// 409 `code`: the record would duplicate `existing_id`.
+    pub fn conflict_with(
+        code: &'static str,
+        detail: impl Into<Cow<'static, str>>,
+        existing_id: uuid::Uuid,
+    ) -> Self {
+        let mut error = Self::new(StatusCode::CONFLICT, code, detail);
+        error.extras.existing_id = Some(existing_id);
+        error
+    }
+
     /// 405 `method_not_allowed`, with the methods `path` answers in `Allow`.
     pub fn method_not_allowed(allow: String) -> Self {
         let mut error = Self::new(
@@ -217,6 +232,7 @@ impl ApiError {
             permission: self.extras.permission.map(|p| p.as_str().to_owned()),
             expires_at: self.extras.expires_at,
             hint: self.extras.hint.clone(),
+            existing_id: self.extras.existing_id,
         }
     }
 }
@@ -297,6 +313,8 @@ fn constraint_field(constraint: &str) -> &str {
         ("tickets_lead_id_fkey", "lead_id"),
         ("tickets_contact_id_fkey", "contact_id"),
         ("quick_replies_shortcut_key", "shortcut"),
+        ("whatsapp_groups_name_key", "name"),
+        ("segments_name_key", "name"),
     ];
     KNOWN
         .iter()

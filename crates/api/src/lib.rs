@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod openapi;
 pub mod pagination;
+pub mod phone_consent;
 pub mod realtime;
 pub mod request_id;
 pub mod routes;
@@ -23,6 +24,7 @@ pub mod state;
 pub mod telemetry;
 pub mod text_guard;
 pub mod validation;
+pub mod whatsapp_links;
 
 pub use app::Application;
 pub use config::Config;

@@ -86,6 +86,17 @@ impl Checks {
         }
     }
 
+    /// An audience filter's verdict, its problems under `prefix` (e.g. `filter.`).
+    pub fn filter(
+        &mut self,
+        prefix: &str,
+        verdict: Result<(), Vec<wacrm_domain::audiences::FilterProblem>>,
+    ) {
+        if let Err(problems) = verdict {
+            self.0.extend(filter_errors(prefix, problems));
+        }
+    }
+
     pub fn finish(self) -> ApiResult<()> {
         if self.0.is_empty() {
             Ok(())
@@ -190,4 +201,18 @@ mod whole_number_tests {
         assert!(read(r#"{"n": 3000000000}"#).is_err());
         assert!(read(r#"{"n": "20"}"#).is_err());
     }
+}
+
+/// An audience filter's problems as field errors, under `prefix` (e.g. `filter.`).
+pub fn filter_errors(
+    prefix: &str,
+    problems: Vec<wacrm_domain::audiences::FilterProblem>,
+) -> Vec<FieldError> {
+    problems
+        .into_iter()
+        .map(|problem| FieldError {
+            field: format!("{prefix}{}", problem.field),
+            message: problem.message,
+        })
+        .collect()
 }

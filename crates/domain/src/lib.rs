@@ -5,6 +5,7 @@
 //! function or type that the other crates call, and it is tested with plain
 //! `#[test]`s and proptest.
 
+pub mod audiences;
 pub mod backoff;
 pub mod bots;
 pub mod connection;
@@ -26,6 +27,7 @@ pub mod template;
 pub mod text;
 pub mod ticket;
 pub mod time_zone;
+pub mod whatsapp_contacts;
 
 pub use matching::RelType;
 pub use message_status::MessageStatus;

@@ -6,6 +6,7 @@
 
 pub mod activity_log;
 pub mod api_keys;
+pub mod audiences;
 pub mod bots;
 mod bulk;
 pub mod connections;
@@ -28,11 +29,13 @@ pub mod messages;
 pub mod migrate;
 pub mod numbers;
 mod page;
+pub mod phone_consent;
 pub mod pool;
 pub mod provider_errors;
 pub mod quick_replies;
 pub mod schema;
 pub mod secrets;
+pub mod segments;
 pub mod sessions;
 pub mod settings;
 pub mod staff;
@@ -40,6 +43,8 @@ pub mod templates;
 pub mod tickets;
 pub mod transaction;
 pub mod webhook_events;
+pub mod whatsapp_contacts;
+pub mod whatsapp_groups;
 
 pub use diesel_async::AsyncPgConnection;
 pub use error::{StoreError, StoreResult};

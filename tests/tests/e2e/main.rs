@@ -6,6 +6,8 @@
 mod harness;
 
 mod api_keys;
+mod audience_fixtures;
+mod audiences;
 mod auth;
 mod bots;
 mod bulk_inserts;
@@ -24,6 +26,9 @@ mod outbound;
 mod permissions;
 mod quick_replies;
 mod realtime;
+mod segments;
 mod service;
 mod tickets;
 mod visibility;
+mod whatsapp_contacts;
+mod whatsapp_groups;

@@ -6,13 +6,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use wacrm_domain::Permission;
-use wacrm_persistence::contacts;
+use wacrm_persistence::{AsyncPgConnection, contacts};
 
 use crate::auth::Principal;
 use crate::error::{ApiResult, Problem};
 use crate::pagination::{PageParams, PageResponse};
 use crate::state::AppState;
 use crate::validation::{Checks, phone_filter};
+use crate::whatsapp_links::link_whatsapp_contacts;
 
 #[derive(Serialize, ToSchema)]
 pub struct ContactResponse {
@@ -23,6 +24,8 @@ pub struct ContactResponse {
     pub phone_normalized: Option<String>,
     pub email: Option<String>,
     pub company: Option<String>,
+    /// The WhatsApp contact with the same normalised phone, if any.
+    pub whatsapp_contact_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -36,6 +39,7 @@ impl From<contacts::Contact> for ContactResponse {
             phone_normalized: row.phone_normalized,
             email: row.email,
             company: row.company,
+            whatsapp_contact_id: None,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -101,7 +105,9 @@ pub async fn list_contacts(
     };
     let mut conn = state.conn().await?;
     let page = contacts::list(&mut conn, &filter, page.request()?).await?;
-    Ok(web::Json(PageResponse::from_page(page, Into::into)))
+    let mut response = PageResponse::from_page(page, ContactResponse::from);
+    link_whatsapp_contacts(&mut conn, &mut response.items).await?;
+    Ok(web::Json(response))
 }
 
 /// Create a contact.
@@ -143,7 +149,7 @@ pub async fn create_contact(
         },
     )
     .await?;
-    Ok(HttpResponse::Created().json(ContactResponse::from(contact)))
+    Ok(HttpResponse::Created().json(linked(&mut conn, contact).await?))
 }
 
 /// One contact.
@@ -159,7 +165,8 @@ pub async fn get_contact(
 ) -> ApiResult<web::Json<ContactResponse>> {
     principal.require(Permission::CONTACTS_VIEW)?;
     let mut conn = state.conn().await?;
-    Ok(web::Json(contacts::find(&mut conn, *id).await?.into()))
+    let contact = contacts::find(&mut conn, *id).await?;
+    Ok(web::Json(linked(&mut conn, contact).await?))
 }
 
 /// Change a contact.
@@ -200,9 +207,18 @@ pub async fn update_contact(
     }
     checks.finish()?;
     let mut conn = state.conn().await?;
-    Ok(web::Json(
-        contacts::update(&mut conn, *id, changes).await?.into(),
-    ))
+    let contact = contacts::update(&mut conn, *id, changes).await?;
+    Ok(web::Json(linked(&mut conn, contact).await?))
+}
+
+/// The response for one contact, linked to its WhatsApp contact.
+async fn linked(
+    conn: &mut AsyncPgConnection,
+    contact: contacts::Contact,
+) -> ApiResult<ContactResponse> {
+    let mut response = ContactResponse::from(contact);
+    link_whatsapp_contacts(conn, std::slice::from_mut(&mut response)).await?;
+    Ok(response)
 }
 
 /// Delete a contact.

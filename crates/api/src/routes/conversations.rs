@@ -12,8 +12,10 @@ use wacrm_persistence::{conversations, inbox, messages};
 use crate::auth::{Principal, Visibility, visible_conversation};
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::pagination::{ActivityPageParams, PageParams, PageResponse, activity_cursor};
+use crate::phone_consent::ConsentSummary;
 use crate::routes::messages::{MessageResponse, load_messages};
 use crate::state::AppState;
+use crate::whatsapp_links::fill_consent;
 
 #[derive(Serialize, ToSchema)]
 pub struct LastMessage {
@@ -60,6 +62,10 @@ pub struct ConversationResponse {
     pub rating: Option<i16>,
     /// An AI answer waiting for staff (AI mode `manual`); only on a single conversation.
     pub ai_suggestion: Option<String>,
+    /// The customer's marketing consent, by their phone.
+    pub consent: ConsentSummary,
+    /// The blocklist names the customer's phone: nothing is sent to it.
+    pub blocked: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -94,6 +100,9 @@ impl From<conversations::Conversation> for ConversationResponse {
             last_activity_at: row.last_activity_at,
             rating: None,
             ai_suggestion: None,
+            // Unknown until `whatsapp_links::fill_consent` reads the phone's.
+            consent: ConsentSummary::unknown(),
+            blocked: false,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -191,8 +200,10 @@ pub async fn list_conversations(
         .into_inner()
         .filter(Visibility::of(&mut conn, &principal).await?.restricted_to())?;
     let page = inbox::list(&mut conn, &filter, after, limit).await?;
+    let mut items: Vec<ConversationResponse> = page.items.into_iter().map(Into::into).collect();
+    fill_consent(&mut conn, &mut items).await?;
     Ok(web::Json(PageResponse {
-        items: page.items.into_iter().map(Into::into).collect(),
+        items,
         next_cursor: page.next.map(activity_cursor),
     }))
 }
@@ -260,6 +271,7 @@ pub async fn get_conversation(
         response.rating = bots.rating;
         response.ai_suggestion = bots.ai_suggestion;
     }
+    fill_consent(&mut conn, std::slice::from_mut(&mut response)).await?;
     Ok(web::Json(response))
 }
 

@@ -19,6 +19,7 @@ use crate::auth::visible_conversation;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::routes::conversations::ConversationResponse;
 use crate::state::AppState;
+use crate::whatsapp_links::conversation_response;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -70,7 +71,7 @@ pub async fn assign_conversation(
         ..Default::default()
     };
     let updated = update_and_announce(&mut conn, *id, changes).await?;
-    Ok(web::Json(updated.into()))
+    Ok(web::Json(conversation_response(&mut conn, updated).await?))
 }
 
 /// Move the conversation to open, pending, resolved or snoozed (until a time).
@@ -129,7 +130,7 @@ pub async fn set_conversation_status(
         })
         .await?;
     state.jobs.jobs_queued();
-    Ok(web::Json(updated.into()))
+    Ok(web::Json(conversation_response(&mut conn, updated).await?))
 }
 
 /// Mark the conversation read, and tell the provider (read receipts) where it can.
@@ -175,7 +176,7 @@ pub async fn mark_conversation_read(
         })
         .await?;
     state.jobs.jobs_queued();
-    Ok(web::Json(updated.into()))
+    Ok(web::Json(conversation_response(&mut conn, updated).await?))
 }
 
 async fn update_and_announce(

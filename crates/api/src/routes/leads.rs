@@ -6,13 +6,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use wacrm_domain::Permission;
-use wacrm_persistence::leads;
+use wacrm_persistence::{AsyncPgConnection, leads};
 
 use crate::auth::{Principal, Visibility};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::pagination::{PageParams, PageResponse};
 use crate::state::AppState;
 use crate::validation::{Checks, phone_filter};
+use crate::whatsapp_links::link_whatsapp_contacts;
 
 #[derive(Serialize, ToSchema)]
 pub struct LeadResponse {
@@ -26,6 +27,8 @@ pub struct LeadResponse {
     pub status_id: Option<Uuid>,
     pub source_id: Option<Uuid>,
     pub assigned_staff_id: Option<Uuid>,
+    /// The WhatsApp contact with the same normalised phone, if any.
+    pub whatsapp_contact_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -41,6 +44,7 @@ impl From<leads::Lead> for LeadResponse {
             status_id: row.status_id,
             source_id: row.source_id,
             assigned_staff_id: row.assigned_staff_id,
+            whatsapp_contact_id: None,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -117,7 +121,9 @@ pub async fn list_leads(
     };
     let mut conn = state.conn().await?;
     let page = leads::list(&mut conn, &filter, page.request()?).await?;
-    Ok(web::Json(PageResponse::from_page(page, Into::into)))
+    let mut response = PageResponse::from_page(page, LeadResponse::from);
+    link_whatsapp_contacts(&mut conn, &mut response.items).await?;
+    Ok(web::Json(response))
 }
 
 /// Create a lead.
@@ -157,7 +163,7 @@ pub async fn create_lead(
         },
     )
     .await?;
-    Ok(HttpResponse::Created().json(LeadResponse::from(lead)))
+    Ok(HttpResponse::Created().json(linked(&mut conn, lead).await?))
 }
 
 /// One lead.
@@ -173,7 +179,8 @@ pub async fn get_lead(
 ) -> ApiResult<web::Json<LeadResponse>> {
     principal.require(Permission::LEADS_VIEW)?;
     let mut conn = state.conn().await?;
-    Ok(web::Json(leads::find(&mut conn, *id).await?.into()))
+    let lead = leads::find(&mut conn, *id).await?;
+    Ok(web::Json(linked(&mut conn, lead).await?))
 }
 
 /// Change a lead.
@@ -212,9 +219,15 @@ pub async fn update_lead(
     }
     checks.finish()?;
     let mut conn = state.conn().await?;
-    Ok(web::Json(
-        leads::update(&mut conn, *id, changes).await?.into(),
-    ))
+    let lead = leads::update(&mut conn, *id, changes).await?;
+    Ok(web::Json(linked(&mut conn, lead).await?))
+}
+
+/// The response for one lead, linked to its WhatsApp contact.
+async fn linked(conn: &mut AsyncPgConnection, lead: leads::Lead) -> ApiResult<LeadResponse> {
+    let mut response = LeadResponse::from(lead);
+    link_whatsapp_contacts(conn, std::slice::from_mut(&mut response)).await?;
+    Ok(response)
 }
 
 /// Delete a lead and its notes.

@@ -4,6 +4,7 @@
 pub mod activity_log;
 pub mod admin;
 pub mod api_keys;
+pub mod audiences;
 pub mod auth;
 pub mod blocklist;
 pub mod bots;
@@ -22,6 +23,7 @@ pub mod messages;
 pub mod numbers;
 pub mod provider_errors;
 pub mod quick_replies;
+pub mod segments;
 pub mod send;
 pub mod settings;
 pub mod staff;
@@ -30,6 +32,9 @@ pub mod templates;
 pub mod tickets;
 pub mod typing;
 pub mod webhooks;
+pub mod whatsapp_contact_exports;
+pub mod whatsapp_contacts;
+pub mod whatsapp_groups;
 
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -81,6 +86,27 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(contacts::get_contact)
                 .service(contacts::update_contact)
                 .service(contacts::delete_contact)
+                .service(whatsapp_contacts::list_whatsapp_contacts)
+                .service(whatsapp_contacts::count_whatsapp_contacts)
+                .service(whatsapp_contact_exports::export_whatsapp_contacts)
+                .service(whatsapp_contacts::create_whatsapp_contact)
+                .service(whatsapp_contacts::get_whatsapp_contact)
+                .service(whatsapp_contacts::update_whatsapp_contact)
+                .service(whatsapp_contacts::delete_whatsapp_contact)
+                .service(whatsapp_groups::list_whatsapp_groups)
+                .service(whatsapp_groups::create_whatsapp_group)
+                .service(whatsapp_groups::get_whatsapp_group)
+                .service(whatsapp_groups::update_whatsapp_group)
+                .service(whatsapp_groups::delete_whatsapp_group)
+                .service(whatsapp_groups::list_whatsapp_group_members)
+                .service(whatsapp_groups::add_whatsapp_group_members)
+                .service(whatsapp_groups::remove_whatsapp_group_members)
+                .service(segments::list_segments)
+                .service(segments::create_segment)
+                .service(segments::get_segment)
+                .service(segments::replace_segment)
+                .service(segments::delete_segment)
+                .service(audiences::preview_audience)
                 .service(tickets::list_tickets)
                 .service(tickets::create_ticket)
                 .service(tickets::get_ticket)

@@ -18,6 +18,7 @@ use crate::auth::visible_conversation;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::routes::conversations::ConversationResponse;
 use crate::state::AppState;
+use crate::whatsapp_links::conversation_response;
 
 /// Mark the customer's latest message read and show them a typing indicator.
 #[utoipa::path(tag = "inbox", params(("id" = Uuid, Path)), security(("bearer" = []), ("api_key" = [])), responses(
@@ -84,5 +85,5 @@ pub async fn show_typing(
         })
         .await?;
     state.jobs.jobs_queued();
-    Ok(HttpResponse::Accepted().json(ConversationResponse::from(updated)))
+    Ok(HttpResponse::Accepted().json(conversation_response(&mut conn, updated).await?))
 }
