@@ -264,25 +264,39 @@ async fn lock_matching(
     // ANY(..)`: with one business number that filter read every conversation
     // of the number (measured by bench/ingest). One join per identifier, so
     // each uses its own unique index.
-    Ok(diesel::sql_query(
-        "SELECT c.* FROM conversations AS c
-         WHERE c.id IN (
-             SELECT p.id FROM conversations AS p
-             JOIN unnest($1::uuid[], $2::text[]) AS k (number_id, customer_phone)
-               ON p.number_id = k.number_id AND p.customer_phone = k.customer_phone
-             UNION ALL
-             SELECT u.id FROM conversations AS u
-             JOIN unnest($3::uuid[], $4::text[]) AS k (number_id, customer_user_id)
-               ON u.number_id = k.number_id AND u.customer_user_id = k.customer_user_id)
-         ORDER BY c.id
-         FOR UPDATE OF c",
+    //
+    // Found first, locked second: a row a concurrent batch updated is locked
+    // by PostgreSQL's re-check of the locking statement's WHERE clause, and a
+    // re-check through these joins dropped rows that still matched (measured:
+    // a key with no row after its insert had conflicted, so the batch fell
+    // back to one event at a time). `id = ANY(..)` re-checks exactly.
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
+    }
+    let found: Vec<Found> = diesel::sql_query(
+        "SELECT p.id FROM conversations AS p
+         JOIN unnest($1::uuid[], $2::text[]) AS k (number_id, customer_phone)
+           ON p.number_id = k.number_id AND p.customer_phone = k.customer_phone
+         UNION
+         SELECT u.id FROM conversations AS u
+         JOIN unnest($3::uuid[], $4::text[]) AS k (number_id, customer_user_id)
+           ON u.number_id = k.number_id AND u.customer_user_id = k.customer_user_id",
     )
     .bind::<Array<SqlUuid>, _>(phone_numbers)
     .bind::<Array<Text>, _>(phones)
     .bind::<Array<SqlUuid>, _>(user_numbers)
     .bind::<Array<Text>, _>(user_ids)
     .load(conn)
-    .await?)
+    .await?;
+    let ids: Vec<Uuid> = found.into_iter().map(|row| row.id).collect();
+    Ok(
+        diesel::sql_query("SELECT * FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind::<Array<SqlUuid>, _>(ids)
+            .load(conn)
+            .await?,
+    )
 }
 
 /// Where the locked rows of each phone and user id are, so that settling each

@@ -1,35 +1,36 @@
-//! Arranging consent and blocklist state for the audience tests. The consent
-//! and blocklist endpoints are built alongside; until then the rows they write
-//! (`marketing_consent`, `blocklist`, migration 000012 and 000019) are written
-//! directly, as the worker would after a STOP.
+//! Arranging consent and blocklist state for the audience tests, through the
+//! consent and blocklist endpoints as staff would.
 
-use diesel_async::RunQueryDsl as _;
+use reqwest::{Method, StatusCode};
 
 use crate::harness::TestApp;
 
-/// `phone` (normalised digits) said `state` (`subscribed` or `opted_out`).
+/// Staff record that `phone` (normalised digits) is `state` (`subscribed` or
+/// `opted_out`).
 pub async fn set_consent(app: &TestApp, phone: &str, state: &str) {
-    let mut db = app.db().await;
-    diesel::sql_query(
-        "INSERT INTO marketing_consent (phone, state, reason, source, changed_at)
-         VALUES ($1, $2, 'STOP', 'test', now())
-         ON CONFLICT (phone) DO UPDATE SET state = EXCLUDED.state",
-    )
-    .bind::<diesel::sql_types::Text, _>(phone)
-    .bind::<diesel::sql_types::Text, _>(state)
-    .execute(&mut db)
-    .await
-    .unwrap();
+    let admin = app.admin_token().await;
+    let set = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/consent/{phone}"),
+            Some(&admin),
+            Some(serde_json::json!({"state": state, "reason": "asked by phone"})),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
 }
 
-/// `phone` (normalised digits) is on the blocklist.
+/// `phone` (normalised digits) is put on the blocklist.
 pub async fn block(app: &TestApp, phone: &str) {
-    let mut db = app.db().await;
-    diesel::sql_query("INSERT INTO blocklist (phone, reason) VALUES ($1, 'abuse')")
-        .bind::<diesel::sql_types::Text, _>(phone)
-        .execute(&mut db)
-        .await
-        .unwrap();
+    let admin = app.admin_token().await;
+    let blocked = app
+        .post(
+            "/api/v1/blocklist",
+            &admin,
+            serde_json::json!({"phone": phone, "reason": "abuse"}),
+        )
+        .await;
+    assert_eq!(blocked.status, StatusCode::CREATED, "{}", blocked.body);
 }
 
 const APP_SECRET: &str = "meta-app-secret";

@@ -279,7 +279,8 @@ async fn the_list_filters_by_label_consent_and_text_and_counts_by_consent() {
     let opted_out = list("?consent=opted_out").await;
     let bruno = &opted_out.body["items"][0];
     assert_eq!(bruno["consent"]["state"], "opted_out");
-    assert_eq!(bruno["consent"]["reason"], "STOP");
+    assert_eq!(bruno["consent"]["reason"], "asked by phone");
+    assert_eq!(bruno["consent"]["source"], "staff");
     let dan = &list("?consent=blocked").await.body["items"][0];
     assert_eq!(dan["blocked"], true);
 
@@ -504,7 +505,7 @@ async fn leads_and_contacts_link_to_their_whatsapp_contact_and_conversations_sho
     block(app, "254712000001").await;
     let (listed, _) = inbox.only_conversation().await;
     assert_eq!(listed["consent"]["state"], "opted_out");
-    assert_eq!(listed["consent"]["reason"], "STOP");
+    assert_eq!(listed["consent"]["reason"], "asked by phone");
     assert_eq!(listed["blocked"], true);
     let single = app
         .get(
