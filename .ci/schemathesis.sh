@@ -6,7 +6,7 @@
 # does not match its schema, or mishandled credential fails the run.
 #
 # `.ci/schemathesis-baseline.json` lists the failures accepted, to be worked down:
-# - five false positives of the coverage phase: a body that leaves out an optional
+# - false positives of the coverage phase (PATCH bodies): a body that leaves out an optional
 #   property is reported as "Missing required property";
 # - schema-valid requests the API still refuses (`positive_data_acceptance`), where
 #   the document does not yet say what the handler checks: references to records
@@ -20,7 +20,9 @@
 #   which provider the patched connection has); a contact import's file, which
 #   must be a CSV whose header row has the columns its mapping names (422
 #   `invalid_file`, `unknown_column`, `phone_column_missing`), and multipart
-#   parts whose headers the multipart parser cannot read (400 `invalid_body`).
+#   parts whose headers the multipart parser cannot read (400 `invalid_body`);
+#   audience filters whose `created_before` is not after `created_after`, and
+#   groups named in an audience that do not exist.
 # Any new failure, on any operation, fails the run. Refresh the baseline with
 # `bash .ci/schemathesis.sh --baseline-update` and read the diff.
 #

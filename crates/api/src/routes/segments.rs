@@ -27,7 +27,10 @@ pub struct SegmentResponse {
     pub id: Uuid,
     pub name: String,
     pub target: SegmentTarget,
-    /// The filter of `target`'s kind.
+    /// The filter of `target`'s kind: a `LeadFilter`, `ContactFilter` or
+    /// `WhatsappContactFilter`. Declared as an object, not a oneOf of the
+    /// three: an empty filter is valid for all of them, and `target` says which.
+    #[schema(value_type = Object)]
     pub filter: SegmentFilter,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -117,7 +117,7 @@ pub struct OptInRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Ana Souza", "phone": "+55 11 98765-4321", "language": "pt_BR", "labels": ["vip"], "custom_fields": {"first_name": "Ana"}, "opt_in": {"status": "opted_in", "source": "website form"}}))]
 pub struct CreateWhatsappContactRequest {
-    #[schema(max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     /// Any spelling; normalised with the default country when it has no `+`.
     #[schema(min_length = 1, max_length = 40, pattern = r"^\+?[0-9 ().-]{6,39}$")]
@@ -142,7 +142,7 @@ pub struct CreateWhatsappContactRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateWhatsappContactRequest {
     #[serde(default, with = "::serde_with::rust::double_option")]
-    #[schema(value_type = Option<String>, nullable, max_length = 200)]
+    #[schema(value_type = Option<String>, nullable, min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<Option<String>>,
     #[schema(min_length = 1, max_length = 40, pattern = r"^\+?[0-9 ().-]{6,39}$")]
     pub phone: Option<String>,

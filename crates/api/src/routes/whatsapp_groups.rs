@@ -57,7 +57,7 @@ pub struct CreateWhatsappGroupRequest {
     /// Unique among groups.
     #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
-    #[schema(max_length = 1000)]
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub description: Option<String>,
 }
 
@@ -68,7 +68,7 @@ pub struct UpdateWhatsappGroupRequest {
     #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     #[serde(default, with = "::serde_with::rust::double_option")]
-    #[schema(value_type = Option<String>, nullable, max_length = 1000)]
+    #[schema(value_type = Option<String>, nullable, min_length = 1, max_length = 1000, pattern = r"\S")]
     pub description: Option<Option<String>>,
 }
 
