@@ -1,6 +1,7 @@
 //! Group-commit ingest under concurrent webhooks: many signed webhooks posted
 //! at once (each twice, as providers redeliver) are all answered 200 after
-//! their commit, share commits and processing jobs, and are applied once each.
+//! their commit and are applied once each. How many commits and processing jobs
+//! they share depends on timing (measured by bench/ingest, not asserted here).
 
 use std::collections::HashSet;
 
@@ -52,12 +53,14 @@ async fn concurrent_webhooks_are_all_stored_and_each_applied_once() {
         "{answers:?}"
     );
 
-    // Stored once each, and fewer processing jobs than webhooks: concurrent
-    // webhooks shared their commits' jobs.
+    // Every post answered 200 after its event and a job to process it were
+    // committed: at most one job per post (group commits share theirs; how
+    // many share depends on timing, so bench/ingest measures it).
     let jobs = queued_webhook_jobs(&inbox).await;
     assert!(
-        (1..WEBHOOKS).contains(&jobs),
-        "{jobs} processing jobs for {WEBHOOKS} webhooks"
+        (1..=2 * WEBHOOKS).contains(&jobs),
+        "{jobs} processing jobs for {} posts",
+        2 * WEBHOOKS
     );
     for _ in 0..10 {
         if inbox.app.run_jobs().await == 0 {
