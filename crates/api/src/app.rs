@@ -11,6 +11,7 @@ use anyhow::Context;
 use std::sync::Arc;
 use utoipa_actix_web::AppExt as _;
 use utoipa_swagger_ui::SwaggerUi;
+use wacrm_domain::Clock;
 use wacrm_persistence::PgPool;
 use wacrm_persistence::secrets::Cipher;
 use wacrm_worker::media_store::MediaStore;
@@ -41,6 +42,12 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Clock::system()).await
+    }
+
+    /// [`Application::build`] reading time from `clock` (a test's adjustable
+    /// one) in the API and the workers.
+    pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
         let database = Database::open(&config).await?;
         if let Some((email, password)) = &config.admin {
             match bootstrap::ensure_admin(&database.pool, email, password).await? {
@@ -59,6 +66,7 @@ impl Application {
             config.egress(),
         )?;
         worker_context.webhook_retention = config.webhook_retention();
+        worker_context.clock = clock.clone();
         let realtime_stop = CancellationToken::new();
         let (realtime, realtime_running) =
             Realtime::start(database.url.clone(), realtime_stop.clone());
@@ -77,6 +85,7 @@ impl Application {
             metrics_token: config.metrics_token.clone(),
             stream_heartbeat: config.stream_heartbeat(),
             import_max_bytes: config.import_max_bytes,
+            clock,
         };
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("binding {}", config.listen))?;

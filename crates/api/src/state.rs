@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use wacrm_domain::Country;
+use wacrm_domain::{Clock, Country};
 use wacrm_persistence::secrets::Cipher;
 use wacrm_persistence::{PgPool, PooledConnection};
 use wacrm_providers::egress::Egress;
@@ -38,6 +38,8 @@ pub struct AppState {
     pub stream_heartbeat: std::time::Duration,
     /// `WACRM_IMPORT_MAX_BYTES`: the largest CSV file an import accepts.
     pub import_max_bytes: u64,
+    /// The time schedules are read against (the system's, or a test's).
+    pub clock: Clock,
 }
 
 impl AppState {

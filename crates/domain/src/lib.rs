@@ -8,6 +8,7 @@
 pub mod audiences;
 pub mod backoff;
 pub mod bots;
+pub mod clock;
 pub mod connection;
 pub mod consent;
 pub mod contact_imports;
@@ -18,17 +19,20 @@ pub mod message_status;
 pub mod outbound;
 pub mod permission;
 pub mod phone;
+pub mod placeholders;
 pub mod provider;
 pub mod provider_id;
 pub mod quick_reply;
 pub mod session;
 pub mod settings;
 pub mod template;
+pub mod template_mapping;
 pub mod text;
 pub mod ticket;
 pub mod time_zone;
 pub mod whatsapp_contacts;
 
+pub use clock::Clock;
 pub use matching::RelType;
 pub use message_status::MessageStatus;
 pub use permission::{Permission, PermissionSet, UnknownPermission};

@@ -134,6 +134,7 @@ pub struct ButtonParam {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ButtonSubType {
     /// A URL button whose link ends in a placeholder.

@@ -156,6 +156,10 @@ pub struct ClaimRules {
     /// Transactional jobs the claimer is already running: their rows are not
     /// locked until their transaction begins, and must not be handed out twice.
     pub running_here: Vec<i64>,
+    /// The application's clock at the claim: queued jobs whose `run_at` has
+    /// come by then are due (a test's clock may run ahead of the database's;
+    /// leases keep the database's time).
+    pub now: DateTime<Utc>,
 }
 
 /// Where a page of jobs starts and how long it is (keyset on the `bigserial` id).
@@ -227,7 +231,7 @@ pub async fn claim(
         "WITH queued AS (
              SELECT id, kind, false AS exhausted, false AS expired
              FROM jobs
-             WHERE status = 'queued' AND run_at <= now() AND NOT id = ANY($5)
+             WHERE status = 'queued' AND run_at <= $6 AND NOT id = ANY($5)
                AND (ordering_key IS NULL OR NOT EXISTS (
                    SELECT 1 FROM jobs AS earlier
                    WHERE earlier.ordering_key = jobs.ordering_key
@@ -275,6 +279,7 @@ pub async fn claim(
     .bind::<Array<Text>, _>(&rules.transactional_kinds)
     .bind::<Interval, _>(rules.order_wait)
     .bind::<Array<BigInt>, _>(&rules.running_here)
+    .bind::<diesel::sql_types::Timestamptz, _>(rules.now)
     .load(conn)
     .await?;
     claimed.retain(|job| {
@@ -334,7 +339,11 @@ struct JobId {
 /// Inside the transaction the job reads as `running`, so that the job's own
 /// [`take_queued`] does not take it; others still see it `queued` (and
 /// locked), and see it so again if the transaction dies.
-pub async fn lock_for_run(conn: &mut AsyncPgConnection, id: i64) -> StoreResult<Option<i32>> {
+pub async fn lock_for_run(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<i32>> {
     #[derive(QueryableByName)]
     struct Locked {
         #[diesel(sql_type = diesel::sql_types::Integer)]
@@ -347,12 +356,13 @@ pub async fn lock_for_run(conn: &mut AsyncPgConnection, id: i64) -> StoreResult<
              WHERE id = $1
                -- A running one was leased by a claim from before its kind held
                -- claims in transactions, and lapsed.
-               AND ((status = 'queued' AND run_at <= now()) OR status = 'running')
+               AND ((status = 'queued' AND run_at <= $2) OR status = 'running')
              FOR UPDATE SKIP LOCKED
          )
          RETURNING attempts",
     )
     .bind::<BigInt, _>(id)
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
     .get_result(conn)
     .await
     .optional()?;

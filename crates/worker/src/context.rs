@@ -1,6 +1,7 @@
 //! What every job of wacrm needs: the database, the secret cipher, an HTTP
 //! client for the providers, the media store, and the signal that wakes workers.
 
+use wacrm_domain::Clock;
 use wacrm_persistence::PgPool;
 use wacrm_persistence::secrets::Cipher;
 use wacrm_providers::egress::{Egress, HttpClient};
@@ -25,6 +26,8 @@ pub struct WorkerContext {
     pub signal: JobSignal,
     /// How long processed webhook bodies are kept (`WACRM_WEBHOOK_RETENTION_DAYS`).
     pub webhook_retention: chrono::Duration,
+    /// The time schedules are read against (the system's, or a test's).
+    pub clock: Clock,
 }
 
 /// Processed webhook bodies are kept this long unless configured otherwise.
@@ -48,6 +51,7 @@ impl WorkerContext {
             graph_version,
             pacer: Pacer::default(),
             webhook_retention: DEFAULT_WEBHOOK_RETENTION,
+            clock: Clock::system(),
         })
     }
 }

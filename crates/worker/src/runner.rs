@@ -22,13 +22,12 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use chrono::Utc;
 use futures_util::future::BoxFuture;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument as _;
-use wacrm_domain::backoff;
+use wacrm_domain::{Clock, backoff};
 use wacrm_persistence::jobs::{self, ClaimRules};
 use wacrm_persistence::{AsyncPgConnection, PgPool, PooledConnection, StoreError, transaction};
 
@@ -87,6 +86,9 @@ struct Shared<Ctx> {
     timeout: Duration,
     order_wait: Duration,
     poll_interval: Duration,
+    /// When queued jobs fall due and when retries are set for (a test's clock
+    /// runs ahead of the system's; leases and timeouts keep real time).
+    clock: Clock,
 }
 
 impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
@@ -103,6 +105,7 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
                 timeout: DEFAULT_TIMEOUT,
                 order_wait: DEFAULT_ORDER_WAIT,
                 poll_interval: Duration::from_secs(5),
+                clock: Clock::system(),
             },
             periodic: Vec::new(),
             concurrency: 4,
@@ -216,6 +219,13 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
         self
     }
 
+    /// The clock that decides when queued jobs are due and when a failed one
+    /// is retried (the system's unless set).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.shared.clock = clock;
+        self
+    }
+
     /// Runs jobs until `shutdown` is cancelled, then lets the jobs already
     /// claimed finish (each within its timeout) and returns.
     pub async fn run(self, shutdown: CancellationToken) {
@@ -283,6 +293,7 @@ impl<Ctx: Clone + Send + Sync + 'static> Shared<Ctx> {
                 .map(|(kind, _)| (*kind).to_owned())
                 .collect(),
             order_wait: to_chrono(self.order_wait),
+            now: self.clock.now(),
         };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut conn = self.pool.get().await?;
@@ -364,7 +375,7 @@ impl<Ctx: Clone + Send + Sync + 'static> Shared<Ctx> {
             result,
             job.attempts,
             job.max_attempts,
-            Utc::now(),
+            self.clock.now(),
             rand::random(),
         );
         match self.record_leased(job.id, token, &outcome).await {
@@ -458,7 +469,7 @@ impl<Ctx: Clone + Send + Sync + 'static> Shared<Ctx> {
             result,
             attempt,
             job.max_attempts,
-            Utc::now(),
+            self.clock.now(),
             rand::random(),
         );
         let recorded = match held {
@@ -488,7 +499,7 @@ impl<Ctx: Clone + Send + Sync + 'static> Shared<Ctx> {
     async fn lock(&self, id: i64) -> Result<Option<(Held, i32)>, StoreError> {
         let mut held = Held(Some(self.pool.get().await?));
         transaction::begin(held.conn()).await?;
-        match jobs::lock_for_run(held.conn(), id).await? {
+        match jobs::lock_for_run(held.conn(), id, self.clock.now()).await? {
             Some(attempts) => Ok(Some((held, attempts))),
             None => {
                 transaction::rollback_to(held.conn(), 0).await?;
@@ -664,7 +675,8 @@ async fn dispatch<Ctx: Clone + Send + Sync + 'static>(
                             wake.now();
                         }
                         if let Some(Outcome::RetryAt { at, .. }) = outcome {
-                            let delay = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+                            let delay =
+                                (at - shared.clock.now()).to_std().unwrap_or(Duration::ZERO);
                             if delay < shared.poll_interval {
                                 wake.at(Instant::now() + delay);
                             }

@@ -30,7 +30,8 @@ use crate::context::WorkerContext;
 
 /// A runner with every job registered and the periodic ones scheduled.
 pub fn runner(context: WorkerContext) -> Runner<WorkerContext> {
-    Runner::new(context.pool.clone(), context)
+    Runner::new(context.pool.clone(), context.clone())
+        .clock(context.clock)
         // Database-only jobs hold their claim in their own transaction.
         .register_in_transaction::<ProcessWebhooks>()
         .register_in_transaction::<ReplyToConsent>()

@@ -27,6 +27,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     handle: actix_web::dev::ServerHandle,
     worker_context: wacrm_worker::WorkerContext,
+    clock: wacrm_domain::Clock,
     // Declared last: dropped after the server is told to stop.
     _data_dir: tempfile::TempDir,
     _database: TestDatabase,
@@ -95,7 +96,10 @@ impl TestApp {
                 .map(|(_, v)| v.clone())
         })
         .expect("config");
-        let app = Application::build(config).await.expect("building the app");
+        let clock = wacrm_domain::Clock::adjustable();
+        let app = Application::build_with_clock(config, clock.clone())
+            .await
+            .expect("building the app");
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         let worker_context = app.worker_context();
@@ -105,9 +109,16 @@ impl TestApp {
             client: reqwest::Client::new(),
             handle,
             worker_context,
+            clock,
             _data_dir: data_dir,
             _database: database,
         }
+    }
+
+    /// The app's clock (API and workers): move it forward to make schedules,
+    /// retries and reminders fall due without waiting.
+    pub fn clock(&self) -> &wacrm_domain::Clock {
+        &self.clock
     }
 
     /// A connection to this test's own database, for arranging state that no
