@@ -10,6 +10,7 @@
 //! the job dead for inspection. Storage lives in [`wacrm_persistence::jobs`].
 
 pub mod ai_settings;
+pub mod campaigns;
 pub mod consent;
 mod contain;
 mod context;

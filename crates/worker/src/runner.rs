@@ -89,6 +89,10 @@ struct Shared<Ctx> {
     /// When queued jobs fall due and when retries are set for (a test's clock
     /// runs ahead of the system's; leases and timeouts keep real time).
     clock: Clock,
+    /// Claims only the registered kinds (else any kind, an unknown one to bury).
+    only_registered: bool,
+    /// Kinds another runner of this process takes.
+    except: Vec<String>,
 }
 
 impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
@@ -106,6 +110,8 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
                 order_wait: DEFAULT_ORDER_WAIT,
                 poll_interval: Duration::from_secs(5),
                 clock: Clock::system(),
+                only_registered: false,
+                except: Vec::new(),
             },
             periodic: Vec::new(),
             concurrency: 4,
@@ -226,6 +232,20 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
         self
     }
 
+    /// Leaves jobs of kind `J::KIND` to another runner (one sized for them).
+    pub fn except<J: Job>(mut self) -> Self {
+        self.shared.handlers.remove(J::KIND);
+        self.shared.except.push(J::KIND.to_owned());
+        self
+    }
+
+    /// Claims only the kinds registered with it, leaving every other kind to
+    /// the runner that takes all the rest.
+    pub fn only_registered(mut self) -> Self {
+        self.shared.only_registered = true;
+        self
+    }
+
     /// Runs jobs until `shutdown` is cancelled, then lets the jobs already
     /// claimed finish (each within its timeout) and returns.
     pub async fn run(self, shutdown: CancellationToken) {
@@ -294,6 +314,13 @@ impl<Ctx: Clone + Send + Sync + 'static> Shared<Ctx> {
                 .collect(),
             order_wait: to_chrono(self.order_wait),
             now: self.clock.now(),
+            only: self.only_registered.then(|| {
+                self.handlers
+                    .keys()
+                    .map(|kind| (*kind).to_owned())
+                    .collect()
+            }),
+            except: self.except.clone(),
         };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut conn = self.pool.get().await?;

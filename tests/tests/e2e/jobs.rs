@@ -578,6 +578,8 @@ async fn a_job_whose_lease_expired_is_claimed_again_and_buried_after_its_last_at
         running_here: Vec::new(),
         order_wait: chrono::Duration::minutes(2),
         now: chrono::Utc::now(),
+        only: None,
+        except: Vec::new(),
     };
 
     // A worker claims the job and dies without a word.
