@@ -22,7 +22,9 @@
 #   `invalid_file`, `unknown_column`, `phone_column_missing`), and multipart
 #   parts whose headers the multipart parser cannot read (400 `invalid_body`);
 #   audience filters whose `created_before` is not after `created_after`, and
-#   groups named in an audience that do not exist.
+#   groups named in an audience that do not exist; campaigns naming a number
+#   that does not exist, and an empty string where a campaign schedule takes an
+#   optional date-time (the coverage phase sends `""` for `format: date-time`).
 # Any new failure, on any operation, fails the run. Refresh the baseline with
 # `bash .ci/schemathesis.sh --baseline-update` and read the diff.
 #

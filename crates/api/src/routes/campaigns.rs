@@ -443,7 +443,12 @@ async fn startable(
     }
     let schedule: Schedule =
         serde_json::from_value(campaign.schedule.clone()).map_err(ApiError::internal)?;
-    if schedule.starts_in_the_past(now) {
+    if !schedule.has_occurrence() {
+        reasons.push(FieldError {
+            field: "schedule".into(),
+            message: "it has no send time (it ends before its first one)".into(),
+        });
+    } else if schedule.starts_in_the_past(now) {
         reasons.push(FieldError {
             field: "schedule".into(),
             message: "its first send time has passed".into(),

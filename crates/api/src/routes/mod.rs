@@ -8,6 +8,7 @@ pub mod audiences;
 pub mod auth;
 pub mod blocklist;
 pub mod bots;
+pub mod campaign_previews;
 pub mod campaign_runs;
 pub mod campaigns;
 pub mod connections;
@@ -121,6 +122,8 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(campaigns::pause_campaign)
                 .service(campaigns::resume_campaign)
                 .service(campaigns::cancel_campaign)
+                .service(campaign_previews::preview_campaign)
+                .service(campaign_previews::test_campaign)
                 .service(campaign_runs::list_campaign_runs)
                 .service(tickets::list_tickets)
                 .service(tickets::create_ticket)

@@ -67,7 +67,7 @@ pub struct CreateNumberRequest {
     /// Meta's messaging-limit tier for the number (250, 1000, 2000, 10000 or
     /// 100000 distinct customers per moving 24 hours); absent: unlimited.
     #[serde(default, deserialize_with = "crate::validation::whole_number")]
-    #[schema(value_type = Option<i32>, example = 1000)]
+    #[schema(schema_with = tier)]
     pub daily_recipient_limit: Option<i32>,
 }
 
@@ -83,8 +83,8 @@ pub struct UpdateNumberRequest {
     pub messages_per_second: Option<i32>,
     /// The messaging-limit tier (250, 1000, 2000, 10000 or 100000); `null`:
     /// unlimited.
-    #[serde(default, with = "::serde_with::rust::double_option")]
-    #[schema(value_type = Option<i32>, nullable)]
+    #[serde(default, deserialize_with = "crate::validation::whole_number_or_null")]
+    #[schema(schema_with = tier_or_null)]
     pub daily_recipient_limit: Option<Option<i32>>,
 }
 
@@ -98,6 +98,33 @@ fn check_rate(checks: &mut Checks, rate: Option<i32>) {
     if rate.is_some_and(|rate| !(1..=1000).contains(&rate)) {
         checks.fail("messages_per_second", "must be between 1 and 1000");
     }
+}
+
+/// Meta's messaging-limit tiers as the document declares them (with `null`
+/// where it clears the limit).
+fn tier_schema(nullable: bool) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    let mut values: Vec<serde_json::Value> = MESSAGING_TIERS
+        .iter()
+        .map(|tier| serde_json::json!(tier))
+        .collect();
+    let mut types = vec![Type::Integer];
+    if nullable {
+        values.push(serde_json::Value::Null);
+        types.push(Type::Null);
+    }
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter(types))
+        .enum_values(Some(values))
+        .build()
+}
+
+fn tier() -> utoipa::openapi::Object {
+    tier_schema(false)
+}
+
+fn tier_or_null() -> utoipa::openapi::Object {
+    tier_schema(true)
 }
 
 fn check_tier(checks: &mut Checks, tier: Option<i32>) {

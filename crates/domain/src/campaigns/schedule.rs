@@ -30,7 +30,7 @@ pub enum Schedule {
         #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 365))]
         every_days: u32,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>, example = json!(["mon", "thu"])))]
+        #[cfg_attr(feature = "openapi", schema(example = json!(["mon", "thu"])))]
         weekdays: Vec<WeekdayName>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         until: Option<DateTime<Utc>>,
@@ -43,7 +43,10 @@ pub enum Schedule {
         time_zone: Option<String>,
     },
     /// One run at each of these times (1 to 100, in any order).
-    Custom { send_times: Vec<DateTime<Utc>> },
+    Custom {
+        #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
+        send_times: Vec<DateTime<Utc>>,
+    },
 }
 
 /// A weekday as the API spells it.
@@ -98,8 +101,6 @@ impl Schedule {
                 every_days,
                 max_runs,
                 time_zone,
-                until,
-                start_at,
                 ..
             } => {
                 if !(1..=365).contains(every_days) {
@@ -116,12 +117,6 @@ impl Schedule {
                 {
                     return problem("schedule.time_zone", "is not an IANA time zone");
                 }
-                if until.is_some_and(|until| until < *start_at) {
-                    return problem("schedule.until", "is before start_at");
-                }
-                if self.nth(1).is_none() {
-                    return problem("schedule", "has no occurrence");
-                }
                 Ok(())
             }
             Self::Custom { send_times } => {
@@ -133,6 +128,16 @@ impl Schedule {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// Whether the schedule has any occurrence at all (a recurring one may
+    /// end before its first weekday comes): a draft may be saved without, but
+    /// it cannot start.
+    pub fn has_occurrence(&self) -> bool {
+        match self {
+            Self::Onetime { .. } => true,
+            _ => self.nth(1).is_some(),
         }
     }
 
@@ -284,6 +289,14 @@ mod tests {
             ]
         );
         assert!(mon_thu.validate().is_ok());
+        // Until before the first Monday: valid to save, nothing to run.
+        let never = schedule(
+            json!({"type": "recurring", "start_at": "2026-12-08T09:00:00Z",
+            "every_days": 1, "weekdays": ["mon"], "until": "2026-12-10T00:00:00Z"}),
+        );
+        assert!(never.validate().is_ok());
+        assert!(!never.has_occurrence());
+        assert!(mon_thu.has_occurrence());
     }
 
     #[test]

@@ -35,12 +35,41 @@ pub struct Recipient {
     pub retries: i32,
 }
 
-/// Writes the run's recipients from `audience` in one statement: one row per
-/// distinct phone, records without a usable phone or blocklisted skipped with
-/// that reason, and opted-out phones skipped when `marketing` (only
-/// MARKETING templates need consent). Each row keeps the values parameters
-/// read: `name`, `phone`, `custom_fields`, and the `lead` or `contact` it
-/// came from. Returns how many rows were written.
+/// The rows a run's recipients are made of, from `audience`: one per distinct
+/// phone, as `phone, rel_type, rel_id, name, time_zone, record, status,
+/// reason`. Records without a usable phone or blocklisted are `skipped` with
+/// that reason, and opted-out phones too when `marketing` (only MARKETING
+/// templates need consent). `record` keeps the values parameters read:
+/// `name`, `phone`, `custom_fields`, and the `lead` or `contact` it came from.
+fn push_rows(sql: &mut Sql, audience: &Resolved, marketing: bool) {
+    sql.push(
+        "SELECT r.phone, r.rel_type, r.rel_id, r.name, r.time_zone, \
+         jsonb_strip_nulls(jsonb_build_object( \
+           'name', r.name, 'phone', r.phone, 'custom_fields', r.custom_fields, \
+           'lead', (SELECT jsonb_build_object('name', l.name, 'email', l.email, \
+                      'status', ls.name, 'source', src.name) \
+                    FROM leads l LEFT JOIN lead_statuses ls ON ls.id = l.status_id \
+                    LEFT JOIN lead_sources src ON src.id = l.source_id \
+                    WHERE r.rel_type = 'lead' AND l.id = r.rel_id), \
+           'contact', (SELECT jsonb_build_object('name', c.name, 'email', c.email, 'company', c.company) \
+                       FROM contacts c WHERE r.rel_type = 'contact' AND c.id = r.rel_id))) AS record, \
+         CASE WHEN r.excluded IS NOT NULL THEN 'skipped' \
+              WHEN r.consent = 'opted_out' AND ",
+    )
+    .bind(Bind::Bool(marketing))
+    .push(
+        " THEN 'skipped' ELSE 'pending' END AS status, \
+         CASE WHEN r.excluded IS NOT NULL THEN r.excluded \
+              WHEN r.consent = 'opted_out' AND ",
+    )
+    .bind(Bind::Bool(marketing))
+    .push(" THEN 'opted_out' END AS reason FROM (");
+    audiences::push_recipients_and_exclusions(sql, audience);
+    sql.push(") r");
+}
+
+/// Writes the run's recipients ([`push_rows`]) in one statement, due at
+/// `due_at`; returns how many rows were written.
 pub async fn materialise(
     conn: &mut AsyncPgConnection,
     run_id: Uuid,
@@ -58,33 +87,47 @@ pub async fn materialise(
     .bind(Bind::Uuid(run_id))
     .push("::uuid, ")
     .bind(Bind::Uuid(number_id))
-    .push(
-        "::uuid, r.phone, r.rel_type, r.rel_id, r.name, r.time_zone, \
-         jsonb_strip_nulls(jsonb_build_object( \
-           'name', r.name, 'phone', r.phone, 'custom_fields', r.custom_fields, \
-           'lead', (SELECT jsonb_build_object('name', l.name, 'email', l.email, \
-                      'status', ls.name, 'source', src.name) \
-                    FROM leads l LEFT JOIN lead_statuses ls ON ls.id = l.status_id \
-                    LEFT JOIN lead_sources src ON src.id = l.source_id \
-                    WHERE r.rel_type = 'lead' AND l.id = r.rel_id), \
-           'contact', (SELECT jsonb_build_object('name', c.name, 'email', c.email, 'company', c.company) \
-                       FROM contacts c WHERE r.rel_type = 'contact' AND c.id = r.rel_id))), \
-         CASE WHEN r.excluded IS NOT NULL THEN 'skipped' \
-              WHEN r.consent = 'opted_out' AND ",
-    )
-    .bind(Bind::Bool(marketing))
-    .push(
-        " THEN 'skipped' ELSE 'pending' END, \
-         CASE WHEN r.excluded IS NOT NULL THEN r.excluded \
-              WHEN r.consent = 'opted_out' AND ",
-    )
-    .bind(Bind::Bool(marketing))
-    .push(" THEN 'opted_out' END, ")
+    .push("::uuid, s.*, ")
     .bind(Bind::Time(due_at))
     .push(" FROM (");
-    audiences::push_recipients_and_exclusions(&mut sql, audience);
-    sql.push(") r ON CONFLICT (run_id, phone) DO NOTHING");
+    push_rows(&mut sql, audience, marketing);
+    sql.push(") s ON CONFLICT (run_id, phone) DO NOTHING");
     Ok(sql.into_query().execute(conn).await?)
+}
+
+/// A recipient a run would have if it started now.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Prospect {
+    #[diesel(sql_type = Nullable<Text>)]
+    pub phone: Option<String>,
+    #[diesel(sql_type = Text)]
+    pub rel_type: String,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+    pub rel_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub name: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    pub record: serde_json::Value,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub reason: Option<String>,
+}
+
+/// The first `limit` recipients a run of `audience` would have now, those it
+/// would send to first.
+pub async fn prospects(
+    conn: &mut AsyncPgConnection,
+    audience: &Resolved,
+    marketing: bool,
+    limit: i64,
+) -> StoreResult<Vec<Prospect>> {
+    let mut sql = Sql::default();
+    sql.push("SELECT s.phone, s.rel_type, s.rel_id, s.name, s.record, s.status, s.reason FROM (");
+    push_rows(&mut sql, audience, marketing);
+    sql.push(") s ORDER BY s.status = 'pending' DESC, s.rel_id LIMIT ")
+        .bind(Bind::BigInt(limit));
+    Ok(sql.into_query().load(conn).await?)
 }
 
 /// Up to `limit` pending recipients due by `now`, locked (others skip them)

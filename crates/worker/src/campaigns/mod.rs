@@ -18,7 +18,9 @@ use wacrm_domain::campaigns::{CampaignStatus, PauseReason, Schedule};
 use wacrm_persistence::campaigns::runs::{self, CampaignRun};
 use wacrm_persistence::campaigns::{self as store, Campaign, recipients};
 use wacrm_persistence::jobs::NewJob;
-use wacrm_persistence::{AsyncPgConnection, StoreError, StoreResult, events, jobs as queue};
+use wacrm_persistence::{
+    AsyncPgConnection, StoreError, StoreResult, events, jobs as queue, templates,
+};
 
 use crate::jobs::{DispatchCampaignRun, StartCampaignRun};
 use crate::new_job;
@@ -48,6 +50,24 @@ async fn enqueue_at(
 ) -> StoreResult<()> {
     queue::enqueue(conn, NewJob { run_at: at, ..job }).await?;
     Ok(())
+}
+
+/// Whether the campaign's template needs the recipient's marketing consent:
+/// a MARKETING one, or one whose category is not known.
+pub async fn needs_consent(
+    conn: &mut AsyncPgConnection,
+    campaign: &Campaign,
+    connection_id: Uuid,
+) -> StoreResult<bool> {
+    Ok(templates::find_for_send(
+        conn,
+        connection_id,
+        &campaign.template_name,
+        &campaign.template_language,
+    )
+    .await?
+    .and_then(|template| template.category)
+    .is_none_or(|category| category.eq_ignore_ascii_case("MARKETING")))
 }
 
 /// Creates the run of the schedule's next occurrence and the job that starts

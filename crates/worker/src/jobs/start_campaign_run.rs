@@ -11,7 +11,7 @@ use wacrm_domain::audiences::Audience;
 use wacrm_domain::campaigns::{CampaignStatus, PauseReason};
 use wacrm_persistence::campaigns::runs;
 use wacrm_persistence::campaigns::{self as store, recipients};
-use wacrm_persistence::{StoreError, audiences, numbers, templates};
+use wacrm_persistence::{StoreError, audiences, numbers};
 
 use crate::campaigns;
 use crate::context::WorkerContext;
@@ -72,15 +72,8 @@ impl Job for StartCampaignRun {
                     Err(error) => return Err(error),
                 };
                 let number = numbers::find(conn, campaign.number_id).await?;
-                let marketing = templates::find_for_send(
-                    conn,
-                    number.connection_id,
-                    &campaign.template_name,
-                    &campaign.template_language,
-                )
-                .await?
-                .and_then(|template| template.category)
-                .is_none_or(|category| category.eq_ignore_ascii_case("MARKETING"));
+                let marketing =
+                    campaigns::needs_consent(conn, &campaign, number.connection_id).await?;
                 recipients::materialise(conn, run.id, number.id, &resolved, marketing, now).await?;
                 let duplicates = audiences::count_duplicates(conn, &resolved).await?;
                 runs::mark_started(

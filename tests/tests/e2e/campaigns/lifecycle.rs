@@ -220,3 +220,66 @@ async fn a_template_paused_by_meta_pauses_the_campaign_until_it_is_approved_agai
     c.work_until_status(&campaign, "completed").await;
     assert_eq!(c.sends().len(), 2);
 }
+
+#[tokio::test]
+async fn preview_renders_each_recipient_and_test_sends_to_a_staff_phone() {
+    let c = Campaigns::new("MARKETING", BODY).await;
+    let group = c
+        .group(&[
+            ("Asha", "+254712000001", json!({"code": "A1"})),
+            ("Chidi", "+254712000003", json!({})),
+        ])
+        .await;
+    let campaign = c
+        .create(&group, json!({"type": "onetime"}), json!({}))
+        .await;
+
+    let preview = c
+        .app()
+        .post(
+            &format!("/api/v1/campaigns/{campaign}/preview"),
+            c.admin(),
+            json!({"limit": 5}),
+        )
+        .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    let recipients = preview.body["recipients"].as_array().unwrap();
+    assert_eq!(recipients.len(), 2);
+    assert_eq!(recipients[0]["phone"], "254712000001");
+    assert_eq!(recipients[0]["outcome"], "send");
+    assert_eq!(recipients[0]["body"], "Hi Asha, use A1");
+    assert_eq!(recipients[1]["outcome"], "skip");
+    assert_eq!(
+        recipients[1]["reason"],
+        "missing_variable: custom_fields.code"
+    );
+    let too_many = c
+        .app()
+        .post(
+            &format!("/api/v1/campaigns/{campaign}/preview"),
+            c.admin(),
+            json!({"limit": 50}),
+        )
+        .await;
+    assert_eq!(too_many.problem_code(), "validation_failed");
+
+    let test = c
+        .app()
+        .post(
+            &format!("/api/v1/campaigns/{campaign}/test"),
+            c.admin(),
+            json!({"to_phone": "+254712000009"}),
+        )
+        .await;
+    assert_eq!(test.status, StatusCode::ACCEPTED, "{}", test.body);
+    c.app().run_jobs().await;
+    assert_eq!(
+        c.sends(),
+        [(
+            "254712000009".to_owned(),
+            vec!["Asha".to_owned(), "A1".to_owned()]
+        )]
+    );
+    // Nothing else moved: the campaign is still a draft.
+    assert_eq!(c.campaign(&campaign).await["status"], "draft");
+}
