@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::Campaigns;
+use super::{Campaigns, group_of};
 use crate::outbound::{CUSTOMER, customer_writes, messages_path, send};
 
 const BODY: &str = "Hi {{1}}, use {{2}}";
@@ -81,30 +81,4 @@ async fn an_agents_reply_overtakes_a_running_campaigns_backlog() {
     assert_eq!(c.act(&campaign, "cancel").await.status, StatusCode::OK);
     shutdown.cancel();
     running.await.unwrap();
-}
-
-/// A group of `size` WhatsApp contacts, arranged in the database (hundreds
-/// through the API would only slow the test).
-async fn group_of(c: &Campaigns, size: i32) -> String {
-    use diesel_async::RunQueryDsl as _;
-    #[derive(diesel::QueryableByName)]
-    struct Group {
-        #[diesel(sql_type = diesel::sql_types::Uuid)]
-        id: uuid::Uuid,
-    }
-    let mut db = c.app().db().await;
-    let group: Group = diesel::sql_query(
-        "WITH g AS (INSERT INTO whatsapp_groups (id, name) VALUES (gen_random_uuid(), 'everyone') RETURNING id), \
-              w AS (INSERT INTO whatsapp_contacts (id, name, phone, phone_normalized, time_zone, custom_fields) \
-                    SELECT gen_random_uuid(), 'Customer ' || n, '+2547990' || lpad(n::text, 5, '0'), \
-                           '2547990' || lpad(n::text, 5, '0'), 'Africa/Nairobi', jsonb_build_object('code', 'C' || n) \
-                    FROM generate_series(1, $1) n RETURNING id), \
-              m AS (INSERT INTO whatsapp_group_members (group_id, contact_id) SELECT g.id, w.id FROM g, w) \
-         SELECT id FROM g",
-    )
-    .bind::<diesel::sql_types::Integer, _>(size)
-    .get_result(&mut db)
-    .await
-    .unwrap();
-    group.id.to_string()
 }
