@@ -144,10 +144,13 @@ pub fn start_workers(context: WorkerContext) -> (CancellationToken, tokio::task:
     let stop = shutdown.clone();
     // Deliveries have a runner of their own, sized for the numbers' rates.
     let running = tokio::spawn(async move {
-        let deliveries = wacrm_worker::jobs::delivery_runner(context.clone()).await;
-        let rest =
-            wacrm_worker::jobs::runner(context).except::<wacrm_worker::jobs::DeliverMessage>();
-        tokio::join!(rest.run(stop.clone()), deliveries.run(stop));
+        use wacrm_worker::jobs;
+        let slots = jobs::delivery_slots(&context).await;
+        let deliveries = jobs::delivery_runner(context.clone(), slots);
+        let resizing =
+            jobs::keep_delivery_slots_sized(context.clone(), deliveries.slots(), stop.clone());
+        let rest = jobs::runner(context).except::<jobs::DeliverMessage>();
+        tokio::join!(rest.run(stop.clone()), deliveries.run(stop), resizing);
     });
     (shutdown, running)
 }

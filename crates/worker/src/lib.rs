@@ -34,6 +34,6 @@ pub mod statuses;
 pub use context::WorkerContext;
 pub use error::WorkerError;
 pub use job::{Job, JobError, TransactionalJob, enqueue, new_job};
-pub use runner::Runner;
+pub use runner::{Runner, Slots};
 pub use signal::JobSignal;
 pub use tokio_util::sync::CancellationToken;

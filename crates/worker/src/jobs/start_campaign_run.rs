@@ -74,7 +74,17 @@ impl Job for StartCampaignRun {
                 let number = numbers::find(conn, campaign.number_id).await?;
                 let marketing =
                     campaigns::needs_consent(conn, &campaign, number.connection_id).await?;
-                recipients::materialise(conn, run.id, number.id, &resolved, marketing, now).await?;
+                let materialising = std::time::Instant::now();
+                let recipients =
+                    recipients::materialise(conn, run.id, number.id, &resolved, marketing, now)
+                        .await?;
+                tracing::info!(
+                    campaign_id = %campaign.id,
+                    run_id = %run.id,
+                    recipients,
+                    elapsed_ms = materialising.elapsed().as_millis(),
+                    "campaign run materialised"
+                );
                 let duplicates = audiences::count_duplicates(conn, &resolved).await?;
                 runs::mark_started(
                     conn,
