@@ -113,3 +113,67 @@ async fn error_131049_retries_once_a_day_later_and_131026_marks_the_recipient_in
 fn wamid_of_nth(n: usize) -> String {
     format!("wamid.CAMPAIGN{n}")
 }
+
+#[tokio::test]
+async fn error_130429_backs_off_and_the_recipient_is_still_sent_once() {
+    let c = Campaigns::new("MARKETING", BODY).await;
+    // Meta's "Rate limit hit" error (Cloud API error codes reference).
+    c.meta.script_json(
+        "POST",
+        &crate::outbound::messages_path(),
+        400,
+        json!({"error": {"message": "(#130429) Rate limit hit", "type": "OAuthException", "code": 130_429,
+                         "error_data": {"messaging_product": "whatsapp", "details": "Cloud API message throughput has been reached."},
+                         "fbtrace_id": "AbC130429"}}),
+    );
+    let group = c
+        .group(&[("Asha", "+254712000001", json!({"code": "A1"}))])
+        .await;
+    let campaign = c
+        .create(&group, json!({"type": "onetime"}), json!({}))
+        .await;
+    assert_eq!(c.act(&campaign, "start").await.status, StatusCode::OK);
+    c.work_until_status(&campaign, "completed").await;
+
+    // Refused once, retried after the backoff, accepted once.
+    assert_eq!(c.sends().len(), 2);
+    let run = c.runs(&campaign).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        c.recipients(&run).await,
+        [("254712000001".into(), "sent".into(), None)]
+    );
+}
+
+#[tokio::test]
+async fn credentials_refused_by_meta_pause_the_campaign() {
+    let c = Campaigns::new("MARKETING", BODY).await;
+    let number = &c.inbox.number_id;
+    c.app()
+        .patch(
+            &format!("/api/v1/numbers/{number}"),
+            c.admin(),
+            json!({"messages_per_second": 10}),
+        )
+        .await;
+    // Meta's answer to an expired access token (Graph API error 190).
+    c.meta.script_json(
+        "POST",
+        &crate::outbound::messages_path(),
+        401,
+        json!({"error": {"message": "Error validating access token: Session has expired.", "type": "OAuthException",
+                         "code": 190, "error_subcode": 463, "fbtrace_id": "AbC190"}}),
+    );
+    let group = super::group_of(&c, 100).await;
+    let campaign = c
+        .create(&group, json!({"type": "onetime"}), json!({}))
+        .await;
+    assert_eq!(c.act(&campaign, "start").await.status, StatusCode::OK);
+    c.work_until_status(&campaign, "paused").await;
+
+    let paused = c.campaign(&campaign).await;
+    assert_eq!(paused["pause_reason"], "connection_auth_failed", "{paused}");
+    assert!(c.sends().len() < 100, "{} sent", c.sends().len());
+}
