@@ -177,3 +177,38 @@ async fn credentials_refused_by_meta_pause_the_campaign() {
     assert_eq!(paused["pause_reason"], "connection_auth_failed", "{paused}");
     assert!(c.sends().len() < 100, "{} sent", c.sends().len());
 }
+
+#[tokio::test]
+async fn a_campaign_whose_sends_mostly_fail_pauses_itself() {
+    let c = Campaigns::new("MARKETING", BODY).await;
+    // Every send refused: Meta's "Message undeliverable" (131026).
+    c.meta.script_json_each("POST", &crate::outbound::messages_path(), 400, |_| {
+        json!({"error": {"message": "(#131026) Message undeliverable", "type": "OAuthException", "code": 131_026,
+                         "error_data": {"messaging_product": "whatsapp", "details": "Message Undeliverable."},
+                         "fbtrace_id": "AbC131026"}})
+    });
+    let group = super::group_of(&c, 300).await;
+    let campaign = c
+        .create(&group, json!({"type": "onetime"}), json!({}))
+        .await;
+    assert_eq!(c.act(&campaign, "start").await.status, StatusCode::OK);
+    c.work_until_status(&campaign, "paused").await;
+
+    let paused = c.campaign(&campaign).await;
+    assert_eq!(paused["pause_reason"], "failure_ratio", "{paused}");
+    assert!(c.sends().len() < 300, "{} sent", c.sends().len());
+    let run = c.runs(&campaign).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let report = c.report(&run).await;
+    assert!(report["pending"].as_i64().unwrap() > 0, "{report}");
+    assert!(
+        report["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|reason| reason["reason"] == "invalid_recipient"),
+        "{report}"
+    );
+}
