@@ -61,7 +61,9 @@ impl Clock {
 
     /// Moves an adjustable clock forward to `at` (nothing if `at` has passed).
     pub fn advance_to(&self, at: DateTime<Utc>) -> bool {
-        self.advance(at - self.now())
+        // The offset counts whole microseconds: round up, so that `now()` is
+        // never a fraction of one short of `at`.
+        self.advance(at - self.now() + Duration::microseconds(1))
     }
 
     /// Whether this clock can be moved (a test's).
