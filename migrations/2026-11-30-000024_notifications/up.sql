@@ -14,7 +14,9 @@ CREATE TABLE crm_events (
     key          text NOT NULL,
     type         text NOT NULL,
     occurred_at  timestamptz NOT NULL,
-    data         jsonb NOT NULL CHECK (jsonb_typeof(data) = 'object'),
+    -- `json`, not `jsonb`: kept as the caller wrote it. jsonb rewrites numbers
+    -- (1e308 as 309 digits) into text that serde_json may not read back.
+    data         json NOT NULL CHECK (json_typeof(data) = 'object'),
     -- What later events may supersede (`invoice:<number>`).
     subject      text,
     received_at  timestamptz NOT NULL DEFAULT now(),

@@ -618,7 +618,7 @@ diesel::table! {
         #[sql_name = "type"]
         kind -> Text,
         occurred_at -> Timestamptz,
-        data -> Jsonb,
+        data -> Json,
         subject -> Nullable<Text>,
         received_at -> Timestamptz,
         processed_at -> Nullable<Timestamptz>,

@@ -39,9 +39,9 @@ pub struct CrmEventRequest {
     pub body: CrmEventBody,
 }
 
-/// The envelope read before the type is known.
+/// The envelope read before the type is known (other top-level fields are
+/// ignored, as the document allows them).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Envelope {
     id: String,
     #[serde(rename = "type")]

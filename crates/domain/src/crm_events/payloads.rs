@@ -6,31 +6,35 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::EventType;
 
 /// The host CRM's own id of a record: text or a number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum ExternalId {
-    Number(i64),
+    Number(f64),
     Text(String),
 }
 
 /// Our records an event is about, by their wacrm ids: a mapping sends to the
-/// contact, lead or staff member named here.
+/// contact, lead or staff member named here. An id that names none of ours
+/// (another system's, or a deleted record) leaves that recipient without a
+/// phone: its notifications are logged `no_phone`, the event is still taken.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Links {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contact_id: Option<Uuid>,
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
+    pub contact_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lead_id: Option<Uuid>,
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
+    pub lead_id: Option<String>,
     /// The staff member concerned (assignee, owner).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub staff_id: Option<Uuid>,
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
+    pub staff_id: Option<String>,
 }
 
 macro_rules! payload {
@@ -50,7 +54,7 @@ payload!(
     /// `lead_created`: a lead (ours, or the host CRM's).
     LeadData {
         #[serde(default)] id: Option<ExternalId>,
-        #[cfg_attr(feature = "openapi", schema(max_length = 200))] name: String,
+        name: String,
         #[serde(default)] phone: Option<String>,
         #[serde(default)] email: Option<String>,
         #[serde(default)] company: Option<String>,
@@ -61,7 +65,7 @@ payload!(
     /// `web_to_lead_form_submitted`: what a web form collected.
     FormSubmissionData {
         #[serde(default)] form_id: Option<ExternalId>,
-        #[cfg_attr(feature = "openapi", schema(max_length = 200))] form_name: String,
+        form_name: String,
         #[serde(default)] name: Option<String>,
         #[serde(default)] phone: Option<String>,
         #[serde(default)] email: Option<String>,
@@ -74,7 +78,7 @@ payload!(
     /// `contact_created`: a customer contact.
     ContactData {
         #[serde(default)] id: Option<ExternalId>,
-        #[cfg_attr(feature = "openapi", schema(max_length = 200))] name: String,
+        name: String,
         #[serde(default)] phone: Option<String>,
         #[serde(default)] email: Option<String>,
         #[serde(default)] company: Option<String>,
@@ -87,12 +91,12 @@ payload!(
     /// invoice's pending reminders.
     InvoiceData {
         #[serde(default)] id: Option<ExternalId>,
-        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = r"\S"))] number: String,
+        number: String,
         total: f64,
         /// ISO 4217, e.g. `KES`.
-        #[cfg_attr(feature = "openapi", schema(min_length = 3, max_length = 3))] currency: String,
+        currency: String,
         /// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time: what reminders count from.
-        #[serde(default)] due_date: Option<String>,
+        #[serde(default)] #[cfg_attr(feature = "openapi", schema(format = Date))] due_date: Option<String>,
         /// Where the customer views or pays it.
         #[serde(default)] link: Option<String>,
         #[serde(default)] status: Option<String>,
@@ -103,9 +107,9 @@ payload!(
     /// `after_add_task`: a task.
     TaskData {
         #[serde(default)] id: Option<ExternalId>,
-        #[cfg_attr(feature = "openapi", schema(max_length = 500))] name: String,
+        name: String,
         /// `YYYY-MM-DD` or an RFC 3339 time.
-        #[serde(default)] due_date: Option<String>,
+        #[serde(default)] #[cfg_attr(feature = "openapi", schema(format = Date))] due_date: Option<String>,
         #[serde(default)] priority: Option<String>,
         #[serde(default)] link: Option<String>,
     }
@@ -115,9 +119,9 @@ payload!(
     /// `after_add_project`: a project.
     ProjectData {
         #[serde(default)] id: Option<ExternalId>,
-        #[cfg_attr(feature = "openapi", schema(max_length = 500))] name: String,
-        #[serde(default)] start_date: Option<String>,
-        #[serde(default)] deadline: Option<String>,
+        name: String,
+        #[serde(default)] #[cfg_attr(feature = "openapi", schema(format = Date))] start_date: Option<String>,
+        #[serde(default)] #[cfg_attr(feature = "openapi", schema(format = Date))] deadline: Option<String>,
         #[serde(default)] link: Option<String>,
     }
 );
@@ -126,11 +130,11 @@ payload!(
     /// `proposal_created`: a proposal (quote) sent to a lead or customer.
     ProposalData {
         #[serde(default)] id: Option<ExternalId>,
-        #[cfg_attr(feature = "openapi", schema(max_length = 500))] subject: String,
+        subject: String,
         #[serde(default)] total: Option<f64>,
         #[serde(default)] currency: Option<String>,
         /// `YYYY-MM-DD` or an RFC 3339 time.
-        #[serde(default)] open_till: Option<String>,
+        #[serde(default)] #[cfg_attr(feature = "openapi", schema(format = Date))] open_till: Option<String>,
         #[serde(default)] link: Option<String>,
     }
 );
@@ -140,9 +144,9 @@ payload!(
     PaymentData {
         #[serde(default)] id: Option<ExternalId>,
         amount: f64,
-        #[cfg_attr(feature = "openapi", schema(min_length = 3, max_length = 3))] currency: String,
+        currency: String,
         #[serde(default)] invoice_number: Option<String>,
-        #[serde(default)] date: Option<String>,
+        #[serde(default)] #[cfg_attr(feature = "openapi", schema(format = Date))] date: Option<String>,
         /// How it was paid (`bank`, `mpesa`, …).
         #[serde(default)] mode: Option<String>,
         #[serde(default)] link: Option<String>,
@@ -153,7 +157,7 @@ payload!(
     /// `ticket_created`: a support ticket.
     TicketData {
         #[serde(default)] id: Option<ExternalId>,
-        #[cfg_attr(feature = "openapi", schema(max_length = 500))] subject: String,
+        subject: String,
         #[serde(default)] priority: Option<String>,
         #[serde(default)] status: Option<String>,
         #[serde(default)] link: Option<String>,
@@ -164,10 +168,10 @@ payload!(
     /// `after_cron_run`: a scheduled reminder the host CRM's cron raised.
     ReminderData {
         #[serde(default)] id: Option<ExternalId>,
-        #[cfg_attr(feature = "openapi", schema(max_length = 500))] name: String,
+        name: String,
         #[serde(default)] text: Option<String>,
         /// `YYYY-MM-DD` or an RFC 3339 time.
-        #[serde(default)] due_at: Option<String>,
+        #[serde(default)] #[cfg_attr(feature = "openapi", schema(format = Date))] due_at: Option<String>,
         #[serde(default)] link: Option<String>,
     }
 );
@@ -208,8 +212,10 @@ pub fn check(kind: EventType, data: &Value) -> Result<(), String> {
         "deadline",
         "date",
     ] {
-        if let Some(value) = data.get(date).filter(|value| !value.is_null())
-            && crate::notifications::schedule::parse_time(value).is_none()
+        // Absent, null or empty: no date (a reminder on it is logged, not sent).
+        if let Some(value) = data.get(date).filter(|value| {
+            !value.is_null() && value.as_str().is_none_or(|text| !text.trim().is_empty())
+        }) && crate::notifications::schedule::parse_time(value).is_none()
         {
             return Err(format!(
                 "data.{date} must be a date (YYYY-MM-DD) or an RFC 3339 time"
@@ -242,7 +248,7 @@ mod tests {
         );
         assert!(check(EventType::LeadCreated, &json!({"name": "Asha", "id": 42})).is_ok());
         assert!(check(EventType::LeadCreated, &json!([])).is_err());
-        let bad_link = json!({"name": "Asha", "contact_id": "not-a-uuid"});
+        let bad_link = json!({"name": "Asha", "contact_id": 42});
         assert!(check(EventType::ContactCreated, &bad_link).is_err());
     }
 }

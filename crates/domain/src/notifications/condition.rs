@@ -22,7 +22,6 @@ pub struct Condition {
     pub op: Op,
     /// `equals`: a string, number or boolean; `in`: a list of them;
     /// `greater_than`: a number, or a date / RFC 3339 time.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub value: Value,
 }
 

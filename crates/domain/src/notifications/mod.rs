@@ -13,6 +13,9 @@ use serde_json::Value;
 
 use crate::placeholders::ValueSource;
 
+/// The longest field path a mapping may name.
+pub const MAX_PATH_CHARS: usize = 200;
+
 /// The value at a dotted `path` of `record` (`invoice.total`), if any.
 pub fn field<'a>(record: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.')
@@ -23,6 +26,9 @@ pub fn field<'a>(record: &'a Value, path: &str) -> Option<&'a Value> {
 /// Checks that `path` is a field path starting at one of `roots`; the message
 /// says what is wrong. (The same syntax as a parameter's `{{path}}`.)
 pub fn check_path(path: &str, roots: &[&str]) -> Result<(), String> {
+    if path.chars().count() > MAX_PATH_CHARS {
+        return Err(format!("must be at most {MAX_PATH_CHARS} characters"));
+    }
     if path.contains('{') || path.contains('}') || path.trim().is_empty() {
         return Err("must be a field path such as `invoice.due_date`".into());
     }

@@ -84,7 +84,8 @@ pub struct NotificationQuery {
     pub event_type: Option<EventType>,
     pub mapping_id: Option<Uuid>,
     pub event_id: Option<Uuid>,
-    pub outcome: Option<Outcome>,
+    #[param(pattern = "^(scheduled|sent|skipped|cancelled)$")]
+    pub outcome: Option<String>,
     /// Logged at or after this time.
     pub from: Option<DateTime<Utc>>,
     /// Logged before this time.
@@ -105,19 +106,20 @@ pub async fn list_notifications(
     query: web::Query<NotificationQuery>,
 ) -> ApiResult<web::Json<PageResponse<NotificationResponse>>> {
     principal.require(Permission::ADMIN)?;
-    if let (Some(from), Some(to)) = (query.from, query.to)
-        && from > to
-    {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "`from` must not be after `to`",
-        ));
-    }
+    let outcome = match query.outcome.as_deref() {
+        None => None,
+        Some(name) => Some(Outcome::parse(name).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                "outcome must be scheduled, sent, skipped or cancelled",
+            )
+        })?),
+    };
     let filter = NotificationFilter {
         event_type: query.event_type.map(|kind| kind.as_str().to_owned()),
         mapping_id: query.mapping_id,
         event_id: query.event_id,
-        outcome: query.outcome.map(|outcome| outcome.as_str().to_owned()),
+        outcome: outcome.map(|outcome| outcome.as_str().to_owned()),
         from: query.from,
         to: query.to,
     };
