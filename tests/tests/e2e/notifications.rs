@@ -767,3 +767,48 @@ async fn opted_out_and_unapproved_are_logged_not_sent_and_the_crm_write_still_su
         [("254700000009".to_owned(), vec!["Juma".to_owned()])]
     );
 }
+
+#[tokio::test]
+async fn a_lead_made_by_auto_lead_is_welcomed_in_its_conversation() {
+    let (inbox, meta) = meta_outbox().await;
+    accept_every_send(&meta);
+    template(&inbox, "lead_welcome", "UTILITY", 1).await;
+    mapped(
+        &inbox,
+        "lead_created",
+        "lead_welcome",
+        json!({"type": "lead"}),
+        &["{{lead.name}}"],
+        json!({}),
+    )
+    .await;
+    let auto_lead = inbox
+        .app
+        .call(
+            Method::PUT,
+            "/api/v1/settings/auto-lead",
+            Some(&inbox.admin),
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(auto_lead.status, StatusCode::OK, "{}", auto_lead.body);
+
+    // An unknown sender becomes a lead; its lead_created committed with it.
+    let conversation = crate::outbound::customer_writes(&inbox, "wamid.AUTO1", 5).await;
+    inbox.app.run_jobs().await;
+
+    assert_eq!(
+        templates_sent(&meta),
+        [(CUSTOMER.to_owned(), vec!["Wanjiru".to_owned()])]
+    );
+    let logged = log(&inbox, "event_type=lead_created").await;
+    assert_eq!(logged.len(), 1);
+    assert!(
+        logged[0]["event_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("lead_created:")
+    );
+    let (only, _) = inbox.only_conversation().await;
+    assert_eq!(only["id"], conversation.as_str());
+}
