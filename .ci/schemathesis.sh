@@ -22,9 +22,12 @@
 #   `invalid_file`, `unknown_column`, `phone_column_missing`), and multipart
 #   parts whose headers the multipart parser cannot read (400 `invalid_body`);
 #   audience filters whose `created_before` is not after `created_after`, and
-#   groups named in an audience that do not exist; notification mappings whose
-#   field paths (`send_to.path`, a condition's or reminder's `field`) must start
-#   at a root of their event type (`invoice.…` for invoices).
+#   groups named in an audience that do not exist; campaigns naming a number
+#   that does not exist, and an empty string where a campaign schedule takes an
+#   optional date-time (the coverage phase sends `""` for `format: date-time`);
+#   notification mappings whose field paths (`send_to.path`, a condition's or
+#   reminder's `field`) must start at a root of their event type (`invoice.…`
+#   for invoices).
 # Any new failure, on any operation, fails the run. Refresh the baseline with
 # `bash .ci/schemathesis.sh --baseline-update` and read the diff.
 #

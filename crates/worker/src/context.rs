@@ -28,6 +28,9 @@ pub struct WorkerContext {
     pub webhook_retention: chrono::Duration,
     /// The time schedules are read against (the system's, or a test's).
     pub clock: Clock,
+    /// `WACRM_DELIVERY_SLOTS`: sends in flight at once; `None`: sized from the
+    /// numbers' rates (`jobs::delivery_runner`).
+    pub delivery_slots: Option<usize>,
 }
 
 /// Processed webhook bodies are kept this long unless configured otherwise.
@@ -52,6 +55,7 @@ impl WorkerContext {
             pacer: Pacer::default(),
             webhook_retention: DEFAULT_WEBHOOK_RETENTION,
             clock: Clock::system(),
+            delivery_slots: None,
         })
     }
 }
