@@ -564,6 +564,32 @@ async fn a_reminder_fires_at_its_time_and_a_payment_cancels_the_one_still_pendin
     assert_eq!(skipped.len(), 1);
     assert_eq!(skipped[0]["reason"], "reminder_passed");
     assert_eq!(templates_sent(&meta).len(), 2);
+
+    // Paid before the host CRM reported it added: no reminder is scheduled.
+    let due_later = (Utc::now() + Duration::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    let invoice = json!({"number": "INV-4", "total": 100, "currency": "KES", "due_date": due_later, "contact_id": contact_id});
+    let paid_first = report(
+        &inbox,
+        &key,
+        event("INV-4-paid", "invoice_paid", invoice.clone()),
+    )
+    .await;
+    assert_eq!(paid_first.status, StatusCode::ACCEPTED);
+    inbox.app.run_jobs().await;
+    let added_late = report(
+        &inbox,
+        &key,
+        event("INV-4-added", "after_invoice_added", invoice),
+    )
+    .await;
+    assert_eq!(added_late.status, StatusCode::ACCEPTED);
+    inbox.app.run_jobs().await;
+    let cancelled = log(&inbox, "outcome=cancelled").await;
+    assert_eq!(cancelled.len(), 2);
+    assert_eq!(cancelled[0]["event_key"], "INV-4-added");
+    assert_eq!(cancelled[0]["reason"], "superseded");
 }
 
 #[tokio::test]
