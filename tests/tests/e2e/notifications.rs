@@ -838,3 +838,39 @@ async fn a_lead_made_by_auto_lead_is_welcomed_in_its_conversation() {
     let (only, _) = inbox.only_conversation().await;
     assert_eq!(only["id"], conversation.as_str());
 }
+
+#[tokio::test]
+async fn a_provider_refusal_shows_in_the_log_with_the_providers_error() {
+    let (inbox, meta) = meta_outbox().await;
+    meta.script_json("POST", &messages_path(), 400, json!({"error": {"message": "Message undeliverable", "type": "OAuthException", "code": 131026,
+        "error_data": {"messaging_product": "whatsapp", "details": "Message Undeliverable."}, "fbtrace_id": "x"}}));
+    template(&inbox, "task_assigned", "UTILITY", 1).await;
+    mapped(
+        &inbox,
+        "after_add_task",
+        "task_assigned",
+        json!({"type": "phone_field", "path": "task.phone"}),
+        &["{{task.name}}"],
+        json!({}),
+    )
+    .await;
+    let key = integrator_key(&inbox).await;
+    let answer = report(
+        &inbox,
+        &key,
+        event(
+            "task-1",
+            "after_add_task",
+            json!({"name": "Call back", "phone": format!("+{CUSTOMER}")}),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED);
+    inbox.app.run_jobs().await;
+
+    let logged = log(&inbox, "").await;
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0]["outcome"], "sent", "handed to the outbox");
+    assert_eq!(logged[0]["message_status"], "failed");
+    assert_eq!(logged[0]["message_error"]["provider_code"], "131026");
+}
