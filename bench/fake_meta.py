@@ -48,11 +48,14 @@ async def handle(reader, writer):
                     length = int(value.strip())
             body = await reader.readexactly(length) if length else b""
             if method == "POST" and path.endswith("/messages"):
+                # Counted when the request arrives: that is what the rate limits.
+                per_second[int(time.time())] += 1
                 await asyncio.sleep(LATENCY)
                 sent += 1
-                per_second[int(time.time())] += 1
                 to = json.loads(body or b"{}").get("to", "")
-                recipients[to] += 1
+                # Per sending number (its path): campaigns from two numbers
+                # may reach the same customer once each.
+                recipients[(path, to)] += 1
                 answer = {"messaging_product": "whatsapp",
                           "contacts": [{"input": to, "wa_id": to}],
                           "messages": [{"id": f"wamid.BENCH{sent}"}]}

@@ -246,3 +246,43 @@ async fn append(
         .await?;
     Ok(())
 }
+
+/// [`standing`] of many phones in one query (phones never reported either
+/// way and not blocked are left out: their standing is the default).
+pub async fn standings(
+    conn: &mut AsyncPgConnection,
+    phones: &[String],
+) -> StoreResult<std::collections::HashMap<String, Standing>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        phone: String,
+        #[diesel(sql_type = Nullable<Text>)]
+        state: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        blocked: bool,
+    }
+    if phones.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT p.phone, mc.state, (b.phone IS NOT NULL) AS blocked \
+         FROM unnest($1::text[]) AS p(phone) \
+         LEFT JOIN marketing_consent mc ON mc.phone = p.phone \
+         LEFT JOIN blocklist b ON b.phone = p.phone \
+         WHERE mc.phone IS NOT NULL OR b.phone IS NOT NULL",
+    )
+    .bind::<diesel::sql_types::Array<Text>, _>(phones)
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let standing = Standing {
+                marketing: row.state.as_deref().and_then(MarketingState::parse),
+                blocked: row.blocked,
+            };
+            (row.phone, standing)
+        })
+        .collect())
+}

@@ -662,3 +662,37 @@ pub fn visible_ids(
         .select(conversations::id.nullable())
         .into_boxed()
 }
+
+/// [`record_outbound`] for many conversations in one statement: each
+/// `(conversation, message, preview)` becomes its conversation's last message.
+pub async fn record_outbound_many(
+    conn: &mut AsyncPgConnection,
+    sent: &[(Uuid, Uuid, String)],
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    if sent.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(sent.len());
+    let mut messages = Vec::with_capacity(sent.len());
+    let mut previews = Vec::with_capacity(sent.len());
+    for (id, message, preview) in sent {
+        ids.push(*id);
+        messages.push(*message);
+        previews.push(preview.clone());
+    }
+    diesel::sql_query(
+        "UPDATE conversations c SET last_message_id = s.message_id, last_message_at = $4, \
+           last_message_preview = s.preview, \
+           last_activity_at = GREATEST(c.last_activity_at, now()), updated_at = now() \
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS s(id, message_id, preview) \
+         WHERE c.id = s.id",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(messages)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(previews)
+    .bind::<diesel::sql_types::Timestamptz, _>(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

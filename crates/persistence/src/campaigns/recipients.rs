@@ -182,6 +182,28 @@ pub async fn mark_queued(
     Ok(())
 }
 
+/// [`mark_queued`] for many `(recipient, message)` in one statement.
+pub async fn mark_queued_many(
+    conn: &mut AsyncPgConnection,
+    queued: &[(i64, Uuid)],
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    if queued.is_empty() {
+        return Ok(());
+    }
+    let (ids, messages): (Vec<i64>, Vec<Uuid>) = queued.iter().copied().unzip();
+    diesel::sql_query(
+        "UPDATE campaign_recipients r SET status = 'queued', message_id = q.message_id, queued_at = $3 \
+         FROM unnest($1::bigint[], $2::uuid[]) AS q(id, message_id) WHERE r.id = q.id",
+    )
+    .bind::<diesel::sql_types::Array<BigInt>, _>(ids)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(messages)
+    .bind::<Timestamptz, _>(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// The recipient gets nothing: `status` is `skipped` or `failed`, with why.
 pub async fn mark_unsent(
     conn: &mut AsyncPgConnection,

@@ -35,6 +35,7 @@ use wacrm_domain::template_mapping::MappedParameters;
 use wacrm_persistence::campaigns::recipients::{self, Recipient};
 use wacrm_persistence::campaigns::runs::{self, CampaignRun};
 use wacrm_persistence::campaigns::{self as store, Campaign};
+use wacrm_persistence::conversations::CustomerKey;
 use wacrm_persistence::numbers::Number;
 use wacrm_persistence::{
     AsyncPgConnection, StoreError, connections, conversations, events, numbers, templates,
@@ -42,7 +43,7 @@ use wacrm_persistence::{
 
 use crate::campaigns::{self, LifecycleError};
 use crate::context::WorkerContext;
-use crate::outbox::{self, Draft, OutboxError, Refusal};
+use crate::outbox::{self, Draft, Refusal};
 use crate::{Job, JobError};
 
 /// How long one dispatcher job runs before handing over to the next.
@@ -221,19 +222,14 @@ impl DispatchCampaignRun {
             now,
         };
         let claimed = recipients::claim_due(conn, run.id, now, room.min(left).min(BATCH)).await?;
-        let (mut queued, mut handled) = (0, 0);
-        for recipient in claimed {
-            handled += 1;
-            if sending.send(ctx, conn, &recipient).await? {
-                queued += 1;
-            }
-        }
+        let handled = claimed.len();
+        let queued = sending.send(ctx, conn, claimed).await?;
         if handled > 0 {
             events::publish(
                 conn,
                 &json!({"type": "campaign.progress", "campaign_id": campaign.id, "run_id": run.id,
                         "status": "running", "handled": handled, "queued": queued,
-                        "pending": backlog.pending - handled}),
+                        "pending": backlog.pending - i64::try_from(handled).unwrap_or(0)}),
             )
             .await?;
         }
@@ -316,64 +312,92 @@ struct Sending<'a> {
 }
 
 impl Sending<'_> {
-    /// Queues the recipient's message, or records why not; true if queued.
+    /// Queues the recipients' messages in one batch, and records why for
+    /// those that get none (or not yet: quiet hours); how many were queued.
     async fn send(
         &self,
         ctx: &WorkerContext,
         conn: &mut AsyncPgConnection,
-        recipient: &Recipient,
-    ) -> Result<bool, StoreError> {
-        if let Some(quiet) = self.quiet_hours {
-            let zone = quiet.zone_of(recipient.time_zone.as_deref(), recipient.phone.as_deref());
-            let allowed = quiet.next_allowed(self.now, zone);
-            if allowed > self.now {
-                recipients::defer(conn, recipient.id, allowed).await?;
-                return Ok(false);
+        claimed: Vec<Recipient>,
+    ) -> Result<usize, StoreError> {
+        let mut ready = Vec::with_capacity(claimed.len());
+        for recipient in claimed {
+            if let Some(quiet) = self.quiet_hours {
+                let zone =
+                    quiet.zone_of(recipient.time_zone.as_deref(), recipient.phone.as_deref());
+                let allowed = quiet.next_allowed(self.now, zone);
+                if allowed > self.now {
+                    recipients::defer(conn, recipient.id, allowed).await?;
+                    continue;
+                }
             }
-        }
-        let Some(phone) = recipient.phone.as_deref() else {
-            recipients::mark_unsent(conn, recipient.id, "skipped", "invalid_phone", None).await?;
-            return Ok(false);
-        };
-        let content = match self.parameters.render(
-            &self.campaign.template_name,
-            &self.campaign.template_language,
-            &self.requirements,
-            &recipient.record,
-        ) {
-            Ok(content) => content,
-            Err(field) => {
-                let detail = format!("`{field}` is empty and has no fallback");
-                recipients::mark_unsent(
-                    conn,
-                    recipient.id,
-                    "skipped",
-                    "missing_variable",
-                    Some(&detail),
-                )
-                .await?;
-                return Ok(false);
-            }
-        };
-        let conversation = conversations::lock_or_create(conn, self.number.id, phone).await?;
-        let draft = Draft {
-            content,
-            context_message_id: None,
-            sent_by: format!("campaign:{}", self.campaign.id),
-        };
-        match outbox::queue(conn, &ctx.cipher, &conversation, draft, self.now).await {
-            Ok(message) => {
-                recipients::mark_queued(conn, recipient.id, message.id, self.now).await?;
-                Ok(true)
-            }
-            Err(OutboxError::Refused(refusal)) => {
-                let (status, reason, detail) = refused(&refusal);
-                recipients::mark_unsent(conn, recipient.id, status, reason, detail.as_deref())
+            let Some(phone) = recipient.phone.clone() else {
+                recipients::mark_unsent(conn, recipient.id, "skipped", "invalid_phone", None)
                     .await?;
-                Ok(false)
+                continue;
+            };
+            match self.parameters.render(
+                &self.campaign.template_name,
+                &self.campaign.template_language,
+                &self.requirements,
+                &recipient.record,
+            ) {
+                Ok(content) => ready.push((recipient.id, phone, content)),
+                Err(field) => {
+                    let detail = format!("`{field}` is empty and has no fallback");
+                    recipients::mark_unsent(
+                        conn,
+                        recipient.id,
+                        "skipped",
+                        "missing_variable",
+                        Some(&detail),
+                    )
+                    .await?;
+                }
             }
-            Err(OutboxError::Store(error)) => Err(error),
         }
+        if ready.is_empty() {
+            return Ok(0);
+        }
+        let keys: Vec<CustomerKey> = ready
+            .iter()
+            .map(|(_, phone, _)| CustomerKey::phone(self.number.id, phone))
+            .collect();
+        let mut locked = conversations::lock_or_create_many(conn, &keys).await?;
+        let mut ids = Vec::with_capacity(ready.len());
+        let mut items = Vec::with_capacity(ready.len());
+        for ((id, _, content), key) in ready.into_iter().zip(&keys) {
+            let conversation = locked
+                .of_key
+                .get(key)
+                .and_then(|conversation| locked.rows.get(conversation))
+                .cloned()
+                .ok_or(StoreError::NotFound)?;
+            ids.push(id);
+            items.push((
+                conversation,
+                Draft {
+                    content,
+                    context_message_id: None,
+                    sent_by: format!("campaign:{}", self.campaign.id),
+                },
+            ));
+        }
+        locked.rows.clear();
+        let outcomes =
+            outbox::queue_batch(conn, &ctx.cipher, self.number.id, items, self.now).await?;
+        let mut queued = Vec::with_capacity(outcomes.len());
+        for (id, outcome) in ids.into_iter().zip(outcomes) {
+            match outcome {
+                Ok(message) => queued.push((id, message.id)),
+                Err(refusal) => {
+                    let (status, reason, detail) = refused(&refusal);
+                    recipients::mark_unsent(conn, id, status, reason, detail.as_deref()).await?;
+                }
+            }
+        }
+        recipients::mark_queued_many(conn, &queued, self.now).await?;
+        Ok(queued.len())
     }
 }
 

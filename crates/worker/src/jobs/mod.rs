@@ -79,10 +79,11 @@ pub fn delivery_runner(context: WorkerContext, slots: usize) -> Runner<WorkerCon
         .poll_interval(Duration::from_secs(5))
 }
 
-/// How often the deliveries' slots follow the numbers' rates.
-const RESIZE_EVERY: Duration = Duration::from_secs(15);
+/// How often the deliveries' slots follow the numbers' rates (one SUM over
+/// the numbers).
+const RESIZE_EVERY: Duration = Duration::from_secs(2);
 
-/// Resizes the deliveries' `slots` to [`delivery_slots`] every 15 s until
+/// Resizes the deliveries' `slots` to [`delivery_slots`] every 2 s until
 /// `shutdown`: a number added or sped up gets its slots without a restart.
 pub async fn keep_delivery_slots_sized(
     context: WorkerContext,
