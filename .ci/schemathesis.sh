@@ -24,7 +24,10 @@
 #   audience filters whose `created_before` is not after `created_after`, and
 #   groups named in an audience that do not exist; campaigns naming a number
 #   that does not exist, and an empty string where a campaign schedule takes an
-#   optional date-time (the coverage phase sends `""` for `format: date-time`).
+#   optional date-time (the coverage phase sends `""` for `format: date-time`);
+#   notification mappings whose field paths (`send_to.path`, a condition's or
+#   reminder's `field`) must start at a root of their event type (`invoice.…`
+#   for invoices).
 # Any new failure, on any operation, fails the run. Refresh the baseline with
 # `bash .ci/schemathesis.sh --baseline-update` and read the diff.
 #

@@ -61,6 +61,7 @@ catalogue! {
     TICKETS_CREATE = "tickets:create",
     TICKETS_EDIT = "tickets:edit",
     TICKETS_DELETE = "tickets:delete",
+    CRM_EVENTS_CREATE = "crm_events:create",
 }
 
 impl Permission {

@@ -679,3 +679,69 @@ diesel::joinable!(campaign_recipients -> messages (message_id));
 diesel::allow_tables_to_appear_in_same_query!(campaigns, campaign_runs, campaign_recipients);
 diesel::allow_tables_to_appear_in_same_query!(campaigns, numbers);
 diesel::allow_tables_to_appear_in_same_query!(campaign_recipients, messages);
+
+diesel::table! {
+    crm_events (id) {
+        id -> Uuid,
+        source -> Text,
+        key -> Text,
+        #[sql_name = "type"]
+        kind -> Text,
+        occurred_at -> Timestamptz,
+        data -> Json,
+        subject -> Nullable<Text>,
+        received_at -> Timestamptz,
+        processed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    notification_mappings (id) {
+        id -> Uuid,
+        name -> Text,
+        event_type -> Text,
+        number_id -> Uuid,
+        template_name -> Text,
+        template_language -> Text,
+        send_to -> Jsonb,
+        parameters -> Jsonb,
+        condition -> Nullable<Jsonb>,
+        delay_minutes -> Int4,
+        reminder -> Nullable<Jsonb>,
+        active -> Bool,
+        problem_code -> Nullable<Text>,
+        problem_detail -> Nullable<Text>,
+        flagged_at -> Nullable<Timestamptz>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Uuid,
+        event_id -> Uuid,
+        mapping_id -> Nullable<Uuid>,
+        event_type -> Text,
+        subject -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        parameters -> Nullable<Jsonb>,
+        message_id -> Nullable<Uuid>,
+        outcome -> Text,
+        reason -> Nullable<Text>,
+        detail -> Nullable<Text>,
+        send_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(notification_mappings -> numbers (number_id));
+diesel::joinable!(notifications -> crm_events (event_id));
+diesel::joinable!(notifications -> notification_mappings (mapping_id));
+diesel::joinable!(notifications -> messages (message_id));
+diesel::allow_tables_to_appear_in_same_query!(crm_events, notification_mappings, notifications);
+diesel::allow_tables_to_appear_in_same_query!(notification_mappings, numbers);
+diesel::allow_tables_to_appear_in_same_query!(notifications, messages);
+diesel::allow_tables_to_appear_in_same_query!(crm_events, messages);

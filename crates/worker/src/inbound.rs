@@ -442,6 +442,15 @@ async fn identify_senders(
             },
         )
         .await?;
+        // `lead_created` commits with the lead, as for a lead created through the API.
+        crate::crm_events::emit(
+            conn,
+            wacrm_domain::crm_events::EventType::LeadCreated,
+            lead.id,
+            crate::crm_events::lead_data(&lead),
+            chrono::Utc::now(),
+        )
+        .await?;
         tracing::info!(lead_id = %lead.id, "auto-lead created for an unknown sender");
         identified.push((RelType::Lead, Some(lead.id)));
     }

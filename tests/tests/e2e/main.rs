@@ -23,6 +23,7 @@ mod errors;
 mod inbound;
 mod jobs;
 mod login_burst;
+mod notifications;
 mod outbound;
 mod permissions;
 mod quick_replies;

@@ -46,6 +46,7 @@ use crate::error::{FieldError, Problem};
         (name = "activity-log", description = "Every call made to a provider, secrets redacted"),
         (name = "bots", description = "Bots: triggers and responses of seed 001, and a dry run"),
         (name = "admin", description = "Failed webhook events and dead jobs (admin)"),
+        (name = "notifications", description = "Template notifications on CRM events: events in (POST /api/v1/events), mappings from an event type to a template (admin), and the log of what was sent or skipped"),
     )
 )]
 struct ApiDoc;

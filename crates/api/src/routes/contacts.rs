@@ -2,18 +2,21 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection as _;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use wacrm_domain::Permission;
+use wacrm_domain::crm_events::EventType;
 use wacrm_persistence::{AsyncPgConnection, contacts};
 
 use crate::auth::Principal;
-use crate::error::{ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::pagination::{PageParams, PageResponse};
 use crate::state::AppState;
 use crate::validation::{Checks, phone_filter};
 use crate::whatsapp_links::link_whatsapp_contacts;
+use wacrm_worker::crm_events;
 
 #[derive(Serialize, ToSchema)]
 pub struct ContactResponse {
@@ -136,19 +139,26 @@ pub async fn create_contact(
     let (phone, phone_normalized) =
         checks.phone("phone", body.phone.as_deref(), state.default_country);
     checks.finish()?;
+    let new = contacts::NewContact {
+        id: Uuid::now_v7(),
+        name,
+        phone,
+        phone_normalized,
+        email,
+        company,
+    };
+    let now = state.clock.now();
     let mut conn = state.conn().await?;
-    let contact = contacts::insert(
-        &mut conn,
-        contacts::NewContact {
-            id: Uuid::now_v7(),
-            name,
-            phone,
-            phone_normalized,
-            email,
-            company,
-        },
-    )
-    .await?;
+    // The `contact_created` event commits with the contact (see create_lead).
+    let contact = conn
+        .transaction::<_, ApiError, _>(async move |conn| {
+            let contact = contacts::insert(conn, new).await?;
+            let data = crm_events::contact_data(&contact);
+            crm_events::emit(conn, EventType::ContactCreated, contact.id, data, now).await?;
+            Ok(contact)
+        })
+        .await?;
+    state.jobs.jobs_queued();
     Ok(HttpResponse::Created().json(linked(&mut conn, contact).await?))
 }
 

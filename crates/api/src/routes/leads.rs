@@ -2,10 +2,12 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection as _;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use wacrm_domain::Permission;
+use wacrm_domain::crm_events::EventType;
 use wacrm_persistence::{AsyncPgConnection, leads};
 
 use crate::auth::{Principal, Visibility};
@@ -14,6 +16,7 @@ use crate::pagination::{PageParams, PageResponse};
 use crate::state::AppState;
 use crate::validation::{Checks, phone_filter};
 use crate::whatsapp_links::link_whatsapp_contacts;
+use wacrm_worker::crm_events;
 
 #[derive(Serialize, ToSchema)]
 pub struct LeadResponse {
@@ -148,21 +151,29 @@ pub async fn create_lead(
     let (phone, phone_normalized) =
         checks.phone("phone", body.phone.as_deref(), state.default_country);
     checks.finish()?;
+    let new = leads::NewLead {
+        id: Uuid::now_v7(),
+        name,
+        phone,
+        phone_normalized,
+        email,
+        status_id: body.status_id,
+        source_id: body.source_id,
+        assigned_staff_id: body.assigned_staff_id,
+    };
+    let now = state.clock.now();
     let mut conn = state.conn().await?;
-    let lead = leads::insert(
-        &mut conn,
-        leads::NewLead {
-            id: Uuid::now_v7(),
-            name,
-            phone,
-            phone_normalized,
-            email,
-            status_id: body.status_id,
-            source_id: body.source_id,
-            assigned_staff_id: body.assigned_staff_id,
-        },
-    )
-    .await?;
+    // The `lead_created` event commits with the lead; its notifications are a
+    // job's work and can neither fail nor delay this request.
+    let lead = conn
+        .transaction::<_, ApiError, _>(async move |conn| {
+            let lead = leads::insert(conn, new).await?;
+            let data = crm_events::lead_data(&lead);
+            crm_events::emit(conn, EventType::LeadCreated, lead.id, data, now).await?;
+            Ok(lead)
+        })
+        .await?;
+    state.jobs.jobs_queued();
     Ok(HttpResponse::Created().json(linked(&mut conn, lead).await?))
 }
 

@@ -16,6 +16,7 @@ pub mod consent;
 pub mod contact_imports;
 pub mod contacts;
 pub mod conversations;
+pub mod crm_events;
 pub mod health;
 pub mod inbox_actions;
 pub mod lead_sources;
@@ -23,6 +24,7 @@ pub mod lead_statuses;
 pub mod leads;
 pub mod manual_templates;
 pub mod messages;
+pub mod notifications;
 pub mod numbers;
 pub mod provider_errors;
 pub mod quick_replies;
@@ -196,6 +198,13 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(admin::retry_webhook_event)
                 .service(admin::list_jobs)
                 .service(admin::retry_job)
-                .service(provider_errors::list_provider_errors),
+                .service(provider_errors::list_provider_errors)
+                .service(crm_events::create_crm_event)
+                .service(notifications::mappings::list_notification_mappings)
+                .service(notifications::mappings::create_notification_mapping)
+                .service(notifications::mappings::get_notification_mapping)
+                .service(notifications::mappings::replace_notification_mapping)
+                .service(notifications::mappings::delete_notification_mapping)
+                .service(notifications::log::list_notifications),
         );
 }

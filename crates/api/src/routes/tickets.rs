@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use wacrm_domain::crm_events::EventType;
 use wacrm_domain::ticket::{TicketPriority, TicketStatus};
 use wacrm_domain::{Permission, RelType};
 use wacrm_persistence::{
@@ -17,6 +18,7 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::pagination::{PageParams, PageResponse};
 use crate::state::AppState;
 use crate::validation::Checks;
+use wacrm_worker::crm_events;
 
 const STATUSES: &str = "open, pending, resolved or closed";
 const PRIORITIES: &str = "low, normal, high or urgent";
@@ -227,7 +229,8 @@ pub async fn create_ticket(
                 _ => error,
             })?;
     }
-    let ticket = tickets::insert(
+    let ticket = insert_ticket(
+        &state,
         &mut conn,
         tickets::NewTicket {
             id: Uuid::now_v7(),
@@ -284,7 +287,8 @@ pub async fn create_conversation_ticket(
         ensure_assignable(&mut conn, assignee).await?;
     }
     let (lead_id, contact_id) = customer_records(&mut conn, &conversation).await?;
-    let ticket = tickets::insert(
+    let ticket = insert_ticket(
+        &state,
         &mut conn,
         tickets::NewTicket {
             id: Uuid::now_v7(),
@@ -457,4 +461,25 @@ async fn customer_records(
         Err(StoreError::NotFound) => Ok((None, None)),
         Err(other) => Err(other.into()),
     }
+}
+
+/// Stores the ticket and its `ticket_created` event in one transaction (the
+/// event's notifications are a job's work), then wakes the workers.
+async fn insert_ticket(
+    state: &AppState,
+    conn: &mut AsyncPgConnection,
+    new: tickets::NewTicket,
+) -> ApiResult<tickets::Ticket> {
+    use diesel_async::AsyncConnection as _;
+    let now = state.clock.now();
+    let ticket = conn
+        .transaction::<_, ApiError, _>(async move |conn| {
+            let ticket = tickets::insert(conn, new).await?;
+            let data = crm_events::ticket_data(&ticket);
+            crm_events::emit(conn, EventType::TicketCreated, ticket.id, data, now).await?;
+            Ok(ticket)
+        })
+        .await?;
+    state.jobs.jobs_queued();
+    Ok(ticket)
 }

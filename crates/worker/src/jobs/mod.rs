@@ -7,9 +7,11 @@ mod fetch_media;
 mod import_contacts;
 mod maintenance;
 mod mark_read;
+mod process_crm_event;
 mod process_webhooks;
 mod reply_to_consent;
 mod run_bots;
+mod send_notification;
 mod start_campaign_run;
 mod sync_templates;
 
@@ -23,9 +25,11 @@ pub use maintenance::{
     CompactConversationCounts, SweepIdempotencyKeys, SweepWebhookEvents, WakeSnoozed,
 };
 pub use mark_read::MarkRead;
+pub use process_crm_event::ProcessCrmEvent;
 pub use process_webhooks::ProcessWebhooks;
 pub use reply_to_consent::ReplyToConsent;
 pub use run_bots::{Inputs, RunBots, conversation_state, inputs};
+pub use send_notification::SendNotification;
 pub use start_campaign_run::StartCampaignRun;
 pub use sync_templates::{SyncAllTemplates, SyncTemplates};
 
@@ -106,6 +110,8 @@ pub fn runner(context: WorkerContext) -> Runner<WorkerContext> {
         // Database-only jobs hold their claim in their own transaction.
         .register_in_transaction::<ProcessWebhooks>()
         .register_in_transaction::<ReplyToConsent>()
+        .register_in_transaction::<ProcessCrmEvent>()
+        .register_in_transaction::<SendNotification>()
         .register::<FetchMedia>()
         .register::<DeliverMessage>()
         .register::<MarkRead>()

@@ -789,7 +789,13 @@ async fn webhooks_processed_in_one_batch_end_as_if_applied_one_by_one() {
     )
     .await;
 
-    assert_eq!(inbox.app.run_jobs().await, 1, "one job applied them all");
+    // One job applied them all; the two auto-leads' `lead_created` events
+    // (committed with them) are processed by a job each.
+    assert_eq!(
+        inbox.app.run_jobs().await,
+        3,
+        "one job applied them all, then one per lead_created"
+    );
 
     let conversations = inbox.conversations("").await;
     assert_eq!(conversations.len(), 2);
