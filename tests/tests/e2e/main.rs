@@ -30,5 +30,6 @@ mod segments;
 mod service;
 mod tickets;
 mod visibility;
+mod webhook_endpoints;
 mod whatsapp_contacts;
 mod whatsapp_groups;

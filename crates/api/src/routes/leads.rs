@@ -2,11 +2,13 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection as _;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use wacrm_domain::Permission;
-use wacrm_persistence::{AsyncPgConnection, leads};
+use wacrm_persistence::{AsyncPgConnection, events, leads};
 
 use crate::auth::{Principal, Visibility};
 use crate::error::{ApiError, ApiResult, Problem};
@@ -148,21 +150,29 @@ pub async fn create_lead(
     let (phone, phone_normalized) =
         checks.phone("phone", body.phone.as_deref(), state.default_country);
     checks.finish()?;
+    let new = leads::NewLead {
+        id: Uuid::now_v7(),
+        name,
+        phone,
+        phone_normalized,
+        email,
+        status_id: body.status_id,
+        source_id: body.source_id,
+        assigned_staff_id: body.assigned_staff_id,
+    };
     let mut conn = state.conn().await?;
-    let lead = leads::insert(
-        &mut conn,
-        leads::NewLead {
-            id: Uuid::now_v7(),
-            name,
-            phone,
-            phone_normalized,
-            email,
-            status_id: body.status_id,
-            source_id: body.source_id,
-            assigned_staff_id: body.assigned_staff_id,
-        },
-    )
-    .await?;
+    // The lead and its announcement (integrators' `lead.created`) commit together.
+    let lead = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let lead = leads::insert(conn, new).await?;
+            events::publish(
+                conn,
+                &json!({"type": "lead.created", "lead_id": lead.id, "source": "api"}),
+            )
+            .await?;
+            Ok(lead)
+        })
+        .await?;
     Ok(HttpResponse::Created().json(linked(&mut conn, lead).await?))
 }
 

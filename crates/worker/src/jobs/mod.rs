@@ -10,6 +10,7 @@ mod process_webhooks;
 mod reply_to_consent;
 mod run_bots;
 mod sync_templates;
+pub mod webhook_endpoints;
 
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ pub use process_webhooks::ProcessWebhooks;
 pub use reply_to_consent::ReplyToConsent;
 pub use run_bots::{Inputs, RunBots, conversation_state, inputs};
 pub use sync_templates::{SyncAllTemplates, SyncTemplates};
+pub use webhook_endpoints::DispatchWebhooks;
 
 use crate::Runner;
 use crate::context::WorkerContext;
@@ -41,11 +43,15 @@ pub fn runner(context: WorkerContext) -> Runner<WorkerContext> {
         .register::<SyncTemplates>()
         .register::<RunBots>()
         .register::<ImportContacts>()
+        .register::<DispatchWebhooks>()
         .every::<SyncAllTemplates>(Duration::from_secs(3600), || SyncAllTemplates)
         .every_in_transaction::<WakeSnoozed>(Duration::from_secs(30), || WakeSnoozed)
         .every::<SweepIdempotencyKeys>(Duration::from_secs(3600), || SweepIdempotencyKeys)
         .every::<SweepWebhookEvents>(Duration::from_secs(3600), || SweepWebhookEvents)
         .every::<CompactConversationCounts>(Duration::from_secs(30), || CompactConversationCounts)
+        .every::<DispatchWebhooks>(Duration::from_secs(30), || DispatchWebhooks {
+            periodic: true,
+        })
         .concurrency(16)
         .poll_interval(Duration::from_secs(5))
 }
