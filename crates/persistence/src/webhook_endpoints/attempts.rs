@@ -35,11 +35,15 @@ pub struct NewAttempt {
     pub response_body: Option<String>,
 }
 
-pub async fn record_attempt(conn: &mut AsyncPgConnection, new: NewAttempt) -> StoreResult<()> {
-    diesel::insert_into(webhook_attempts::table)
-        .values(new)
-        .execute(conn)
-        .await?;
+/// Records the attempts of a batch (in as few statements as the parameter
+/// limit allows).
+pub async fn record_attempts(conn: &mut AsyncPgConnection, new: &[NewAttempt]) -> StoreResult<()> {
+    for chunk in new.chunks(crate::bulk::rows_per_insert(6)) {
+        diesel::insert_into(webhook_attempts::table)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+    }
     Ok(())
 }
 

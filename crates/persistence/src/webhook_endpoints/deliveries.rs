@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Interval, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Int4, Interval, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 use wacrm_domain::webhook_endpoints::DeliveryStatus;
@@ -88,31 +88,47 @@ pub async fn claim_due(
     .await?)
 }
 
-/// Records how the attempt numbered `attempt` went; `false` when the delivery
-/// was claimed again (or replayed) meanwhile, and the outcome is not ours
-/// to record.
-pub async fn settle(
+/// Records how a batch of attempts went, in one statement: `(delivery id,
+/// attempt number, how it went)`. A delivery is settled only if nobody claimed
+/// it since (the same attempt number) and it is still pending; answers those
+/// settled (the others are the newer attempt's, or a replay's).
+pub async fn settle_many(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
-    attempt: i32,
-    settled: Settled,
-) -> StoreResult<bool> {
-    let changed = diesel::update(
-        webhook_deliveries::table
-            .find(id)
-            .filter(webhook_deliveries::attempts.eq(attempt))
-            .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str())),
+    settled: &[(Uuid, i32, Settled)],
+) -> StoreResult<Vec<Uuid>> {
+    if settled.is_empty() {
+        return Ok(Vec::new());
+    }
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: Uuid,
+    }
+    let ids: Vec<Uuid> = settled.iter().map(|(id, _, _)| *id).collect();
+    let attempts: Vec<i32> = settled.iter().map(|(_, attempt, _)| *attempt).collect();
+    let statuses: Vec<&str> = settled.iter().map(|(_, _, s)| s.status.as_str()).collect();
+    let next: Vec<Option<DateTime<Utc>>> =
+        settled.iter().map(|(_, _, s)| s.next_attempt_at).collect();
+    let codes: Vec<Option<i32>> = settled.iter().map(|(_, _, s)| s.status_code).collect();
+    let errors: Vec<Option<&str>> = settled.iter().map(|(_, _, s)| s.error.as_deref()).collect();
+    let rows: Vec<Id> = diesel::sql_query(
+        "UPDATE webhook_deliveries AS d \
+            SET status = u.status, next_attempt_at = u.next_attempt_at, \
+                last_status_code = u.status_code, last_error = u.error, updated_at = now() \
+           FROM unnest($1::uuid[], $2::int4[], $3::text[], $4::timestamptz[], $5::int4[], $6::text[]) \
+                AS u (id, attempt, status, next_attempt_at, status_code, error) \
+          WHERE d.id = u.id AND d.attempts = u.attempt AND d.status = 'pending' \
+      RETURNING d.id",
     )
-    .set((
-        webhook_deliveries::status.eq(settled.status.as_str()),
-        webhook_deliveries::next_attempt_at.eq(settled.next_attempt_at),
-        webhook_deliveries::last_status_code.eq(settled.status_code),
-        webhook_deliveries::last_error.eq(settled.error),
-        webhook_deliveries::updated_at.eq(Utc::now()),
-    ))
-    .execute(conn)
+    .bind::<Array<diesel::sql_types::Uuid>, _>(ids)
+    .bind::<Array<Int4>, _>(attempts)
+    .bind::<Array<Text>, _>(statuses)
+    .bind::<Array<Nullable<Timestamptz>>, _>(next)
+    .bind::<Array<Nullable<Int4>>, _>(codes)
+    .bind::<Array<Nullable<Text>>, _>(errors)
+    .load(conn)
     .await?;
-    Ok(changed > 0)
+    Ok(rows.into_iter().map(|row| row.id).collect())
 }
 
 /// Fails every pending delivery of an endpoint that was disabled; answers how many.

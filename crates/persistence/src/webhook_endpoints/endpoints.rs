@@ -154,37 +154,70 @@ pub async fn rotate_secret(
         .await?)
 }
 
-/// The secrets a delivery is signed with at `now`: the current one, and the
-/// previous one while its grace period lasts.
-pub async fn signing_secrets(
+/// Where and how a delivery goes: the endpoint's URL and egress permission,
+/// and the secrets it is signed with.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub id: Uuid,
+    pub url: String,
+    pub allow_private_targets: bool,
+    /// The current secret, and the previous one while its grace period lasts.
+    pub secrets: Vec<EndpointSecret>,
+}
+
+/// The targets of the endpoints `ids` (those that still exist) at `now`, in
+/// one query for a whole batch of deliveries.
+pub async fn targets(
     conn: &mut AsyncPgConnection,
     cipher: &Cipher,
-    id: Uuid,
+    ids: &[Uuid],
     now: DateTime<Utc>,
-) -> StoreResult<Vec<EndpointSecret>> {
-    let (current, previous, until): (Vec<u8>, Option<Vec<u8>>, Option<DateTime<Utc>>) =
-        webhook_endpoints::table
-            .find(id)
-            .select((
-                webhook_endpoints::secret,
-                webhook_endpoints::previous_secret,
-                webhook_endpoints::previous_secret_expires_at,
-            ))
-            .first(conn)
-            .await?;
-    let open = |sealed: &[u8]| -> StoreResult<EndpointSecret> {
-        let key = cipher
-            .open(id, sealed)
-            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        EndpointSecret::from_key(key).map_err(|error| StoreError::Corrupt(error.to_string()))
-    };
-    let mut secrets = vec![open(&current)?];
-    if let (Some(previous), Some(until)) = (previous, until) {
-        if until > now {
-            secrets.push(open(&previous)?);
-        }
-    }
-    Ok(secrets)
+) -> StoreResult<Vec<Target>> {
+    type Row = (
+        Uuid,
+        String,
+        bool,
+        Vec<u8>,
+        Option<Vec<u8>>,
+        Option<DateTime<Utc>>,
+    );
+    let rows: Vec<Row> = webhook_endpoints::table
+        .filter(webhook_endpoints::id.eq_any(ids))
+        .select((
+            webhook_endpoints::id,
+            webhook_endpoints::url,
+            webhook_endpoints::allow_private_targets,
+            webhook_endpoints::secret,
+            webhook_endpoints::previous_secret,
+            webhook_endpoints::previous_secret_expires_at,
+        ))
+        .load(conn)
+        .await?;
+    rows.into_iter()
+        .map(
+            |(id, url, allow_private_targets, current, previous, until)| {
+                let open = |sealed: &[u8]| -> StoreResult<EndpointSecret> {
+                    let key = cipher
+                        .open(id, sealed)
+                        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+                    EndpointSecret::from_key(key)
+                        .map_err(|error| StoreError::Corrupt(error.to_string()))
+                };
+                let mut secrets = vec![open(&current)?];
+                if let (Some(previous), Some(until)) = (previous, until) {
+                    if until > now {
+                        secrets.push(open(&previous)?);
+                    }
+                }
+                Ok(Target {
+                    id,
+                    url,
+                    allow_private_targets,
+                    secrets,
+                })
+            },
+        )
+        .collect()
 }
 
 /// Turns the endpoint off because of `reason`; `false` when it was off
@@ -222,12 +255,15 @@ pub async fn count_failure(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResul
         .await?)
 }
 
-/// A delivery succeeded: the run of failures is over. Writes nothing when
-/// there was none (the common case costs no row version).
-pub async fn reset_failures(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<()> {
+/// Deliveries to these endpoints succeeded: their runs of failures are over.
+/// Writes nothing where there was none (the common case costs no row version).
+pub async fn reset_failures(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> StoreResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
     diesel::update(
         webhook_endpoints::table
-            .find(id)
+            .filter(webhook_endpoints::id.eq_any(ids))
             .filter(webhook_endpoints::consecutive_failures.ne(0)),
     )
     .set(webhook_endpoints::consecutive_failures.eq(0))

@@ -7,15 +7,15 @@ mod deliveries;
 mod dispatch;
 mod endpoints;
 
-pub use attempts::{Attempt, NewAttempt, list_attempts, record_attempt};
+pub use attempts::{Attempt, NewAttempt, list_attempts, record_attempts};
 pub use deliveries::{
     Claimed, Delivery, DeliveryFilter, Settled, claim_due, endpoint_exists, fail_pending,
-    find_delivery, list_deliveries, next_due, replay, settle,
+    find_delivery, list_deliveries, next_due, replay, settle_many,
 };
 pub use dispatch::queue_dispatch;
 pub use endpoints::{
-    Endpoint, EndpointChanges, NewEndpoint, count_failure, delete, disable, find, insert, list,
-    reset_failures, rotate_secret, signing_secrets, update,
+    Endpoint, EndpointChanges, NewEndpoint, Target, count_failure, delete, disable, find, insert,
+    list, reset_failures, rotate_secret, targets, update,
 };
 
 /// The job that sends due deliveries (`wacrm_worker`'s `DispatchWebhooks`):

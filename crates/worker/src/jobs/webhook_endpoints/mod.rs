@@ -7,13 +7,14 @@
 //!
 //! The dispatcher is queued by the statement that writes deliveries (see
 //! `wacrm_persistence::events`), by itself for the next retry it leaves
-//! waiting, and every 30 s as a safety net; any number may run at once on
-//! any number of nodes (claims skip each other's rows).
+//! waiting, and every 30 s as a safety net. One runs at a time per process,
+//! on any number of nodes (claims skip each other's rows), so requests in
+//! flight are at most `WACRM_WEBHOOK_CONCURRENCY` per node.
 
 mod request;
 mod signature;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,8 +32,6 @@ use wacrm_providers::egress::{Egress, HttpClient};
 use self::request::{Answer, Target};
 use crate::context::WorkerContext;
 use crate::{Job, JobError};
-
-pub use self::signature::header as signature_header;
 
 /// Deliveries claimed at a time.
 const BATCH: i64 = 64;
@@ -53,6 +52,9 @@ pub struct WebhookDelivery {
     pub disable_after_failures: i32,
     /// `WACRM_WEBHOOK_CONCURRENCY`: requests in flight per dispatcher.
     pub in_flight: usize,
+    /// One dispatcher runs at a time in a process: the requests in flight stay
+    /// bounded, and a burst of events never takes every worker slot.
+    running: Arc<tokio::sync::Semaphore>,
 }
 
 pub const DEFAULT_DISABLE_AFTER_FAILURES: i32 = 10;
@@ -67,6 +69,7 @@ impl WebhookDelivery {
             })?,
             disable_after_failures: DEFAULT_DISABLE_AFTER_FAILURES,
             in_flight: DEFAULT_IN_FLIGHT,
+            running: Arc::new(tokio::sync::Semaphore::new(1)),
         })
     }
 }
@@ -89,6 +92,16 @@ impl Job for DispatchWebhooks {
     }
 
     async fn run(&self, ctx: &WorkerContext) -> Result<(), JobError> {
+        let Ok(_running) = ctx.webhook_delivery.running.try_acquire() else {
+            // Another dispatcher of this process is at work and claims what is
+            // due. It may have looked for the last time just before the
+            // deliveries that queued this job committed: look again shortly.
+            let mut conn = ctx.pool.get().await.map_err(retry)?;
+            store::queue_dispatch(&mut conn, ctx.clock.now() + chrono::Duration::seconds(1))
+                .await
+                .map_err(retry)?;
+            return Ok(());
+        };
         let started = Instant::now();
         loop {
             let claimed = {
@@ -117,42 +130,28 @@ impl Job for DispatchWebhooks {
     }
 }
 
-/// An endpoint as one batch sends to it.
-struct Resolved {
-    url: String,
-    allow_private_targets: bool,
-    secrets: Vec<wacrm_domain::webhook_endpoints::EndpointSecret>,
-}
-
 /// Sends one claimed batch and settles it.
 async fn dispatch(ctx: &WorkerContext, claimed: Vec<Claimed>) -> Result<(), JobError> {
-    let mut endpoints: HashMap<Uuid, Option<Arc<Resolved>>> = HashMap::new();
-    {
+    let mut ids: Vec<Uuid> = claimed
+        .iter()
+        .map(|delivery| delivery.endpoint_id)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    // An endpoint deleted since the claim is missing: its deliveries went with it.
+    let endpoints: HashMap<Uuid, Arc<store::Target>> = {
         let mut conn = ctx.pool.get().await.map_err(retry)?;
-        let now = ctx.clock.now();
-        for delivery in &claimed {
-            if endpoints.contains_key(&delivery.endpoint_id) {
-                continue;
-            }
-            let resolved = match store::find(&mut conn, delivery.endpoint_id).await {
-                Ok(endpoint) => Some(Arc::new(Resolved {
-                    secrets: store::signing_secrets(&mut conn, &ctx.cipher, endpoint.id, now)
-                        .await
-                        .map_err(retry)?,
-                    url: endpoint.url,
-                    allow_private_targets: endpoint.allow_private_targets,
-                })),
-                // Deleted since the claim: its deliveries went with it.
-                Err(StoreError::NotFound) => None,
-                Err(error) => return Err(retry(error)),
-            };
-            endpoints.insert(delivery.endpoint_id, resolved);
-        }
-    }
+        store::targets(&mut conn, &ctx.cipher, &ids, ctx.clock.now())
+            .await
+            .map_err(retry)?
+            .into_iter()
+            .map(|target| (target.id, Arc::new(target)))
+            .collect()
+    };
     let attempts: Vec<_> = claimed
         .into_iter()
         .filter_map(|delivery| {
-            let endpoint = endpoints.get(&delivery.endpoint_id)?.clone()?;
+            let endpoint = endpoints.get(&delivery.endpoint_id)?.clone();
             Some(attempt(ctx, delivery, endpoint))
         })
         .collect();
@@ -161,21 +160,16 @@ async fn dispatch(ctx: &WorkerContext, claimed: Vec<Claimed>) -> Result<(), JobE
         .collect()
         .await;
     let mut conn = ctx.pool.get().await.map_err(retry)?;
-    conn.transaction::<_, StoreError, _>(async |conn| {
-        for (delivery, answer) in answers {
-            settle(ctx, conn, delivery, answer).await?;
-        }
-        Ok(())
-    })
-    .await
-    .map_err(retry)
+    conn.transaction::<_, StoreError, _>(async |conn| settle(ctx, conn, answers).await)
+        .await
+        .map_err(retry)
 }
 
 /// Sends one delivery to its endpoint.
 async fn attempt(
     ctx: &WorkerContext,
     delivery: Claimed,
-    endpoint: Arc<Resolved>,
+    endpoint: Arc<store::Target>,
 ) -> (Claimed, Answer) {
     let target = Target {
         client: if endpoint.allow_private_targets {
@@ -191,70 +185,89 @@ async fn attempt(
     (delivery, answer)
 }
 
-/// Records the attempt and what it means for the delivery and its endpoint.
+/// Records a batch's attempts and what they mean for the deliveries and their
+/// endpoints: a handful of statements for the whole batch, plus a few for
+/// each delivery that failed for good.
 async fn settle(
     ctx: &WorkerContext,
     conn: &mut AsyncPgConnection,
-    delivery: Claimed,
-    answer: Answer,
+    answers: Vec<(Claimed, Answer)>,
 ) -> Result<(), StoreError> {
-    let outcome = judge(
-        answer.status,
-        delivery.attempts,
-        rand::random::<f64>(),
-        answer.retry_after,
-    );
-    let status_code = answer.status.map(i32::from);
-    store::record_attempt(
-        conn,
-        NewAttempt {
+    let now = ctx.clock.now();
+    let judged: Vec<(Claimed, Answer, AttemptOutcome)> = answers
+        .into_iter()
+        .map(|(delivery, answer)| {
+            let outcome = judge(
+                answer.status,
+                delivery.attempts,
+                rand::random::<f64>(),
+                answer.retry_after,
+            );
+            (delivery, answer, outcome)
+        })
+        .collect();
+    let attempts: Vec<NewAttempt> = judged
+        .iter()
+        .map(|(delivery, answer, _)| NewAttempt {
             delivery_id: delivery.id,
             attempted_at: answer.attempted_at,
-            status_code,
+            status_code: answer.status.map(i32::from),
             duration_ms: answer.duration_ms,
             error: answer.error.clone(),
-            response_body: answer.body,
-        },
-    )
-    .await?;
-    let settled = match outcome {
-        AttemptOutcome::Delivered => Settled {
-            status: DeliveryStatus::Succeeded,
-            next_attempt_at: None,
-            status_code,
-            error: None,
-        },
-        AttemptOutcome::RetryAfter(wait) => Settled {
-            status: DeliveryStatus::Pending,
-            next_attempt_at: Some(ctx.clock.now() + wait),
-            status_code,
-            error: answer.error,
-        },
-        AttemptOutcome::GiveUp | AttemptOutcome::Gone => Settled {
-            status: DeliveryStatus::Failed,
-            next_attempt_at: None,
-            status_code,
-            error: answer.error,
-        },
-    };
-    if !store::settle(conn, delivery.id, delivery.attempts, settled).await? {
-        // Claimed again or replayed meanwhile: the newer attempt decides.
-        return Ok(());
-    }
-    match outcome {
-        AttemptOutcome::Delivered => store::reset_failures(conn, delivery.endpoint_id).await,
-        AttemptOutcome::RetryAfter(_) => Ok(()),
-        AttemptOutcome::Gone => {
-            disable(ctx, conn, delivery.endpoint_id, DisabledReason::Gone).await
+            response_body: answer.body.clone(),
+        })
+        .collect();
+    store::record_attempts(conn, &attempts).await?;
+    let settled: Vec<(Uuid, i32, Settled)> = judged
+        .iter()
+        .map(|(delivery, answer, outcome)| {
+            let (status, next_attempt_at) = match outcome {
+                AttemptOutcome::Delivered => (DeliveryStatus::Succeeded, None),
+                AttemptOutcome::RetryAfter(wait) => (DeliveryStatus::Pending, Some(now + *wait)),
+                AttemptOutcome::GiveUp | AttemptOutcome::Gone => (DeliveryStatus::Failed, None),
+            };
+            let settled = Settled {
+                status,
+                next_attempt_at,
+                status_code: answer.status.map(i32::from),
+                error: answer.error.clone(),
+            };
+            (delivery.id, delivery.attempts, settled)
+        })
+        .collect();
+    // Deliveries claimed again or replayed meanwhile are the newer attempt's to settle.
+    let applied: HashSet<Uuid> = store::settle_many(conn, &settled)
+        .await?
+        .into_iter()
+        .collect();
+    let mut delivered_to: Vec<Uuid> = judged
+        .iter()
+        .filter(|(delivery, _, outcome)| {
+            *outcome == AttemptOutcome::Delivered && applied.contains(&delivery.id)
+        })
+        .map(|(delivery, _, _)| delivery.endpoint_id)
+        .collect();
+    delivered_to.sort();
+    delivered_to.dedup();
+    store::reset_failures(conn, &delivered_to).await?;
+    for (delivery, _, outcome) in &judged {
+        if !applied.contains(&delivery.id) {
+            continue;
         }
-        AttemptOutcome::GiveUp => {
-            let run = store::count_failure(conn, delivery.endpoint_id).await?;
-            if run >= ctx.webhook_delivery.disable_after_failures {
-                disable(ctx, conn, delivery.endpoint_id, DisabledReason::Failing).await?;
+        match outcome {
+            AttemptOutcome::Gone => {
+                disable(ctx, conn, delivery.endpoint_id, DisabledReason::Gone).await?;
             }
-            Ok(())
+            AttemptOutcome::GiveUp => {
+                let run = store::count_failure(conn, delivery.endpoint_id).await?;
+                if run >= ctx.webhook_delivery.disable_after_failures {
+                    disable(ctx, conn, delivery.endpoint_id, DisabledReason::Failing).await?;
+                }
+            }
+            AttemptOutcome::Delivered | AttemptOutcome::RetryAfter(_) => {}
         }
     }
+    Ok(())
 }
 
 /// Turns the endpoint off, fails what was waiting for it, and tells everyone
