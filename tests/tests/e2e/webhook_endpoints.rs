@@ -718,3 +718,29 @@ async fn events_other_modules_publish_by_catalogue_name_go_out_too() {
     );
     verify(&secret, &completed[0]).unwrap();
 }
+
+#[tokio::test]
+async fn finished_deliveries_are_forgotten_after_the_retention() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let receiver = FakeProvider::start().await;
+    receiver.script_json_each("POST", HOOK, 200, |_| json!({}));
+    let (endpoint_id, _) = endpoint(&app, &admin, &receiver, &["lead.created"]).await;
+    create_lead(&app, &admin, "Amina").await;
+    app.run_jobs().await;
+    assert_eq!(deliveries(&app, &admin, &endpoint_id, "").await.len(), 1);
+
+    let sweep = || async {
+        let mut db = app.db().await;
+        wacrm_worker::enqueue(&mut db, &wacrm_worker::jobs::SweepWebhookDeliveries)
+            .await
+            .unwrap();
+        app.run_jobs().await;
+    };
+    app.clock().advance(Duration::days(29));
+    sweep().await;
+    assert_eq!(deliveries(&app, &admin, &endpoint_id, "").await.len(), 1);
+    app.clock().advance(Duration::days(2));
+    sweep().await;
+    assert!(deliveries(&app, &admin, &endpoint_id, "").await.is_empty());
+}

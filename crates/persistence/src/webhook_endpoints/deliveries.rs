@@ -209,6 +209,29 @@ pub async fn replay(
         .await?)
 }
 
+/// Deletes up to `limit` finished deliveries (with their attempts) created
+/// before `before`; answers how many. Deliveries ids are UUIDv7, so "created
+/// before" is a range of the primary key: no index on a time column needed.
+pub async fn delete_finished_before(
+    conn: &mut AsyncPgConnection,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> StoreResult<usize> {
+    let millis = u128::try_from(before.timestamp_millis()).unwrap_or(0);
+    // The smallest UUIDv7 of that millisecond: every delivery created earlier sorts below it.
+    let boundary = Uuid::from_u128(millis << 80);
+    Ok(diesel::sql_query(
+        "DELETE FROM webhook_deliveries WHERE id IN ( \
+             SELECT id FROM webhook_deliveries \
+              WHERE id < $1 AND status <> 'pending' \
+              LIMIT $2)",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(boundary)
+    .bind::<BigInt, _>(limit)
+    .execute(conn)
+    .await?)
+}
+
 pub async fn find_delivery(
     conn: &mut AsyncPgConnection,
     endpoint_id: Uuid,

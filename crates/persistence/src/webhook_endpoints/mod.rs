@@ -9,8 +9,8 @@ mod endpoints;
 
 pub use attempts::{Attempt, NewAttempt, list_attempts, record_attempts};
 pub use deliveries::{
-    Claimed, Delivery, DeliveryFilter, Settled, claim_due, endpoint_exists, fail_pending,
-    find_delivery, list_deliveries, next_due, replay, settle_many,
+    Claimed, Delivery, DeliveryFilter, Settled, claim_due, delete_finished_before, endpoint_exists,
+    fail_pending, find_delivery, list_deliveries, next_due, replay, settle_many,
 };
 pub use dispatch::queue_dispatch;
 pub use endpoints::{

@@ -25,7 +25,7 @@ pub use process_webhooks::ProcessWebhooks;
 pub use reply_to_consent::ReplyToConsent;
 pub use run_bots::{Inputs, RunBots, conversation_state, inputs};
 pub use sync_templates::{SyncAllTemplates, SyncTemplates};
-pub use webhook_endpoints::DispatchWebhooks;
+pub use webhook_endpoints::{DispatchWebhooks, SweepWebhookDeliveries};
 
 use crate::Runner;
 use crate::context::WorkerContext;
@@ -52,6 +52,7 @@ pub fn runner(context: WorkerContext) -> Runner<WorkerContext> {
         .every::<DispatchWebhooks>(Duration::from_secs(30), || DispatchWebhooks {
             periodic: true,
         })
+        .every::<SweepWebhookDeliveries>(Duration::from_secs(3600), || SweepWebhookDeliveries)
         .concurrency(16)
         .poll_interval(Duration::from_secs(5))
 }

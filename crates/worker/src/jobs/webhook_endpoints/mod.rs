@@ -13,6 +13,7 @@
 
 mod request;
 mod signature;
+mod sweep;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -32,6 +33,8 @@ use wacrm_providers::egress::{Egress, HttpClient};
 use self::request::{Answer, Target};
 use crate::context::WorkerContext;
 use crate::{Job, JobError};
+
+pub use self::sweep::SweepWebhookDeliveries;
 
 /// Deliveries claimed at a time.
 const BATCH: i64 = 64;
