@@ -38,8 +38,10 @@ pub use self::sweep::SweepWebhookDeliveries;
 
 /// Deliveries claimed at a time.
 const BATCH: i64 = 64;
-/// How long a claim holds a delivery: well past the 15 s request timeout.
-const LEASE: chrono::Duration = chrono::Duration::seconds(60);
+/// How long a claim holds a batch beyond its requests' own time (each wave of
+/// `in_flight` requests may take the 15 s timeout): then another dispatcher
+/// may take it over.
+const LEASE_MARGIN_SECS: i64 = 30;
 /// A dispatcher hands over to a fresh job after this long, so one busy
 /// endpoint set never holds a worker slot for good.
 const BUDGET: Duration = Duration::from_secs(50);
@@ -106,10 +108,18 @@ impl Job for DispatchWebhooks {
             return Ok(());
         };
         let started = Instant::now();
+        let in_flight = ctx.webhook_delivery.in_flight.max(1);
+        let waves = i64::try_from(usize::try_from(BATCH).unwrap_or(1).div_ceil(in_flight))
+            .unwrap_or(i64::MAX);
+        let lease = chrono::Duration::seconds(
+            waves
+                .saturating_mul(request::TIMEOUT_SECS)
+                .saturating_add(LEASE_MARGIN_SECS),
+        );
         loop {
             let claimed = {
                 let mut conn = ctx.pool.get().await.map_err(retry)?;
-                store::claim_due(&mut conn, ctx.clock.now(), LEASE, BATCH)
+                store::claim_due(&mut conn, ctx.clock.now(), lease, BATCH)
                     .await
                     .map_err(retry)?
             };

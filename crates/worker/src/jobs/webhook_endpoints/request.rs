@@ -15,7 +15,8 @@ use wacrm_providers::egress::{HttpClient, was_refused};
 use super::signature;
 
 /// A receiver has this long to answer (Standard Webhooks suggests 15 s).
-const TIMEOUT: Duration = Duration::from_secs(15);
+pub const TIMEOUT_SECS: i64 = 15;
+const TIMEOUT: Duration = Duration::from_secs(TIMEOUT_SECS as u64);
 /// The part of an answer kept for the admin looking into a failure.
 const MAX_RESPONSE_BYTES: usize = 1024;
 
