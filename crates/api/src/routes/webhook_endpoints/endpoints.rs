@@ -90,7 +90,7 @@ pub struct CreateWebhookEndpointRequest {
     /// `allow_private_targets`); up to 2048 characters.
     #[schema(pattern = "^https?://", max_length = 2048)]
     pub url: String,
-    /// Up to 500 characters.
+    /// Up to 500 characters (default empty).
     #[schema(max_length = 500)]
     pub description: Option<String>,
     /// The events to deliver: at least one, from the catalogue.
@@ -161,7 +161,7 @@ pub async fn create_webhook_endpoint(
     let description = body
         .description
         .as_deref()
-        .map(|text| checks.text("description", text, MAX_DESCRIPTION))
+        .map(|text| description(&mut checks, text))
         .unwrap_or_default();
     let event_types = event_types(&mut checks, &body.event_types);
     let url = parsed_url(&mut checks, &url);
@@ -236,7 +236,7 @@ pub async fn update_webhook_endpoint(
     let description = body
         .description
         .as_deref()
-        .map(|text| checks.text("description", text, MAX_DESCRIPTION));
+        .map(|text| description(&mut checks, text));
     let event_types = body
         .event_types
         .as_deref()
@@ -330,6 +330,18 @@ pub async fn rotate_webhook_endpoint_secret(
 /// A fresh secret of 32 random bytes (within the 24 to 64 the specification asks for).
 fn new_secret() -> ApiResult<EndpointSecret> {
     EndpointSecret::from_key(rand::random::<[u8; 32]>().to_vec()).map_err(ApiError::internal)
+}
+
+/// A note for the admins, up to 500 characters; may be empty.
+fn description(checks: &mut Checks, text: &str) -> String {
+    let text = text.trim();
+    if text.chars().count() > MAX_DESCRIPTION {
+        checks.fail(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION} characters"),
+        );
+    }
+    text.to_owned()
 }
 
 /// The catalogue names given, each once, in catalogue order.
