@@ -68,6 +68,7 @@ impl Application {
         worker_context.webhook_retention = config.webhook_retention();
         config.configure_webhook_delivery(&mut worker_context);
         worker_context.clock = clock.clone();
+        worker_context.delivery_slots = config.delivery_slots;
         let realtime_stop = CancellationToken::new();
         let (realtime, realtime_running) =
             Realtime::start(database.url.clone(), realtime_stop.clone());
@@ -141,8 +142,17 @@ impl Application {
 /// Runs every background job on this process until `shutdown` is cancelled.
 pub fn start_workers(context: WorkerContext) -> (CancellationToken, tokio::task::JoinHandle<()>) {
     let shutdown = CancellationToken::new();
-    let runner = wacrm_worker::jobs::runner(context);
-    let running = tokio::spawn(runner.run(shutdown.clone()));
+    let stop = shutdown.clone();
+    // Deliveries have a runner of their own, sized for the numbers' rates.
+    let running = tokio::spawn(async move {
+        use wacrm_worker::jobs;
+        let slots = jobs::delivery_slots(&context).await;
+        let deliveries = jobs::delivery_runner(context.clone(), slots);
+        let resizing =
+            jobs::keep_delivery_slots_sized(context.clone(), deliveries.slots(), stop.clone());
+        let rest = jobs::runner(context).except::<jobs::DeliverMessage>();
+        tokio::join!(rest.run(stop.clone()), deliveries.run(stop), resizing);
+    });
     (shutdown, running)
 }
 

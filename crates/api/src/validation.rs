@@ -176,6 +176,17 @@ where
         .ok_or_else(|| D::Error::custom(format!("expected a whole number in range, got {number}")))
 }
 
+/// [`whole_number`] for a field where `null` means something (clear it):
+/// absent is `None`, `null` is `Some(None)`, a number is `Some(Some(n))`.
+/// Use with `#[serde(default)]`.
+pub fn whole_number_or_null<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    whole_number(deserializer).map(Some)
+}
+
 #[cfg(test)]
 mod whole_number_tests {
     use serde::Deserialize;

@@ -8,6 +8,7 @@
 pub mod audiences;
 pub mod backoff;
 pub mod bots;
+pub mod campaigns;
 pub mod clock;
 pub mod connection;
 pub mod consent;

@@ -106,6 +106,22 @@ pub fn requirements(components: &Value) -> TemplateRequirements {
     requirements
 }
 
+/// The body as the customer reads it: the template's BODY text with each
+/// placeholder (`{{1}}`, or `{{name}}` of a named-parameter template) replaced
+/// by its value; `None` when the template has no body text.
+pub fn body_text(components: &Value, params: &[String], names: &[String]) -> Option<String> {
+    let body = components
+        .as_array()?
+        .iter()
+        .find(|component| upper(component.get("type")) == "BODY")?;
+    let mut text = body.get("text").and_then(Value::as_str)?.to_owned();
+    for (i, value) in params.iter().enumerate() {
+        let key = names.get(i).cloned().unwrap_or_else(|| (i + 1).to_string());
+        text = text.replace(&format!("{{{{{key}}}}}"), value);
+    }
+    Some(text)
+}
+
 /// `Ok` when the message gives each placeholder exactly one value; else one sentence
 /// per problem, joined by "; ", e.g. "the body needs 2 parameters, 1 given".
 pub fn check(
@@ -603,5 +619,21 @@ mod tests {
                 prop_assert!(check(&needed, header_value.as_ref(), &strings(body), &button_values[1..]).is_err());
             }
         }
+    }
+
+    #[test]
+    fn the_body_reads_with_its_values() {
+        let components =
+            json!([{"type": "BODY", "text": "Hi {{1}}, use {{2}} before {{1}} leaves"}]);
+        assert_eq!(
+            body_text(&components, &["Asha".into(), "A1".into()], &[]).as_deref(),
+            Some("Hi Asha, use A1 before Asha leaves")
+        );
+        let named = json!([{"type": "BODY", "text": "Hi {{first_name}}"}]);
+        assert_eq!(
+            body_text(&named, &["Asha".into()], &["first_name".into()]).as_deref(),
+            Some("Hi Asha")
+        );
+        assert_eq!(body_text(&json!([]), &[], &[]), None);
     }
 }

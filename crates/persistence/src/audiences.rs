@@ -40,6 +40,7 @@ pub enum Bind {
     Time(DateTime<Utc>),
     Int(i32),
     BigInt(i64),
+    Bool(bool),
 }
 
 /// Statement text and the values of its `$n` parameters, in order.
@@ -78,6 +79,7 @@ impl Sql {
                 Bind::Time(v) => query.bind::<Timestamptz, _>(v),
                 Bind::Int(v) => query.bind::<Integer, _>(v),
                 Bind::BigInt(v) => query.bind::<BigInt, _>(v),
+                Bind::Bool(v) => query.bind::<diesel::sql_types::Bool, _>(v),
             };
         }
         query
@@ -273,6 +275,38 @@ pub fn push_recipients(sql: &mut Sql, audience: &Resolved) {
          FROM classified k LEFT JOIN whatsapp_contacts w ON w.phone_normalized = k.phone \
          WHERE k.excluded IS NULL",
     );
+}
+
+/// [`push_recipients`] plus the records left out for a reason a campaign
+/// reports per recipient (`excluded`: `no_phone`, `invalid_phone`,
+/// `blocked`; NULL for a recipient): every column of `push_recipients`, then
+/// `excluded`. Duplicates stay out: their phone has its recipient.
+pub fn push_recipients_and_exclusions(sql: &mut Sql, audience: &Resolved) {
+    push_classified(sql, audience);
+    sql.push(
+        "SELECT k.rel_type, k.rel_id, coalesce(k.name, w.name) AS name, k.phone, \
+           w.time_zone, w.language, coalesce(w.custom_fields, '{}'::jsonb) AS custom_fields, k.consent, \
+           k.excluded \
+         FROM classified k LEFT JOIN whatsapp_contacts w ON w.phone_normalized = k.phone \
+         WHERE k.excluded IS DISTINCT FROM 'duplicate'",
+    );
+}
+
+/// How many records of the audience share a phone with another record.
+pub async fn count_duplicates(
+    conn: &mut AsyncPgConnection,
+    audience: &Resolved,
+) -> StoreResult<i64> {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut sql = Sql::default();
+    push_classified(&mut sql, audience);
+    sql.push("SELECT count(*) AS n FROM classified WHERE excluded = 'duplicate'");
+    let count: Count = sql.into_query().get_result(conn).await?;
+    Ok(count.n)
 }
 
 /// What sending to an audience now would reach.

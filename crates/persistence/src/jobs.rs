@@ -156,6 +156,10 @@ pub struct ClaimRules {
     /// Transactional jobs the claimer is already running: their rows are not
     /// locked until their transaction begins, and must not be handed out twice.
     pub running_here: Vec<i64>,
+    /// Only jobs of these kinds (`None`: of any kind), and none of
+    /// `except`: a runner of its own for deliveries, say, and one for the rest.
+    pub only: Option<Vec<String>>,
+    pub except: Vec<String>,
     /// The application's clock at the claim: queued jobs whose `run_at` has
     /// come by then are due (a test's clock may run ahead of the database's;
     /// leases keep the database's time).
@@ -232,6 +236,7 @@ pub async fn claim(
              SELECT id, kind, false AS exhausted, false AS expired
              FROM jobs
              WHERE status = 'queued' AND run_at <= $6 AND NOT id = ANY($5)
+               AND ($7::text[] IS NULL OR kind = ANY($7)) AND NOT kind = ANY($8)
                AND (ordering_key IS NULL OR NOT EXISTS (
                    SELECT 1 FROM jobs AS earlier
                    WHERE earlier.ordering_key = jobs.ordering_key
@@ -247,6 +252,7 @@ pub async fn claim(
              SELECT id, kind, attempts >= max_attempts AS exhausted, true AS expired
              FROM jobs
              WHERE status = 'running' AND locked_until < now()
+               AND ($7::text[] IS NULL OR kind = ANY($7)) AND NOT kind = ANY($8)
              ORDER BY locked_until
              LIMIT $1
              FOR UPDATE SKIP LOCKED
@@ -280,6 +286,8 @@ pub async fn claim(
     .bind::<Interval, _>(rules.order_wait)
     .bind::<Array<BigInt>, _>(&rules.running_here)
     .bind::<diesel::sql_types::Timestamptz, _>(rules.now)
+    .bind::<diesel::sql_types::Nullable<Array<Text>>, _>(&rules.only)
+    .bind::<Array<Text>, _>(&rules.except)
     .load(conn)
     .await?;
     claimed.retain(|job| {

@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod audiences;
 pub mod bots;
 mod bulk;
+pub mod campaigns;
 pub mod connections;
 pub mod consent;
 pub mod contact_imports;

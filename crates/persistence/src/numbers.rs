@@ -21,6 +21,9 @@ pub struct Number {
     pub messages_per_second: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Distinct customers it may message first per moving 24 hours (its
+    /// messaging-limit tier); `None`: unlimited.
+    pub daily_recipient_limit: Option<i32>,
 }
 
 #[derive(Debug, Insertable)]
@@ -33,6 +36,7 @@ pub struct NewNumber {
     pub provider_number_id: Option<String>,
     pub is_default: bool,
     pub messages_per_second: i32,
+    pub daily_recipient_limit: Option<i32>,
 }
 
 #[derive(Debug, Default, AsChangeset)]
@@ -43,6 +47,7 @@ pub struct NumberChanges {
     pub provider_number_id: Option<Option<String>>,
     pub is_default: Option<bool>,
     pub messages_per_second: Option<i32>,
+    pub daily_recipient_limit: Option<Option<i32>>,
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -182,4 +187,14 @@ pub async fn sending_default(conn: &mut AsyncPgConnection) -> StoreResult<Option
         .first(conn)
         .await
         .optional()?)
+}
+
+/// The messages per second of every number together: what the deliveries'
+/// concurrency is sized from.
+pub async fn total_rate(conn: &mut AsyncPgConnection) -> StoreResult<i64> {
+    let total: Option<i64> = numbers::table
+        .select(diesel::dsl::sum(numbers::messages_per_second))
+        .first(conn)
+        .await?;
+    Ok(total.unwrap_or(0))
 }

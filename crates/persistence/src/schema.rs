@@ -133,6 +133,7 @@ diesel::table! {
         messages_per_second -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        daily_recipient_limit -> Nullable<Int4>,
     }
 }
 
@@ -609,6 +610,75 @@ diesel::allow_tables_to_appear_in_same_query!(
     contact_import_errors,
     contact_import_phones
 );
+
+diesel::table! {
+    campaigns (id) {
+        id -> Uuid,
+        name -> Text,
+        status -> Text,
+        pause_reason -> Nullable<Text>,
+        pause_detail -> Nullable<Text>,
+        audience -> Jsonb,
+        number_id -> Uuid,
+        template_name -> Text,
+        template_language -> Text,
+        parameters -> Jsonb,
+        schedule -> Jsonb,
+        quiet_hours -> Nullable<Jsonb>,
+        next_run_at -> Nullable<Timestamptz>,
+        runs_created -> Int4,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    campaign_runs (id) {
+        id -> Uuid,
+        campaign_id -> Uuid,
+        occurrence -> Int4,
+        scheduled_at -> Timestamptz,
+        status -> Text,
+        pause_reason -> Nullable<Text>,
+        pause_detail -> Nullable<Text>,
+        duplicates -> Int4,
+        started_at -> Nullable<Timestamptz>,
+        completed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        dispatch_generation -> Int4,
+    }
+}
+
+diesel::table! {
+    campaign_recipients (id) {
+        id -> Int8,
+        run_id -> Uuid,
+        number_id -> Uuid,
+        phone -> Nullable<Text>,
+        rel_type -> Text,
+        rel_id -> Nullable<Uuid>,
+        name -> Nullable<Text>,
+        time_zone -> Nullable<Text>,
+        record -> Jsonb,
+        status -> Text,
+        reason -> Nullable<Text>,
+        detail -> Nullable<Text>,
+        due_at -> Timestamptz,
+        message_id -> Nullable<Uuid>,
+        queued_at -> Nullable<Timestamptz>,
+        retries -> Int4,
+    }
+}
+
+diesel::joinable!(campaigns -> numbers (number_id));
+diesel::joinable!(campaign_runs -> campaigns (campaign_id));
+diesel::joinable!(campaign_recipients -> campaign_runs (run_id));
+diesel::joinable!(campaign_recipients -> messages (message_id));
+diesel::allow_tables_to_appear_in_same_query!(campaigns, campaign_runs, campaign_recipients);
+diesel::allow_tables_to_appear_in_same_query!(campaigns, numbers);
+diesel::allow_tables_to_appear_in_same_query!(campaign_recipients, messages);
 
 diesel::table! {
     webhook_endpoints (id) {

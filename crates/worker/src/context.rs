@@ -32,6 +32,9 @@ pub struct WorkerContext {
     /// Integrators' webhooks: the client for endpoints allowed private
     /// targets, the failure run that disables an endpoint, requests in flight.
     pub webhook_delivery: WebhookDelivery,
+    /// `WACRM_DELIVERY_SLOTS`: sends in flight at once; `None`: sized from the
+    /// numbers' rates (`jobs::delivery_runner`).
+    pub delivery_slots: Option<usize>,
 }
 
 /// Processed webhook bodies are kept this long unless configured otherwise.
@@ -57,6 +60,7 @@ impl WorkerContext {
             webhook_retention: DEFAULT_WEBHOOK_RETENTION,
             clock: Clock::system(),
             webhook_delivery: WebhookDelivery::new()?,
+            delivery_slots: None,
         })
     }
 }

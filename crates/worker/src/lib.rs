@@ -10,6 +10,7 @@
 //! the job dead for inspection. Storage lives in [`wacrm_persistence::jobs`].
 
 pub mod ai_settings;
+pub mod campaigns;
 pub mod consent;
 mod contain;
 mod context;
@@ -33,6 +34,6 @@ pub mod statuses;
 pub use context::WorkerContext;
 pub use error::WorkerError;
 pub use job::{Job, JobError, TransactionalJob, enqueue, new_job};
-pub use runner::Runner;
+pub use runner::{Runner, Slots};
 pub use signal::JobSignal;
 pub use tokio_util::sync::CancellationToken;

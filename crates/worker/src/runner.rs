@@ -74,6 +74,42 @@ pub struct Runner<Ctx> {
     shared: Shared<Ctx>,
     periodic: Vec<Periodic>,
     concurrency: usize,
+    slots: Slots,
+}
+
+/// A runner's slots (how many jobs it runs at once), resizable while it
+/// runs: the deliveries' runner follows the numbers' rates.
+#[derive(Clone)]
+pub struct Slots {
+    semaphore: Arc<Semaphore>,
+    size: Arc<Mutex<usize>>,
+}
+
+impl Slots {
+    fn new(size: usize) -> Self {
+        Self {
+            semaphore: Arc::new(Semaphore::new(size)),
+            size: Arc::new(Mutex::new(size)),
+        }
+    }
+
+    /// How many slots there are now.
+    pub fn size(&self) -> usize {
+        *self.size.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Grows at once, or shrinks by the slots free now (the rest as far as
+    /// the next resize finds them free); at least 1.
+    pub fn resize(&self, wanted: usize) {
+        let wanted = wanted.max(1);
+        let mut size = self.size.lock().unwrap_or_else(PoisonError::into_inner);
+        if wanted > *size {
+            self.semaphore.add_permits(wanted - *size);
+            *size = wanted;
+        } else if wanted < *size {
+            *size -= self.semaphore.forget_permits(*size - wanted);
+        }
+    }
 }
 
 /// What the dispatcher and the job tasks share.
@@ -89,6 +125,10 @@ struct Shared<Ctx> {
     /// When queued jobs fall due and when retries are set for (a test's clock
     /// runs ahead of the system's; leases and timeouts keep real time).
     clock: Clock,
+    /// Claims only the registered kinds (else any kind, an unknown one to bury).
+    only_registered: bool,
+    /// Kinds another runner of this process takes.
+    except: Vec<String>,
 }
 
 impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
@@ -106,9 +146,12 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
                 order_wait: DEFAULT_ORDER_WAIT,
                 poll_interval: Duration::from_secs(5),
                 clock: Clock::system(),
+                only_registered: false,
+                except: Vec::new(),
             },
             periodic: Vec::new(),
             concurrency: 4,
+            slots: Slots::new(4),
         }
     }
 
@@ -180,7 +223,13 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
     /// How many jobs run at once (at least 1).
     pub fn concurrency(mut self, slots: usize) -> Self {
         self.concurrency = slots.max(1);
+        self.slots = Slots::new(self.concurrency);
         self
+    }
+
+    /// The runner's slots, to resize while it runs.
+    pub fn slots(&self) -> Slots {
+        self.slots.clone()
     }
 
     /// How often an idle runner looks for due jobs without being notified.
@@ -226,6 +275,20 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
         self
     }
 
+    /// Leaves jobs of kind `J::KIND` to another runner (one sized for them).
+    pub fn except<J: Job>(mut self) -> Self {
+        self.shared.handlers.remove(J::KIND);
+        self.shared.except.push(J::KIND.to_owned());
+        self
+    }
+
+    /// Claims only the kinds registered with it, leaving every other kind to
+    /// the runner that takes all the rest.
+    pub fn only_registered(mut self) -> Self {
+        self.shared.only_registered = true;
+        self
+    }
+
     /// Runs jobs until `shutdown` is cancelled, then lets the jobs already
     /// claimed finish (each within its timeout) and returns.
     pub async fn run(self, shutdown: CancellationToken) {
@@ -233,6 +296,7 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
             shared,
             periodic,
             concurrency,
+            slots,
         } = self;
         let shared = Arc::new(shared);
         let wake = Arc::new(Wake::default());
@@ -255,7 +319,7 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
             kinds = ?shared.handlers.keys().collect::<Vec<_>>(),
             "job runner started"
         );
-        dispatch(shared, wake, concurrency, &shutdown).await;
+        dispatch(shared, wake, slots.semaphore, &shutdown).await;
         while helpers.join_next().await.is_some() {}
         tracing::info!("job runner stopped");
     }
@@ -294,6 +358,13 @@ impl<Ctx: Clone + Send + Sync + 'static> Shared<Ctx> {
                 .collect(),
             order_wait: to_chrono(self.order_wait),
             now: self.clock.now(),
+            only: self.only_registered.then(|| {
+                self.handlers
+                    .keys()
+                    .map(|kind| (*kind).to_owned())
+                    .collect()
+            }),
+            except: self.except.clone(),
         };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut conn = self.pool.get().await?;
@@ -618,10 +689,9 @@ fn to_chrono(duration: Duration) -> chrono::Duration {
 async fn dispatch<Ctx: Clone + Send + Sync + 'static>(
     shared: Arc<Shared<Ctx>>,
     wake: Arc<Wake>,
-    concurrency: usize,
+    slots: Arc<Semaphore>,
     shutdown: &CancellationToken,
 ) {
-    let slots = Arc::new(Semaphore::new(concurrency));
     let mut running = JoinSet::new();
     let running_ids: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let mut failures = 0_u32;
@@ -743,5 +813,23 @@ impl Wake {
     fn deadline(&self, poll: Instant) -> Instant {
         let retries = self.retries.lock().unwrap_or_else(PoisonError::into_inner);
         retries.peek().map_or(poll, |Reverse(at)| poll.min(*at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_grow_at_once_and_shrink_by_what_is_free() {
+        let slots = Slots::new(2);
+        let held = slots.semaphore.clone().try_acquire_owned().unwrap();
+        slots.resize(5);
+        assert_eq!((slots.size(), slots.semaphore.available_permits()), (5, 4));
+        // One is held: shrinking to 0 (at least 1) frees what it can now.
+        slots.resize(0);
+        assert_eq!((slots.size(), slots.semaphore.available_permits()), (1, 0));
+        drop(held);
+        assert_eq!(slots.semaphore.available_permits(), 1);
     }
 }

@@ -116,6 +116,10 @@ pub async fn apply_report(
     };
     let error = (next == MessageStatus::Failed).then(|| failure(&update.errors));
     messages::set_status(conn, message.id, next.as_str(), error).await?;
+    if next == MessageStatus::Failed {
+        let codes = update.errors.iter().map(|error| error.code.as_str());
+        crate::campaigns::failures::learn(conn, message.id, codes, update.at).await?;
+    }
     announcements.push(announcement(&message, next));
     Ok(())
 }

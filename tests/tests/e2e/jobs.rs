@@ -296,6 +296,30 @@ async fn a_job_falls_due_by_the_runners_clock_not_the_databases() {
 }
 
 #[tokio::test]
+async fn a_runner_of_its_own_takes_its_kinds_and_the_rest_leaves_them() {
+    let (_db, pool, ctx) = setup().await;
+    let greet = |label: &str| Greet {
+        label: label.into(),
+    };
+    enqueue(&pool, &greet("first")).await.unwrap();
+    enqueue(&pool, &Tick).await.unwrap();
+    let greetings = Runner::new(pool.clone(), ctx.clone())
+        .register::<Greet>()
+        .only_registered();
+    let rest = runner(&pool, &ctx).except::<Greet>();
+
+    // Each runs only its own; neither buries the other's as unknown.
+    assert_eq!(greetings.run_until_idle().await.unwrap(), 1);
+    assert_eq!(ctx.runs(), ["first"]);
+    enqueue(&pool, &greet("second")).await.unwrap();
+    assert_eq!(rest.run_until_idle().await.unwrap(), 1);
+    assert_eq!(ctx.runs(), ["first", "tick"]);
+    assert_eq!(counts(&pool).await.queued, 1);
+    assert_eq!(greetings.run_until_idle().await.unwrap(), 1);
+    assert_eq!(counts(&pool).await, JobCounts::default());
+}
+
+#[tokio::test]
 async fn the_apps_workers_read_the_apps_clock() {
     let app = TestApp::spawn().await;
     let mut db = app.db().await;
@@ -578,6 +602,8 @@ async fn a_job_whose_lease_expired_is_claimed_again_and_buried_after_its_last_at
         running_here: Vec::new(),
         order_wait: chrono::Duration::minutes(2),
         now: chrono::Utc::now(),
+        only: None,
+        except: Vec::new(),
     };
 
     // A worker claims the job and dies without a word.

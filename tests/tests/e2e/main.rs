@@ -11,6 +11,7 @@ mod audiences;
 mod auth;
 mod bots;
 mod bulk_inserts;
+mod campaigns;
 mod consent;
 mod contact_imports;
 mod crash_recovery;

@@ -8,6 +8,9 @@ pub mod audiences;
 pub mod auth;
 pub mod blocklist;
 pub mod bots;
+pub mod campaign_previews;
+pub mod campaign_runs;
+pub mod campaigns;
 pub mod connections;
 pub mod consent;
 pub mod contact_imports;
@@ -108,6 +111,21 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(segments::replace_segment)
                 .service(segments::delete_segment)
                 .service(audiences::preview_audience)
+                .service(campaign_runs::get_campaign_report)
+                .service(campaign_runs::list_campaign_recipients)
+                .service(campaign_runs::export_campaign_recipients)
+                .service(campaigns::list_campaigns)
+                .service(campaigns::create_campaign)
+                .service(campaigns::get_campaign)
+                .service(campaigns::replace_campaign)
+                .service(campaigns::delete_campaign)
+                .service(campaigns::start_campaign)
+                .service(campaigns::pause_campaign)
+                .service(campaigns::resume_campaign)
+                .service(campaigns::cancel_campaign)
+                .service(campaign_previews::preview_campaign)
+                .service(campaign_previews::test_campaign)
+                .service(campaign_runs::list_campaign_runs)
                 .service(tickets::list_tickets)
                 .service(tickets::create_ticket)
                 .service(tickets::get_ticket)

@@ -6,6 +6,7 @@ use diesel_async::AsyncConnection as _;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use wacrm_domain::campaigns::MESSAGING_TIERS;
 use wacrm_domain::{NormalizedPhone, Permission};
 use wacrm_persistence::{StoreError, connections, numbers};
 
@@ -29,6 +30,9 @@ pub struct NumberResponse {
     pub is_default: bool,
     /// Sending pace limit for this number.
     pub messages_per_second: i32,
+    /// Its messaging-limit tier: distinct customers campaigns may reach from
+    /// it per moving 24 hours (`null`: unlimited).
+    pub daily_recipient_limit: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -43,6 +47,7 @@ impl From<numbers::Number> for NumberResponse {
             provider_number_id: row.provider_number_id,
             is_default: row.is_default,
             messages_per_second: row.messages_per_second,
+            daily_recipient_limit: row.daily_recipient_limit,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -59,6 +64,11 @@ pub struct CreateNumberRequest {
     pub is_default: bool,
     #[serde(default, deserialize_with = "crate::validation::whole_number")]
     pub messages_per_second: Option<i32>,
+    /// Meta's messaging-limit tier for the number (250, 1000, 2000, 10000 or
+    /// 100000 distinct customers per moving 24 hours); absent: unlimited.
+    #[serde(default, deserialize_with = "crate::validation::whole_number")]
+    #[schema(schema_with = tier)]
+    pub daily_recipient_limit: Option<i32>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -71,6 +81,11 @@ pub struct UpdateNumberRequest {
     pub is_default: Option<bool>,
     #[serde(default, deserialize_with = "crate::validation::whole_number")]
     pub messages_per_second: Option<i32>,
+    /// The messaging-limit tier (250, 1000, 2000, 10000 or 100000); `null`:
+    /// unlimited.
+    #[serde(default, deserialize_with = "crate::validation::whole_number_or_null")]
+    #[schema(schema_with = tier_or_null)]
+    pub daily_recipient_limit: Option<Option<i32>>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -82,6 +97,42 @@ pub struct NumberQuery {
 fn check_rate(checks: &mut Checks, rate: Option<i32>) {
     if rate.is_some_and(|rate| !(1..=1000).contains(&rate)) {
         checks.fail("messages_per_second", "must be between 1 and 1000");
+    }
+}
+
+/// Meta's messaging-limit tiers as the document declares them (with `null`
+/// where it clears the limit).
+fn tier_schema(nullable: bool) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    let mut values: Vec<serde_json::Value> = MESSAGING_TIERS
+        .iter()
+        .map(|tier| serde_json::json!(tier))
+        .collect();
+    let mut types = vec![Type::Integer];
+    if nullable {
+        values.push(serde_json::Value::Null);
+        types.push(Type::Null);
+    }
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter(types))
+        .enum_values(Some(values))
+        .build()
+}
+
+fn tier() -> utoipa::openapi::Object {
+    tier_schema(false)
+}
+
+fn tier_or_null() -> utoipa::openapi::Object {
+    tier_schema(true)
+}
+
+fn check_tier(checks: &mut Checks, tier: Option<i32>) {
+    if tier.is_some_and(|tier| !MESSAGING_TIERS.contains(&tier)) {
+        checks.fail(
+            "daily_recipient_limit",
+            "must be a messaging-limit tier: 250, 1000, 2000, 10000 or 100000 (null: unlimited)",
+        );
     }
 }
 
@@ -129,6 +180,7 @@ pub async fn create_number(
     let mut checks = Checks::default();
     let phone_normalized = normalized(&mut checks, &body.phone, &state);
     check_rate(&mut checks, body.messages_per_second);
+    check_tier(&mut checks, body.daily_recipient_limit);
     checks.finish()?;
     let mut conn = state.conn().await?;
     connections::find(&mut conn, &state.cipher, body.connection_id)
@@ -150,6 +202,7 @@ pub async fn create_number(
         messages_per_second: body
             .messages_per_second
             .unwrap_or(DEFAULT_MESSAGES_PER_SECOND),
+        daily_recipient_limit: body.daily_recipient_limit,
     };
     let created = conn
         .transaction::<_, ApiError, _>(async |conn| Ok(numbers::insert(conn, new).await?))
@@ -191,6 +244,7 @@ pub async fn update_number(
         provider_number_id: body.provider_number_id,
         is_default: body.is_default,
         messages_per_second: body.messages_per_second,
+        daily_recipient_limit: body.daily_recipient_limit,
         ..Default::default()
     };
     if let Some(phone) = &body.phone {
@@ -198,6 +252,7 @@ pub async fn update_number(
         changes.phone = Some(phone.trim().to_owned());
     }
     check_rate(&mut checks, body.messages_per_second);
+    check_tier(&mut checks, body.daily_recipient_limit.flatten());
     checks.finish()?;
     let id = *id;
     let mut conn = state.conn().await?;

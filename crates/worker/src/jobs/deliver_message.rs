@@ -122,6 +122,10 @@ impl Job for DeliverMessage {
                 .map_err(retry)?;
             return Ok(());
         }
+        // No connection is held while the send waits for its number's pace
+        // and for the provider: deliveries run hundreds at once (rate ×
+        // latency), far more than the pool has connections.
+        drop(conn);
         ctx.pacer.wait(number.id, number.messages_per_second).await;
         let client = ProviderClient {
             http: &ctx.http,
@@ -145,6 +149,7 @@ impl Job for DeliverMessage {
             reply_to: message.context_message_id.clone(),
         };
         let outcome = client.send(&sender, &outgoing).await;
+        let mut conn = ctx.pool.get().await.map_err(retry)?;
         record_calls(
             &mut conn,
             &connection,
@@ -223,7 +228,10 @@ impl Job for DeliverMessage {
                         Utc::now(),
                     )
                     .await?;
-                    fail(conn, &message, problem).await
+                    fail(conn, &message, problem).await?;
+                    let codes = code.as_deref().into_iter();
+                    crate::campaigns::failures::learn(conn, message.id, codes, ctx.clock.now())
+                        .await
                 })
                 .await
                 .map_err(retry)?;

@@ -164,6 +164,21 @@ impl TestApp {
         wacrm_worker::jobs::runner(self.worker_context.clone())
     }
 
+    /// A worker node of its own: the workers' runner over a pool of its own
+    /// connections (closing the pool after aborting the runner is a node
+    /// dying: its transactions end with its connections).
+    pub fn worker_node(
+        &self,
+    ) -> (
+        wacrm_worker::Runner<wacrm_worker::WorkerContext>,
+        wacrm_persistence::PgPool,
+    ) {
+        let pool = wacrm_persistence::pool::connect(&self._database.url, 8).expect("a pool");
+        let mut context = self.worker_context.clone();
+        context.pool = pool.clone();
+        (wacrm_worker::jobs::runner(context), pool)
+    }
+
     /// Runs every job that is due with `runner`; returns how many ran.
     pub async fn run_jobs_with(
         &self,

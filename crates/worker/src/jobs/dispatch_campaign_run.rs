@@ -1,0 +1,399 @@
+//! A campaign run's dispatcher: hands the run's recipients to the outbox as
+//! fast as the number can send, and stops the run when it must.
+//!
+//! Each batch is one transaction: it locks the run, checks what may stop it
+//! (the template left APPROVED, the connection's credentials were refused,
+//! too many recent failures, the number's daily budget), claims due
+//! recipients (`FOR UPDATE SKIP LOCKED`) and queues their messages through
+//! the outbox with the recipients' new state. A crash anywhere loses or
+//! repeats nothing: a batch commits whole or not at all, and delivery itself
+//! never sends a message twice (`deliver_message`).
+//!
+//! The dispatcher keeps only about half a second of the number's rate
+//! waiting in the outbox, so an agent's or a bot's reply on the same number
+//! waits behind at most that much campaign traffic (conversations come
+//! first), and a pause or a cancel takes effect within it.
+//!
+//! One dispatcher per run: a start, a resume or a continuation bumps the
+//! run's `dispatch_generation` and queues a dispatcher carrying it; one of an
+//! older generation stops at its next batch. It hands over to a fresh job
+//! every [`SLICE`] (job attempts have a timeout) and sleeps as a job with a
+//! `run_at` while nothing is due (quiet hours, the daily budget).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection as _;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+use wacrm_domain::campaigns::{
+    FAILURE_THRESHOLD, FAILURE_WINDOW, PauseReason, QuietHours, failing_too_often,
+};
+use wacrm_domain::template;
+use wacrm_domain::template_mapping::MappedParameters;
+use wacrm_persistence::campaigns::recipients::{self, Recipient};
+use wacrm_persistence::campaigns::runs::{self, CampaignRun};
+use wacrm_persistence::campaigns::{self as store, Campaign};
+use wacrm_persistence::numbers::Number;
+use wacrm_persistence::{
+    AsyncPgConnection, StoreError, connections, conversations, events, numbers, templates,
+};
+
+use crate::campaigns::{self, LifecycleError};
+use crate::context::WorkerContext;
+use crate::outbox::{self, Draft, OutboxError, Refusal};
+use crate::{Job, JobError};
+
+/// How long one dispatcher job runs before handing over to the next.
+const SLICE: Duration = Duration::from_secs(40);
+/// The most recipients one batch queues.
+const BATCH: i64 = 500;
+/// How long to wait while the outbox is full or messages are still on their way.
+const PAUSE: Duration = Duration::from_millis(100);
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DispatchCampaignRun {
+    pub run_id: Uuid,
+    /// Only the run's current generation dispatches.
+    pub generation: i32,
+}
+
+/// What a batch leaves the dispatcher to do.
+enum Next {
+    /// The run is done, paused, cancelled, or taken over.
+    Stop,
+    /// Queued this many; go on at once.
+    Queued(usize),
+    /// Nothing to do for a moment.
+    Wait,
+    /// Nothing is due before this time.
+    Sleep(DateTime<Utc>),
+}
+
+impl Job for DispatchCampaignRun {
+    const KIND: &'static str = "dispatch_campaign_run";
+    type Context = WorkerContext;
+
+    async fn run(&self, ctx: &WorkerContext) -> Result<(), JobError> {
+        let started = tokio::time::Instant::now();
+        loop {
+            // A connection per batch: none is held while the dispatcher waits.
+            let mut conn = ctx.pool.get().await.map_err(retry)?;
+            let next = conn
+                .transaction::<_, StoreError, _>(async |conn| self.batch(ctx, conn).await)
+                .await
+                .map_err(retry)?;
+            match next {
+                Next::Stop => return Ok(()),
+                Next::Queued(0) => {}
+                Next::Queued(_) => ctx.signal.jobs_queued(),
+                Next::Wait => {
+                    drop(conn);
+                    tokio::time::sleep(PAUSE).await;
+                }
+                Next::Sleep(at) => return self.hand_over(ctx, &mut conn, Some(at)).await,
+            }
+            if started.elapsed() >= SLICE {
+                let mut conn = ctx.pool.get().await.map_err(retry)?;
+                return self.hand_over(ctx, &mut conn, None).await;
+            }
+        }
+    }
+}
+
+impl DispatchCampaignRun {
+    /// Queues the run's next dispatcher (at `at`, or now) and stops this one.
+    async fn hand_over(
+        &self,
+        ctx: &WorkerContext,
+        conn: &mut AsyncPgConnection,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<(), JobError> {
+        let (run_id, generation) = (self.run_id, self.generation);
+        let handed = conn
+            .transaction::<_, StoreError, _>(async |conn| {
+                let run = runs::lock(conn, run_id).await?;
+                if run.dispatch_generation != generation {
+                    return Ok(false);
+                }
+                campaigns::dispatch(conn, run_id, at).await?;
+                Ok(true)
+            })
+            .await
+            .map_err(retry)?;
+        if handed {
+            ctx.signal.jobs_queued();
+        }
+        Ok(())
+    }
+
+    async fn batch(
+        &self,
+        ctx: &WorkerContext,
+        conn: &mut AsyncPgConnection,
+    ) -> Result<Next, StoreError> {
+        let run = match runs::lock(conn, self.run_id).await {
+            Ok(run) => run,
+            Err(StoreError::NotFound) => return Ok(Next::Stop),
+            Err(error) => return Err(error),
+        };
+        let budget_paused = run.status == "paused"
+            && run.pause_reason.as_deref() == Some(PauseReason::DailyBudget.as_str());
+        if run.dispatch_generation != self.generation || !(run.status == "running" || budget_paused)
+        {
+            return Ok(Next::Stop);
+        }
+        let campaign = store::find(conn, run.campaign_id).await?;
+        let number = numbers::find(conn, campaign.number_id).await?;
+        let connection = connections::find(conn, &ctx.cipher, number.connection_id).await?;
+        let now = ctx.clock.now();
+
+        if !connection.is_healthy {
+            let detail = connection.health_error.as_deref();
+            return stop(conn, &campaign, PauseReason::ConnectionAuthFailed, detail).await;
+        }
+        let template = templates::find_for_send(
+            conn,
+            connection.id,
+            &campaign.template_name,
+            &campaign.template_language,
+        )
+        .await?;
+        let Some(template) = template.filter(|template| template.status == "APPROVED") else {
+            let detail = "the template is no longer APPROVED; resume once it is";
+            return stop(
+                conn,
+                &campaign,
+                PauseReason::TemplateNotApproved,
+                Some(detail),
+            )
+            .await;
+        };
+        let (failed, decided) =
+            recipients::recent_failures(conn, campaign.id, FAILURE_WINDOW).await?;
+        if failing_too_often(failed, decided, FAILURE_THRESHOLD) {
+            let detail = format!("{failed} of the latest {decided} sends failed");
+            return stop(conn, &campaign, PauseReason::FailureRatio, Some(&detail)).await;
+        }
+
+        let backlog = recipients::backlog(conn, run.id, now).await?;
+        if backlog.pending == 0 {
+            if backlog.unsent == 0 {
+                campaigns::complete_run(conn, &run, now).await?;
+                return Ok(Next::Stop);
+            }
+            // The last messages are on their way: look again shortly.
+            return Ok(Next::Sleep(now + chrono::Duration::seconds(2)));
+        }
+        if backlog.due == 0 {
+            return Ok(backlog.next_due_at.map_or(Next::Wait, Next::Sleep));
+        }
+        let Some(left) = budget_left(conn, &campaign, &run, &number, now).await? else {
+            let freed =
+                recipients::oldest_in_budget(conn, number.id, now - chrono::Duration::days(1))
+                    .await?
+                    .map_or(now + chrono::Duration::minutes(1), |oldest| {
+                        oldest + chrono::Duration::days(1)
+                    });
+            return Ok(Next::Sleep(freed));
+        };
+        let room = outbox_room(&number)
+            - recipients::waiting_in_outbox(conn, number.id, now - chrono::Duration::hours(1))
+                .await?;
+        if room <= 0 {
+            return Ok(Next::Wait);
+        }
+        let parameters: MappedParameters = serde_json::from_value(campaign.parameters.clone())
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let quiet_hours: Option<QuietHours> = campaign
+            .quiet_hours
+            .clone()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let sending = Sending {
+            campaign: &campaign,
+            number: &number,
+            parameters: &parameters,
+            requirements: template::requirements(&template.components),
+            quiet_hours: quiet_hours.as_ref(),
+            now,
+        };
+        let claimed = recipients::claim_due(conn, run.id, now, room.min(left).min(BATCH)).await?;
+        let (mut queued, mut handled) = (0, 0);
+        for recipient in claimed {
+            handled += 1;
+            if sending.send(ctx, conn, &recipient).await? {
+                queued += 1;
+            }
+        }
+        if handled > 0 {
+            events::publish(
+                conn,
+                &json!({"type": "campaign.progress", "campaign_id": campaign.id, "run_id": run.id,
+                        "status": "running", "handled": handled, "queued": queued,
+                        "pending": backlog.pending - handled}),
+            )
+            .await?;
+        }
+        Ok(Next::Queued(queued))
+    }
+}
+
+/// The campaign pauses for `reason`; this dispatcher stops.
+async fn stop(
+    conn: &mut AsyncPgConnection,
+    campaign: &Campaign,
+    reason: PauseReason,
+    detail: Option<&str>,
+) -> Result<Next, StoreError> {
+    tracing::warn!(campaign_id = %campaign.id, reason = reason.as_str(), detail, "campaign paused");
+    match campaigns::pause(conn, campaign.id, reason, detail).await {
+        Ok(_) | Err(LifecycleError::WrongStatus(_)) => Ok(Next::Stop),
+        Err(LifecycleError::Store(error)) => Err(error),
+    }
+}
+
+/// How many more distinct recipients the number may be sent to now; `None`
+/// when its daily budget is used up, in which case the run pauses (and the
+/// campaign with it) until the moving 24 hours free some. A run paused for
+/// the budget resumes here once they do.
+async fn budget_left(
+    conn: &mut AsyncPgConnection,
+    campaign: &Campaign,
+    run: &CampaignRun,
+    number: &Number,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, StoreError> {
+    let paused = run.status == "paused";
+    let left = match number.daily_recipient_limit {
+        None => i64::MAX,
+        Some(limit) => {
+            let used =
+                recipients::budget_used(conn, number.id, now - chrono::Duration::days(1)).await?;
+            i64::from(limit) - used
+        }
+    };
+    if left <= 0 {
+        if !paused {
+            let detail = format!(
+                "the number's daily budget of {} recipients is used up; the campaign resumes by itself when it frees up",
+                number.daily_recipient_limit.unwrap_or_default()
+            );
+            tracing::info!(campaign_id = %campaign.id, "campaign paused for its number's daily budget");
+            match campaigns::pause(conn, campaign.id, PauseReason::DailyBudget, Some(&detail)).await
+            {
+                Ok(_) | Err(LifecycleError::WrongStatus(_)) => {}
+                Err(LifecycleError::Store(error)) => return Err(error),
+            }
+        }
+        return Ok(None);
+    }
+    if paused {
+        // Only the budget pauses a run this dispatcher keeps watching.
+        runs::set_status(conn, run.id, "running", None).await?;
+        store::set_status(conn, campaign.id, "running", None).await?;
+        campaigns::publish(conn, campaign.id, Some(run.id), "running").await?;
+    }
+    Ok(Some(left))
+}
+
+/// How many campaign messages of `number` may wait in the outbox: half a
+/// second of its rate (at least 2).
+fn outbox_room(number: &Number) -> i64 {
+    i64::from(number.messages_per_second / 2).max(2)
+}
+
+/// What every recipient of a batch is sent with.
+struct Sending<'a> {
+    campaign: &'a Campaign,
+    number: &'a Number,
+    parameters: &'a MappedParameters,
+    requirements: template::TemplateRequirements,
+    quiet_hours: Option<&'a QuietHours>,
+    now: DateTime<Utc>,
+}
+
+impl Sending<'_> {
+    /// Queues the recipient's message, or records why not; true if queued.
+    async fn send(
+        &self,
+        ctx: &WorkerContext,
+        conn: &mut AsyncPgConnection,
+        recipient: &Recipient,
+    ) -> Result<bool, StoreError> {
+        if let Some(quiet) = self.quiet_hours {
+            let zone = quiet.zone_of(recipient.time_zone.as_deref(), recipient.phone.as_deref());
+            let allowed = quiet.next_allowed(self.now, zone);
+            if allowed > self.now {
+                recipients::defer(conn, recipient.id, allowed).await?;
+                return Ok(false);
+            }
+        }
+        let Some(phone) = recipient.phone.as_deref() else {
+            recipients::mark_unsent(conn, recipient.id, "skipped", "invalid_phone", None).await?;
+            return Ok(false);
+        };
+        let content = match self.parameters.render(
+            &self.campaign.template_name,
+            &self.campaign.template_language,
+            &self.requirements,
+            &recipient.record,
+        ) {
+            Ok(content) => content,
+            Err(field) => {
+                let detail = format!("`{field}` is empty and has no fallback");
+                recipients::mark_unsent(
+                    conn,
+                    recipient.id,
+                    "skipped",
+                    "missing_variable",
+                    Some(&detail),
+                )
+                .await?;
+                return Ok(false);
+            }
+        };
+        let conversation = conversations::lock_or_create(conn, self.number.id, phone).await?;
+        let draft = Draft {
+            content,
+            context_message_id: None,
+            sent_by: format!("campaign:{}", self.campaign.id),
+        };
+        match outbox::queue(conn, &ctx.cipher, &conversation, draft, self.now).await {
+            Ok(message) => {
+                recipients::mark_queued(conn, recipient.id, message.id, self.now).await?;
+                Ok(true)
+            }
+            Err(OutboxError::Refused(refusal)) => {
+                let (status, reason, detail) = refused(&refusal);
+                recipients::mark_unsent(conn, recipient.id, status, reason, detail.as_deref())
+                    .await?;
+                Ok(false)
+            }
+            Err(OutboxError::Store(error)) => Err(error),
+        }
+    }
+}
+
+/// A recipient's status, reason and detail for the outbox's refusal.
+fn refused(refusal: &Refusal) -> (&'static str, &'static str, Option<String>) {
+    match refusal {
+        Refusal::RecipientOptedOut => ("skipped", "opted_out", None),
+        Refusal::RecipientBlocked => ("skipped", "blocked", None),
+        Refusal::Unsupported(sentence) => ("failed", "unsupported", Some(sentence.clone())),
+        Refusal::SessionExpired { .. } => ("failed", "session_expired", None),
+        Refusal::TemplateNotFound { .. } => ("failed", "template_not_found", None),
+        Refusal::TemplateNotApproved { status, .. } => {
+            ("failed", "template_not_approved", Some(status.clone()))
+        }
+        Refusal::TemplateParameters(sentence) => {
+            ("failed", "invalid_parameters", Some(sentence.clone()))
+        }
+    }
+}
+
+fn retry(error: impl std::fmt::Display) -> JobError {
+    JobError::retry(error.to_string())
+}
