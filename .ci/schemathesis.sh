@@ -21,13 +21,16 @@
 #   must be a CSV whose header row has the columns its mapping names (422
 #   `invalid_file`, `unknown_column`, `phone_column_missing`), and multipart
 #   parts whose headers the multipart parser cannot read (400 `invalid_body`);
-#   audience filters whose `created_before` is not after `created_after`, and
+#   audience filters whose `created_before` is not after `created_after`,
 #   groups named in an audience that do not exist; campaigns naming a number
 #   that does not exist, and an empty string where a campaign schedule takes an
 #   optional date-time (the coverage phase sends `""` for `format: date-time`);
 #   notification mappings whose field paths (`send_to.path`, a condition's or
 #   reminder's `field`) must start at a root of their event type (`invoice.…`
-#   for invoices).
+#   for invoices);
+#   webhook endpoint URLs (the schema says `http(s)://`; the host must also
+#   parse and, unless `allow_private_targets`, be a public address, which no
+#   pattern can say), and a webhook replay whose `until` is not after `since`.
 # Any new failure, on any operation, fails the run. Refresh the baseline with
 # `bash .ci/schemathesis.sh --baseline-update` and read the diff.
 #

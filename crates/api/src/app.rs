@@ -66,6 +66,7 @@ impl Application {
             config.egress(),
         )?;
         worker_context.webhook_retention = config.webhook_retention();
+        config.configure_webhook_delivery(&mut worker_context);
         worker_context.clock = clock.clone();
         worker_context.delivery_slots = config.delivery_slots;
         let realtime_stop = CancellationToken::new();

@@ -61,6 +61,13 @@ pub struct Config {
     /// `WACRM_IMPORT_MAX_BYTES` (default 64 MiB): the largest CSV file a
     /// contact import accepts (413 beyond).
     pub import_max_bytes: u64,
+    /// `WACRM_WEBHOOK_DISABLE_AFTER_FAILURES` (default 10): an integrator's
+    /// webhook endpoint is disabled after this many deliveries in a row ran
+    /// out of attempts.
+    pub webhook_disable_after_failures: u32,
+    /// `WACRM_WEBHOOK_CONCURRENCY` (default 32): webhook requests in flight per
+    /// dispatcher.
+    pub webhook_concurrency: u32,
     /// `WACRM_DELIVERY_SLOTS`: sends in flight at once (default: the numbers'
     /// rates × 0.5 s, 16 to 4,000).
     pub delivery_slots: Option<usize>,
@@ -183,6 +190,23 @@ impl Config {
                 0 => bail!("WACRM_IMPORT_MAX_BYTES must be at least 1"),
                 bytes => u64::try_from(bytes).context("WACRM_IMPORT_MAX_BYTES is too large")?,
             },
+            webhook_disable_after_failures: match parse_or(
+                var("WACRM_WEBHOOK_DISABLE_AFTER_FAILURES"),
+                10,
+                "WACRM_WEBHOOK_DISABLE_AFTER_FAILURES",
+            )? {
+                0 => bail!("WACRM_WEBHOOK_DISABLE_AFTER_FAILURES must be at least 1"),
+                runs => u32::try_from(runs)
+                    .context("WACRM_WEBHOOK_DISABLE_AFTER_FAILURES is too large")?,
+            },
+            webhook_concurrency: match parse_or(
+                var("WACRM_WEBHOOK_CONCURRENCY"),
+                32,
+                "WACRM_WEBHOOK_CONCURRENCY",
+            )? {
+                0 => bail!("WACRM_WEBHOOK_CONCURRENCY must be at least 1"),
+                n => u32::try_from(n).context("WACRM_WEBHOOK_CONCURRENCY is too large")?,
+            },
             delivery_slots: match var("WACRM_DELIVERY_SLOTS") {
                 None => None,
                 Some(value) => match value
@@ -206,6 +230,14 @@ impl Config {
                 secret.variable
             );
         }
+    }
+
+    /// Applies the integrators' webhook settings to the workers' context.
+    pub fn configure_webhook_delivery(&self, context: &mut wacrm_worker::WorkerContext) {
+        let delivery = &mut context.webhook_delivery;
+        delivery.disable_after_failures =
+            i32::try_from(self.webhook_disable_after_failures).unwrap_or(i32::MAX);
+        delivery.in_flight = usize::try_from(self.webhook_concurrency).unwrap_or(usize::MAX);
     }
 
     /// How long processed webhook bodies are kept.

@@ -54,6 +54,7 @@ async fn run_workers_only(config: Config) -> anyhow::Result<()> {
         config.egress(),
     )?;
     context.webhook_retention = config.webhook_retention();
+    config.configure_webhook_delivery(&mut context);
     context.delivery_slots = config.delivery_slots;
     let (shutdown, running) = wacrm_api::app::start_workers(context);
     shutdown_signal().await;

@@ -33,6 +33,7 @@ pub mod template_mapping;
 pub mod text;
 pub mod ticket;
 pub mod time_zone;
+pub mod webhook_endpoints;
 pub mod whatsapp_contacts;
 
 pub use clock::Clock;

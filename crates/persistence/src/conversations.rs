@@ -155,12 +155,16 @@ pub async fn lock_or_create_many(
     // Any unique key may conflict (phone or user id): a customer known by
     // either already has a conversation.
     // A batch may name any number of customers; a row binds 4 parameters.
+    let mut created: Vec<Uuid> = Vec::new();
     for chunk in rows.chunks(rows_per_insert(4)) {
-        diesel::insert_into(conversations::table)
-            .values(chunk)
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
+        created.extend(
+            diesel::insert_into(conversations::table)
+                .values(chunk)
+                .on_conflict_do_nothing()
+                .returning(conversations::id)
+                .get_results::<Uuid>(conn)
+                .await?,
+        );
     }
     let rows = lock_matching(conn, &sorted).await?;
     let mut locked = Locked {
@@ -197,6 +201,17 @@ pub async fn lock_or_create_many(
     }
     let linked: Vec<&Conversation> = linked.iter().filter_map(|id| locked.rows.get(id)).collect();
     save_identities(conn, &linked).await?;
+    // New conversations are announced (integrators' `conversation.created`)
+    // by the transaction that made them; one merged away at once never was.
+    let created: Vec<serde_json::Value> = created
+        .iter()
+        .filter_map(|id| locked.rows.get(id))
+        .map(|row| {
+            serde_json::json!({"type": "conversation.created", "conversation_id": row.id,
+                "number_id": row.number_id})
+        })
+        .collect();
+    crate::events::publish_all(conn, &created).await?;
     Ok(locked)
 }
 

@@ -1,12 +1,16 @@
 //! Real-time events: published with PostgreSQL NOTIFY inside the transaction
 //! that made the change (so they go out only if it commits), relayed by every
-//! node to its SSE clients.
+//! node to its SSE clients. The same statement writes the integrators' webhook
+//! outbox (`webhook_deliveries`, see [`crate::webhook_endpoints`]): one row per
+//! event and enabled endpoint subscribed to it, committed or rolled back with
+//! the change.
 
 use diesel::sql_types::{Array, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 
 use crate::error::StoreResult;
+use crate::webhook_endpoints;
 
 pub const CHANNEL: &str = "wacrm_events";
 
@@ -18,6 +22,50 @@ const MAX_PAYLOAD_BYTES: usize = 7_000;
 /// Longer values (a provider's reason, a message preview) are left out of an
 /// event that would otherwise be too long; clients fetch them by id.
 const MAX_VALUE_BYTES: usize = 256;
+
+/// The statement of [`publish_all`]. `$1` the SSE channel, `$2` the events,
+/// `$3` the dispatcher job's kind, `$4` the job queue's channel.
+///
+/// Integrators see the catalogue names (`wacrm_domain::webhook_endpoints::
+/// EventType`): an inbound `message.created` is `message.received`, an
+/// outbound one is not announced, every other type goes by its own name (and
+/// reaches only endpoints subscribed to it, which the API allows for catalogue
+/// names only). The body is Standard Webhooks' `{type, timestamp, data}`, the
+/// data being the event without its `type`.
+const FAN_OUT_AND_NOTIFY: &str = "\
+WITH e AS MATERIALIZED ( \
+    SELECT u.payload, u.payload::jsonb AS doc, u.ord \
+      FROM unnest($2::text[]) WITH ORDINALITY AS u (payload, ord)), \
+hooks AS ( \
+    INSERT INTO webhook_deliveries (id, endpoint_id, event_type, payload, next_attempt_at) \
+    SELECT webhook_uuid_v7(), w.id, t.kind, \
+           jsonb_build_object('type', t.kind, \
+               'timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
+               'data', e.doc - 'type'), \
+           now() \
+      FROM e \
+     CROSS JOIN LATERAL (SELECT CASE WHEN e.doc ->> 'type' = 'message.created' \
+                 THEN CASE WHEN e.doc ->> 'direction' = 'inbound' THEN 'message.received' END \
+                 ELSE e.doc ->> 'type' END AS kind) AS t \
+      JOIN webhook_endpoints AS w ON w.enabled AND t.kind = ANY (w.event_types) \
+     ORDER BY e.ord, w.id \
+    RETURNING 1), \
+wake AS ( \
+    INSERT INTO jobs (kind, payload, max_attempts) \
+    SELECT $3, '{}'::jsonb, 8 \
+     WHERE EXISTS (SELECT 1 FROM hooks) \
+       AND NOT EXISTS (SELECT 1 FROM jobs \
+                        WHERE kind = $3 AND status = 'queued' AND unique_key IS NULL \
+                          AND run_at <= now()) \
+    RETURNING 1) \
+SELECT pg_notify($1, CASE WHEN e.doc ? 'conversation_id' \
+         THEN (e.doc || jsonb_build_object('assigned_to', \
+               (SELECT c.assigned_to FROM conversations AS c \
+                 WHERE c.id = (e.doc ->> 'conversation_id')::uuid)))::text \
+         ELSE e.payload END) \
+  FROM e \
+UNION ALL \
+SELECT pg_notify($4, '') FROM wake";
 
 /// Queues `event` for delivery at commit. Payloads stay small (ids and
 /// statuses): NOTIFY carries at most 8000 bytes, and clients fetch details.
@@ -39,18 +87,20 @@ pub async fn publish_all<E: Serialize>(
     // this transaction sees it, so that every node's SSE streams apply the inbox
     // visibility without a query per event. The correlated subquery keeps the
     // events in `unnest` order (a join could reorder the NOTIFYs).
-    diesel::sql_query(
-        "SELECT pg_notify($1, CASE WHEN e.doc ? 'conversation_id' \
-             THEN (e.doc || jsonb_build_object('assigned_to', \
-                   (SELECT c.assigned_to FROM conversations AS c \
-                     WHERE c.id = (e.doc ->> 'conversation_id')::uuid)))::text \
-             ELSE e.payload END) \
-         FROM (SELECT payload, payload::jsonb AS doc FROM unnest($2::text[]) AS payload) AS e",
-    )
-    .bind::<Text, _>(CHANNEL)
-    .bind::<Array<Text>, _>(payloads)
-    .execute(conn)
-    .await?;
+    //
+    // The webhook fan-out rides in the same statement, so it costs no round
+    // trip: with no endpoint enabled, `hooks` joins against an empty (or
+    // tiny) table and inserts nothing, and `wake` stops at its `EXISTS`. An
+    // event that did fan out also queues one dispatcher job (unless one is
+    // already waiting) and wakes the workers; this transaction NOTIFYs
+    // anyway, so the wake-up adds no commit-time lock it did not already take.
+    diesel::sql_query(FAN_OUT_AND_NOTIFY)
+        .bind::<Text, _>(CHANNEL)
+        .bind::<Array<Text>, _>(payloads)
+        .bind::<Text, _>(webhook_endpoints::DISPATCH_JOB_KIND)
+        .bind::<Text, _>(crate::jobs::CHANNEL)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

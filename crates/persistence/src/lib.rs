@@ -45,6 +45,7 @@ pub mod staff;
 pub mod templates;
 pub mod tickets;
 pub mod transaction;
+pub mod webhook_endpoints;
 pub mod webhook_events;
 pub mod whatsapp_contacts;
 pub mod whatsapp_groups;

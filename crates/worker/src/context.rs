@@ -6,6 +6,7 @@ use wacrm_persistence::PgPool;
 use wacrm_persistence::secrets::Cipher;
 use wacrm_providers::egress::{Egress, HttpClient};
 
+use crate::jobs::webhook_endpoints::WebhookDelivery;
 use crate::media_store::MediaStore;
 use crate::pacer::Pacer;
 use crate::signal::JobSignal;
@@ -28,6 +29,9 @@ pub struct WorkerContext {
     pub webhook_retention: chrono::Duration,
     /// The time schedules are read against (the system's, or a test's).
     pub clock: Clock,
+    /// Integrators' webhooks: the client for endpoints allowed private
+    /// targets, the failure run that disables an endpoint, requests in flight.
+    pub webhook_delivery: WebhookDelivery,
     /// `WACRM_DELIVERY_SLOTS`: sends in flight at once; `None`: sized from the
     /// numbers' rates (`jobs::delivery_runner`).
     pub delivery_slots: Option<usize>,
@@ -55,6 +59,7 @@ impl WorkerContext {
             pacer: Pacer::default(),
             webhook_retention: DEFAULT_WEBHOOK_RETENTION,
             clock: Clock::system(),
+            webhook_delivery: WebhookDelivery::new()?,
             delivery_slots: None,
         })
     }

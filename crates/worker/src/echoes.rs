@@ -142,7 +142,7 @@ pub async fn apply_echoes(
         if !changed.contains(&key) {
             changed.push(key);
         }
-        batch.announce_new_message(id, conversation.id);
+        batch.announce_new_message(id, conversation.id, "outbound");
         outcomes[index] = Ok(EchoOutcome::Stored {
             message_id: id,
             media: message.media.is_some(),

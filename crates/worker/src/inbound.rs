@@ -58,10 +58,17 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// A message stored in a conversation: clients add it, and refresh the conversation.
-    pub fn announce_new_message(&mut self, message_id: Uuid, conversation_id: Uuid) {
+    /// A message stored in a conversation: clients add it, and refresh the
+    /// conversation. `direction` (`inbound`, or `outbound` for a Business app
+    /// echo) tells integrators' webhooks a received message from our own.
+    pub fn announce_new_message(
+        &mut self,
+        message_id: Uuid,
+        conversation_id: Uuid,
+        direction: &str,
+    ) {
         self.announcements.push(json!({"type": "message.created",
-            "message_id": message_id, "conversation_id": conversation_id}));
+            "message_id": message_id, "conversation_id": conversation_id, "direction": direction}));
         self.announcements
             .push(json!({"type": "conversation.updated", "conversation_id": conversation_id}));
     }
@@ -230,7 +237,7 @@ pub async fn apply_messages(
     let identified: HashMap<NormalizedPhone, (RelType, Option<Uuid>)> = senders
         .iter()
         .map(|(phone, _)| phone.clone())
-        .zip(identify_senders(conn, &batch.rules, &senders).await?)
+        .zip(identify_senders(conn, &batch.rules, &mut batch.announcements, &senders).await?)
         .collect();
     let phones: HashMap<CustomerKey, NormalizedPhone> = stored
         .iter()
@@ -273,7 +280,7 @@ pub async fn apply_messages(
         if !changed.contains(&key) {
             changed.push(key);
         }
-        batch.announce_new_message(id, conversation.id);
+        batch.announce_new_message(id, conversation.id, "inbound");
         outcomes[index] = Ok(MessageOutcome::Stored {
             message_id: id,
             media: message.media.is_some(),
@@ -409,6 +416,7 @@ fn after_inbound(
 async fn identify_senders(
     conn: &mut AsyncPgConnection,
     rules: &InboundRules,
+    announcements: &mut Vec<serde_json::Value>,
     senders: &[(NormalizedPhone, Option<String>)],
 ) -> StoreResult<Vec<(RelType, Option<Uuid>)>> {
     let spellings: Vec<Vec<String>> = senders
@@ -452,6 +460,8 @@ async fn identify_senders(
         )
         .await?;
         tracing::info!(lead_id = %lead.id, "auto-lead created for an unknown sender");
+        announcements
+            .push(json!({"type": "lead.created", "lead_id": lead.id, "source": "auto_lead"}));
         identified.push((RelType::Lead, Some(lead.id)));
     }
     Ok(identified)

@@ -32,5 +32,6 @@ mod segments;
 mod service;
 mod tickets;
 mod visibility;
+mod webhook_endpoints;
 mod whatsapp_contacts;
 mod whatsapp_groups;

@@ -40,6 +40,7 @@ use crate::error::{FieldError, Problem};
         (name = "connections", description = "Provider connections (admin)"),
         (name = "numbers", description = "Business numbers"),
         (name = "webhooks", description = "Provider webhooks (public; verified by signature or URL token)"),
+        (name = "webhook-endpoints", description = "Integrators' webhook endpoints (admin): Standard Webhooks deliveries, their attempts and replay"),
         (name = "inbox", description = "Conversations, messages, media and the event stream"),
         (name = "settings", description = "Auto-lead, inbound, inbox, business hours, AI and consent settings (admin)"),
         (name = "templates", description = "Message templates synced from the providers, or registered by hand"),

@@ -53,7 +53,7 @@ pub async fn assign_conversation(
 ) -> ApiResult<web::Json<ConversationResponse>> {
     principal.require(Permission::WHATSAPP_CHAT_VIEW)?;
     let mut conn = state.conn().await?;
-    visible_conversation(&mut conn, &principal, *id).await?;
+    let before = visible_conversation(&mut conn, &principal, *id).await?;
     if let Some(staff_id) = body.staff_id {
         match staff::find(&mut conn, staff_id).await {
             Ok(member) if member.is_active => {}
@@ -70,7 +70,24 @@ pub async fn assign_conversation(
         assigned_to: Some(body.staff_id),
         ..Default::default()
     };
-    let updated = update_and_announce(&mut conn, *id, changes).await?;
+    let id = *id;
+    let staff_id = body.staff_id;
+    let updated = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let updated = update_and_announce(conn, id, changes).await?;
+            if before.assigned_to != staff_id {
+                // Integrators' `conversation.assigned` (`staff_id: null`: unassigned).
+                events::publish(
+                    conn,
+                    &json!({"type": "conversation.assigned", "conversation_id": id,
+                        "staff_id": staff_id, "previous_staff_id": before.assigned_to,
+                        "by": principal.staff_id()}),
+                )
+                .await?;
+            }
+            Ok(updated)
+        })
+        .await?;
     Ok(web::Json(conversation_response(&mut conn, updated).await?))
 }
 
@@ -105,7 +122,7 @@ pub async fn set_conversation_status(
         (_, None) => None,
     };
     let mut conn = state.conn().await?;
-    visible_conversation(&mut conn, &principal, *id).await?;
+    let before = visible_conversation(&mut conn, &principal, *id).await?;
     let changes = ConversationChanges {
         status: Some(status.as_str().into()),
         snooze_until: Some(snooze_until),
@@ -115,6 +132,17 @@ pub async fn set_conversation_status(
     let updated = conn
         .transaction::<_, ApiError, _>(async |conn| {
             let updated = update_and_announce(conn, id, changes).await?;
+            if status == ConversationStatus::Resolved
+                && before.status != ConversationStatus::Resolved.as_str()
+            {
+                // Integrators' `conversation.resolved`.
+                events::publish(
+                    conn,
+                    &json!({"type": "conversation.resolved", "conversation_id": id,
+                        "by": principal.staff_id()}),
+                )
+                .await?;
+            }
             if status == ConversationStatus::Resolved {
                 // Bots hear of it: a rating question, and paused bots resume.
                 let resolved = RunBots {

@@ -4,11 +4,12 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection as _;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use wacrm_domain::Permission;
 use wacrm_domain::crm_events::EventType;
-use wacrm_persistence::{AsyncPgConnection, leads};
+use wacrm_persistence::{AsyncPgConnection, events, leads};
 
 use crate::auth::{Principal, Visibility};
 use crate::error::{ApiError, ApiResult, Problem};
@@ -163,13 +164,19 @@ pub async fn create_lead(
     };
     let now = state.clock.now();
     let mut conn = state.conn().await?;
-    // The `lead_created` event commits with the lead; its notifications are a
+    // The lead, its `lead_created` CRM event and its announcement to
+    // integrators (`lead.created`) commit together; the notifications are a
     // job's work and can neither fail nor delay this request.
     let lead = conn
         .transaction::<_, ApiError, _>(async move |conn| {
             let lead = leads::insert(conn, new).await?;
             let data = crm_events::lead_data(&lead);
             crm_events::emit(conn, EventType::LeadCreated, lead.id, data, now).await?;
+            events::publish(
+                conn,
+                &json!({"type": "lead.created", "lead_id": lead.id, "source": "api"}),
+            )
+            .await?;
             Ok(lead)
         })
         .await?;

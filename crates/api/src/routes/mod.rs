@@ -36,6 +36,7 @@ pub mod stream;
 pub mod templates;
 pub mod tickets;
 pub mod typing;
+pub mod webhook_endpoints;
 pub mod webhooks;
 pub mod whatsapp_contact_exports;
 pub mod whatsapp_contacts;
@@ -145,6 +146,16 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(connections::update_connection)
                 .service(connections::rotate_webhook_token)
                 .service(connections::delete_connection)
+                .service(webhook_endpoints::list_webhook_endpoints)
+                .service(webhook_endpoints::create_webhook_endpoint)
+                .service(webhook_endpoints::get_webhook_endpoint)
+                .service(webhook_endpoints::update_webhook_endpoint)
+                .service(webhook_endpoints::delete_webhook_endpoint)
+                .service(webhook_endpoints::rotate_webhook_endpoint_secret)
+                .service(webhook_endpoints::list_webhook_deliveries)
+                .service(webhook_endpoints::get_webhook_delivery)
+                .service(webhook_endpoints::replay_webhook_deliveries)
+                .service(webhook_endpoints::retry_webhook_delivery)
                 .service(numbers::list_numbers)
                 .service(numbers::create_number)
                 .service(numbers::get_number)

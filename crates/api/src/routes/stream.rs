@@ -27,9 +27,11 @@ struct Head {
 }
 
 /// Events as they happen: `message.created`, `message.status`,
-/// `conversation.updated`, `template.status`, and `import.progress` (a
-/// contact import's counts and status, to holders of
-/// `whatsapp_contacts:view`). Each `data` is a small JSON object of ids
+/// `conversation.created`, `conversation.updated`, `conversation.assigned`,
+/// `conversation.resolved`, `template.status`, `lead.created` (to holders of
+/// `leads:view`), `endpoint.disabled` (an integrator's webhook endpoint that
+/// wacrm turned off; to admins) and `import.progress` (a contact import's
+/// counts and status, to holders of `whatsapp_contacts:view`). Each `data` is a small JSON object of ids
 /// (with the conversation's `assigned_to` on conversation events); fetch
 /// details through the REST API.
 ///
@@ -125,6 +127,18 @@ impl Watch {
                 .principal
                 .permissions
                 .allows(Permission::WHATSAPP_CONTACTS_VIEW)
+                .then(|| format!("event: {}\ndata: {payload}\n\n", head.kind)),
+            // New leads go to whoever may see leads; webhook endpoints are
+            // admin business.
+            Ok(head) if head.kind.starts_with("lead.") => self
+                .principal
+                .permissions
+                .allows(Permission::LEADS_VIEW)
+                .then(|| format!("event: {}\ndata: {payload}\n\n", head.kind)),
+            Ok(head) if head.kind.starts_with("endpoint.") => self
+                .principal
+                .permissions
+                .allows(Permission::ADMIN)
                 .then(|| format!("event: {}\ndata: {payload}\n\n", head.kind)),
             Ok(head) if visible(&head) => {
                 Some(format!("event: {}\ndata: {payload}\n\n", head.kind))

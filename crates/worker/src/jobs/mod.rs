@@ -14,6 +14,7 @@ mod run_bots;
 mod send_notification;
 mod start_campaign_run;
 mod sync_templates;
+pub mod webhook_endpoints;
 
 use std::time::Duration;
 
@@ -32,6 +33,7 @@ pub use run_bots::{Inputs, RunBots, conversation_state, inputs};
 pub use send_notification::SendNotification;
 pub use start_campaign_run::StartCampaignRun;
 pub use sync_templates::{SyncAllTemplates, SyncTemplates};
+pub use webhook_endpoints::{DispatchWebhooks, SweepWebhookDeliveries};
 
 use crate::Runner;
 use crate::context::WorkerContext;
@@ -118,6 +120,7 @@ pub fn runner(context: WorkerContext) -> Runner<WorkerContext> {
         .register::<SyncTemplates>()
         .register::<RunBots>()
         .register::<ImportContacts>()
+        .register::<DispatchWebhooks>()
         .register::<StartCampaignRun>()
         .register::<DispatchCampaignRun>()
         .every::<SyncAllTemplates>(Duration::from_secs(3600), || SyncAllTemplates)
@@ -125,6 +128,10 @@ pub fn runner(context: WorkerContext) -> Runner<WorkerContext> {
         .every::<SweepIdempotencyKeys>(Duration::from_secs(3600), || SweepIdempotencyKeys)
         .every::<SweepWebhookEvents>(Duration::from_secs(3600), || SweepWebhookEvents)
         .every::<CompactConversationCounts>(Duration::from_secs(30), || CompactConversationCounts)
+        .every::<DispatchWebhooks>(Duration::from_secs(30), || DispatchWebhooks {
+            periodic: true,
+        })
+        .every::<SweepWebhookDeliveries>(Duration::from_secs(3600), || SweepWebhookDeliveries)
         .concurrency(16)
         .poll_interval(Duration::from_secs(5))
 }

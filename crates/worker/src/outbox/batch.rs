@@ -113,7 +113,7 @@ pub async fn queue_batch(
             .push(crate::new_job(&job).map_err(|error| StoreError::Corrupt(error.to_string()))?);
         let preview: String = message.body.chars().take(PREVIEW_CHARS).collect();
         latest.push((*conversation_id, *message_id, preview));
-        created.push(json!({"type": "message.created", "message_id": message_id, "conversation_id": conversation_id}));
+        created.push(json!({"type": "message.created", "message_id": message_id, "conversation_id": conversation_id, "direction": "outbound"}));
     }
     jobs::enqueue_many(conn, deliveries).await?;
     conversations::record_outbound_many(conn, &latest, now).await?;

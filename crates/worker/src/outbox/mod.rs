@@ -117,7 +117,7 @@ pub async fn queue(
     conversations::record_outbound(conn, conversation.id, message.id, now, &preview).await?;
     events::publish(
         conn,
-        &json!({"type": "message.created", "message_id": message.id, "conversation_id": conversation.id}),
+        &json!({"type": "message.created", "message_id": message.id, "conversation_id": conversation.id, "direction": "outbound"}),
     )
     .await?;
     Ok(message)

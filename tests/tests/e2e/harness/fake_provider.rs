@@ -33,6 +33,8 @@ struct Scripted {
     status: u16,
     content_type: String,
     body: Vec<u8>,
+    /// Extra response headers (e.g. `Retry-After`).
+    headers: Vec<(String, String)>,
 }
 
 /// Makes the answer to the `n`th request (from 1) that the queue left to it.
@@ -95,10 +97,27 @@ impl FakeProvider {
         content_type: &str,
         body: impl Into<Vec<u8>>,
     ) {
+        self.script_with_headers(method, path, status, &[], content_type, body);
+    }
+
+    /// [`FakeProvider::script`] with extra response headers.
+    pub fn script_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        headers: &[(&str, &str)],
+        content_type: &str,
+        body: impl Into<Vec<u8>>,
+    ) {
         let answer = Scripted {
             status,
             content_type: content_type.into(),
             body: body.into(),
+            headers: headers
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect(),
         };
         self.route(method, path, |route| route.queued.push_back(answer));
     }
@@ -122,6 +141,7 @@ impl FakeProvider {
                 status,
                 content_type: "application/json".into(),
                 body: body(n).to_string().into_bytes(),
+                headers: Vec::new(),
             }));
         });
     }
@@ -200,7 +220,10 @@ async fn answer(request: HttpRequest, body: web::Bytes, shared: web::Data<Shared
         return HttpResponse::InternalServerError()
             .json(serde_json::json!({"error": "the fake provider has no answer left"}));
     };
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(answer.status).unwrap())
-        .content_type(answer.content_type)
-        .body(answer.body)
+    let mut response =
+        HttpResponse::build(actix_web::http::StatusCode::from_u16(answer.status).unwrap());
+    for (name, value) in answer.headers {
+        response.insert_header((name, value));
+    }
+    response.content_type(answer.content_type).body(answer.body)
 }
