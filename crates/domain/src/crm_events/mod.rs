@@ -15,6 +15,7 @@ use serde_json::Value;
 /// `invoice_paid`, which also cancels the invoice's pending reminders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = CrmEventType))]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
     LeadCreated,

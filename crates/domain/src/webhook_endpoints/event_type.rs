@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 /// One entry of the catalogue. The wire name is [`EventType::as_str`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = WebhookEventType))]
 pub enum EventType {
     /// A customer's message arrived (inbound `message.created`).
     #[serde(rename = "message.received")]
