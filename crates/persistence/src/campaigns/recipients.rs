@@ -242,39 +242,30 @@ pub async fn skip_pending(
     .await?)
 }
 
-/// Where the run's pending recipients stand.
-#[derive(Debug, Clone, Copy, QueryableByName)]
-pub struct Backlog {
-    /// Pending and due by now.
-    #[diesel(sql_type = BigInt)]
-    pub due: i64,
-    #[diesel(sql_type = BigInt)]
-    pub pending: i64,
-    /// The earliest pending recipient's due time.
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    pub next_due_at: Option<DateTime<Utc>>,
-    /// Messages of the run still waiting in the outbox.
-    #[diesel(sql_type = BigInt)]
-    pub unsent: i64,
-}
-
-pub async fn backlog(
+/// When the run's earliest pending recipient is due; `None` when none is
+/// pending. One probe of the pending index, however large the run.
+pub async fn next_due(
     conn: &mut AsyncPgConnection,
     run_id: Uuid,
-    now: DateTime<Utc>,
-) -> StoreResult<Backlog> {
-    Ok(diesel::sql_query(
-        "SELECT count(*) FILTER (WHERE r.status = 'pending' AND r.due_at <= $2) AS due, \
-                count(*) FILTER (WHERE r.status = 'pending') AS pending, \
-                min(r.due_at) FILTER (WHERE r.status = 'pending') AS next_due_at, \
-                count(*) FILTER (WHERE r.status = 'queued' AND m.status = 'queued') AS unsent \
-         FROM campaign_recipients r LEFT JOIN messages m ON m.id = r.message_id \
-         WHERE r.run_id = $1 AND r.status IN ('pending', 'queued')",
+) -> StoreResult<Option<DateTime<Utc>>> {
+    Ok(campaign_recipients::table
+        .filter(campaign_recipients::run_id.eq(run_id))
+        .filter(campaign_recipients::status.eq("pending"))
+        .select(diesel::dsl::min(campaign_recipients::due_at))
+        .first(conn)
+        .await?)
+}
+
+/// How many of the run's messages still wait in the outbox.
+pub async fn unsent(conn: &mut AsyncPgConnection, run_id: Uuid) -> StoreResult<i64> {
+    let count: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM campaign_recipients r JOIN messages m ON m.id = r.message_id \
+         WHERE r.run_id = $1 AND r.status = 'queued' AND m.status = 'queued'",
     )
     .bind::<diesel::sql_types::Uuid, _>(run_id)
-    .bind::<Timestamptz, _>(now)
     .get_result(conn)
-    .await?)
+    .await?;
+    Ok(count.n)
 }
 
 #[derive(QueryableByName)]

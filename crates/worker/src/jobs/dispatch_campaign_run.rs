@@ -178,17 +178,15 @@ impl DispatchCampaignRun {
             return stop(conn, &campaign, PauseReason::FailureRatio, Some(&detail)).await;
         }
 
-        let backlog = recipients::backlog(conn, run.id, now).await?;
-        if backlog.pending == 0 {
-            if backlog.unsent == 0 {
+        match recipients::next_due(conn, run.id).await? {
+            None if recipients::unsent(conn, run.id).await? == 0 => {
                 campaigns::complete_run(conn, &run, now).await?;
                 return Ok(Next::Stop);
             }
             // The last messages are on their way: look again shortly.
-            return Ok(Next::Sleep(now + chrono::Duration::seconds(2)));
-        }
-        if backlog.due == 0 {
-            return Ok(backlog.next_due_at.map_or(Next::Wait, Next::Sleep));
+            None => return Ok(Next::Sleep(now + chrono::Duration::seconds(2))),
+            Some(due) if due > now => return Ok(Next::Sleep(due)),
+            Some(_) => {}
         }
         let Some(left) = budget_left(conn, &campaign, &run, &number, now).await? else {
             let freed =
@@ -228,8 +226,7 @@ impl DispatchCampaignRun {
             events::publish(
                 conn,
                 &json!({"type": "campaign.progress", "campaign_id": campaign.id, "run_id": run.id,
-                        "status": "running", "handled": handled, "queued": queued,
-                        "pending": backlog.pending - i64::try_from(handled).unwrap_or(0)}),
+                        "status": "running", "handled": handled, "queued": queued}),
             )
             .await?;
         }
