@@ -73,7 +73,6 @@ pub const DEFAULT_ORDER_WAIT: Duration = Duration::from_secs(2 * 60);
 pub struct Runner<Ctx> {
     shared: Shared<Ctx>,
     periodic: Vec<Periodic>,
-    concurrency: usize,
     slots: Slots,
 }
 
@@ -150,7 +149,6 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
                 except: Vec::new(),
             },
             periodic: Vec::new(),
-            concurrency: 4,
             slots: Slots::new(4),
         }
     }
@@ -222,8 +220,7 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
 
     /// How many jobs run at once (at least 1).
     pub fn concurrency(mut self, slots: usize) -> Self {
-        self.concurrency = slots.max(1);
-        self.slots = Slots::new(self.concurrency);
+        self.slots = Slots::new(slots.max(1));
         self
     }
 
@@ -295,7 +292,6 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
         let Self {
             shared,
             periodic,
-            concurrency,
             slots,
         } = self;
         let shared = Arc::new(shared);
@@ -315,7 +311,7 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
             ));
         }
         tracing::info!(
-            concurrency,
+            concurrency = slots.size(),
             kinds = ?shared.handlers.keys().collect::<Vec<_>>(),
             "job runner started"
         );
@@ -330,7 +326,7 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
     pub async fn run_until_idle(&self) -> Result<usize, WorkerError> {
         let mut attempts = 0;
         loop {
-            let claimed = self.shared.claim(self.concurrency, Vec::new()).await?;
+            let claimed = self.shared.claim(self.slots.size(), Vec::new()).await?;
             if claimed.is_empty() {
                 return Ok(attempts);
             }
