@@ -10,14 +10,13 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::{Campaigns, group_of};
+use super::{Campaigns, group_of, state_of};
 use crate::harness::eventually;
 
 const BODY: &str = "Hi {{1}}, use {{2}}";
 const RECIPIENTS: usize = 2_000;
 
 #[tokio::test]
-#[ignore = "intermittent (about 1 run in 5 on 2026-11-30): the campaign sometimes never completes after the kill (nothing was ever sent twice or lost when it completed); a bug to find, see the closing note of that day"]
 async fn two_nodes_and_a_crash_reach_every_recipient_exactly_once() {
     let c = Campaigns::new("MARKETING", BODY).await;
     let number = &c.inbox.number_id;
@@ -37,16 +36,16 @@ async fn two_nodes_and_a_crash_reach_every_recipient_exactly_once() {
     assert_eq!(c.act(&campaign, "start").await.status, StatusCode::OK);
 
     let node = |shutdown: &wacrm_worker::CancellationToken| {
-        let (runner, pool) = c.app().worker_node();
+        let (runner, connections) = c.app().worker_node();
         let runner = runner
             .lease(Duration::from_secs(2))
             .heartbeat(Duration::from_millis(400))
             .poll_interval(Duration::from_millis(50));
-        (tokio::spawn(runner.run(shutdown.clone())), pool)
+        (tokio::spawn(runner.run(shutdown.clone())), connections)
     };
-    let (doomed, doomed_pool) = node(&wacrm_worker::CancellationToken::new());
+    let (doomed, doomed_connections) = node(&wacrm_worker::CancellationToken::new());
     let shutdown = wacrm_worker::CancellationToken::new();
-    let (survivor, _pool) = node(&shutdown);
+    let (survivor, _connections) = node(&shutdown);
 
     eventually("a fifth is sent", Duration::from_secs(60), || async {
         c.sends().len() >= RECIPIENTS / 5
@@ -55,14 +54,17 @@ async fn two_nodes_and_a_crash_reach_every_recipient_exactly_once() {
     // kill -9: no word to anyone, its connections gone.
     doomed.abort();
     let _ = doomed.await;
-    doomed_pool.close();
+    doomed_connections.kill().await;
 
-    eventually(
-        "the campaign completes",
-        Duration::from_secs(120),
-        || async { c.campaign(&campaign).await["status"] == "completed" },
-    )
-    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while c.campaign(&campaign).await["status"] != "completed" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up waiting for the campaign to complete: {}",
+            state_of(&c, &campaign).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     shutdown.cancel();
     survivor.await.unwrap();
 

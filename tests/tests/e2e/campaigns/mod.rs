@@ -290,3 +290,38 @@ pub async fn group_of(c: &Campaigns, size: i32) -> String {
     .unwrap();
     group.id.to_string()
 }
+
+/// Where a campaign's work stands in the database (its runs, recipients and
+/// messages by status, the jobs not yet done), for a test that gave up
+/// waiting to say why.
+pub async fn state_of(c: &Campaigns, campaign: &str) -> String {
+    use diesel_async::RunQueryDsl as _;
+    #[derive(diesel::QueryableByName)]
+    struct State {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        state: String,
+    }
+    let mut db = c.app().db().await;
+    let state: State = diesel::sql_query(
+        "SELECT jsonb_pretty(jsonb_build_object( \
+           'campaign', (SELECT to_jsonb(c) - 'parameters' - 'schedule' - 'audience' FROM campaigns c WHERE c.id = $1), \
+           'runs', (SELECT jsonb_agg(to_jsonb(r)) FROM campaign_runs r WHERE r.campaign_id = $1), \
+           'recipients', (SELECT jsonb_object_agg(k, n) FROM (SELECT r.status || '/' || coalesce(m.status, '-') \
+                            || CASE WHEN m.send_started_at IS NULL THEN '' ELSE '/started' END AS k, count(*) AS n \
+                            FROM campaign_recipients r JOIN campaign_runs u ON u.id = r.run_id \
+                            LEFT JOIN messages m ON m.id = r.message_id WHERE u.campaign_id = $1 GROUP BY 1) s), \
+           'jobs', (SELECT jsonb_agg(jsonb_build_object('id', id, 'kind', kind, 'status', status, 'attempts', attempts, \
+                      'run_at', run_at, 'locked_until', locked_until, 'last_error', last_error, 'payload', payload) ORDER BY id) \
+                    FROM (SELECT * FROM jobs WHERE kind <> 'deliver_message' OR status <> 'queued' ORDER BY id LIMIT 50) j), \
+           'deliveries_queued', (SELECT count(*) FROM jobs WHERE kind = 'deliver_message' AND status = 'queued'), \
+           'sessions', (SELECT jsonb_agg(jsonb_build_object('pid', pid, 'state', state, 'xact_start', xact_start, \
+                      'wait', wait_event_type || '/' || wait_event, 'blocked_by', pg_blocking_pids(pid), 'query', left(query, 160))) \
+                        FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()), \
+           'now', now()))::text AS state",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(campaign.parse::<uuid::Uuid>().unwrap())
+    .get_result(&mut db)
+    .await
+    .unwrap();
+    state.state
+}

@@ -165,18 +165,29 @@ impl TestApp {
     }
 
     /// A worker node of its own: the workers' runner over a pool of its own
-    /// connections (closing the pool after aborting the runner is a node
-    /// dying: its transactions end with its connections).
+    /// connections, and the node's connections, to kill it with.
     pub fn worker_node(
         &self,
     ) -> (
         wacrm_worker::Runner<wacrm_worker::WorkerContext>,
-        wacrm_persistence::PgPool,
+        NodeConnections,
     ) {
-        let pool = wacrm_persistence::pool::connect(&self._database.url, 8).expect("a pool");
+        let name = format!("wacrm-node-{}", uuid::Uuid::now_v7().simple());
+        let separator = if self._database.url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        let url = format!("{}{separator}application_name={name}", self._database.url);
+        let pool = wacrm_persistence::pool::connect(&url, 8).expect("a pool");
         let mut context = self.worker_context.clone();
         context.pool = pool.clone();
-        (wacrm_worker::jobs::runner(context), pool)
+        let connections = NodeConnections {
+            pool,
+            name,
+            database_url: self._database.url.clone(),
+        };
+        (wacrm_worker::jobs::runner(context), connections)
     }
 
     /// Runs every job that is due with `runner`; returns how many ran.
@@ -336,5 +347,35 @@ pub async fn listening_on(url: &str, channel: &str, listening: bool) {
             if listening { "there" } else { "gone" }
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A worker node's database connections (see [`TestApp::worker_node`]).
+pub struct NodeConnections {
+    pool: wacrm_persistence::PgPool,
+    /// Every connection of the node says so as its `application_name`.
+    name: String,
+    database_url: String,
+}
+
+impl NodeConnections {
+    /// What `kill -9` does to the node's connections once its tasks are
+    /// aborted: the operating system closes its sockets, so PostgreSQL ends
+    /// every session of the node and rolls back what they had begun. (Closing
+    /// the pool is not enough: a connection handed back to a closed pool may
+    /// stay open, holding its transaction's locks.)
+    pub async fn kill(self) {
+        use diesel_async::{AsyncConnection as _, RunQueryDsl as _};
+        self.pool.close();
+        let mut db = wacrm_persistence::AsyncPgConnection::establish(&self.database_url)
+            .await
+            .expect("connecting");
+        diesel::sql_query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+        )
+        .bind::<diesel::sql_types::Text, _>(&self.name)
+        .execute(&mut db)
+        .await
+        .expect("ending the node's sessions");
     }
 }
