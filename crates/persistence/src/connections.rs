@@ -8,9 +8,11 @@ use uuid::Uuid;
 use wacrm_domain::Provider;
 use wacrm_domain::connection::Credentials;
 
+use crate::conversations::Conversation;
 use crate::error::{StoreError, StoreResult};
+use crate::numbers::Number;
 use crate::page::{Page, PageRequest};
-use crate::schema::connections;
+use crate::schema::{connections, conversations, numbers};
 use crate::secrets::Cipher;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -109,6 +111,26 @@ pub async fn find(
         .first(conn)
         .await?
         .open(cipher)
+}
+
+/// A conversation with the number it is on and that number's connection, in
+/// one round trip: what a delivery needs to call the provider.
+pub async fn sender_of(
+    conn: &mut AsyncPgConnection,
+    cipher: &Cipher,
+    conversation_id: Uuid,
+) -> StoreResult<(Conversation, Number, Connection)> {
+    let (conversation, number, row) = conversations::table
+        .inner_join(numbers::table.inner_join(connections::table))
+        .filter(conversations::id.eq(conversation_id))
+        .select((
+            Conversation::as_select(),
+            Number::as_select(),
+            Row::as_select(),
+        ))
+        .first(conn)
+        .await?;
+    Ok((conversation, number, row.open(cipher)?))
 }
 
 pub async fn list(

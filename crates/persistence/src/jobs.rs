@@ -431,6 +431,28 @@ pub async fn complete(conn: &mut AsyncPgConnection, id: i64, token: ClaimToken) 
     }
 }
 
+/// Removes the finished jobs in `held` (job id, claim token) in one
+/// statement; returns the ids removed. A missing id was taken over (or
+/// finished elsewhere) and is not this claimer's to remove.
+pub async fn complete_many(
+    conn: &mut AsyncPgConnection,
+    held: &[(i64, uuid::Uuid)],
+) -> StoreResult<Vec<i64>> {
+    let (ids, tokens): (Vec<i64>, Vec<uuid::Uuid>) = held.iter().copied().unzip();
+    Ok(diesel::sql_query(
+        "DELETE FROM jobs USING unnest($1::bigint[], $2::uuid[]) AS held(id, token)
+         WHERE jobs.id = held.id AND jobs.claim_token = held.token
+         RETURNING jobs.id",
+    )
+    .bind::<Array<BigInt>, _>(ids)
+    .bind::<Array<diesel::sql_types::Uuid>, _>(tokens)
+    .load::<JobId>(conn)
+    .await?
+    .into_iter()
+    .map(|row| row.id)
+    .collect())
+}
+
 /// The running job failed and will be tried again at `run_at`.
 /// `NotFound` when the job is not running under `token` (any more).
 pub async fn retry_later(

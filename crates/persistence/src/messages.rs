@@ -126,13 +126,19 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Message
         .await?)
 }
 
-/// Marks that a delivery attempt is about to call the provider.
-pub async fn mark_send_started(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<()> {
-    diesel::update(messages::table.find(id))
+/// Starts a delivery attempt: stamps `send_started_at` on a queued message
+/// that no attempt has started, in one statement, so two attempts can never
+/// both start it. `None` when the message is not queued or an attempt has
+/// already started it (see [`lock`] to tell which).
+pub async fn start_send(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Option<Message>> {
+    Ok(diesel::update(messages::table.find(id))
+        .filter(messages::status.eq("queued"))
+        .filter(messages::send_started_at.is_null())
         .set(messages::send_started_at.eq(Utc::now()))
-        .execute(conn)
-        .await?;
-    Ok(())
+        .returning(Message::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?)
 }
 
 /// The provider refused before accepting anything: a later attempt may call again.

@@ -14,6 +14,15 @@ use crate::error::{StoreError, StoreResult};
 pub type PgPool = Pool<AsyncPgConnection>;
 pub type PooledConnection = Object<AsyncPgConnection>;
 
+/// How long PostgreSQL lets a session sit idle inside a transaction before it
+/// ends the session. No code of ours waits between two statements of a
+/// transaction for anything but the database, so this only ends sessions
+/// whose task was stopped mid-transaction (a job attempt aborted at its
+/// timeout or when its lease was taken over) and whose connection went back
+/// to the pool with the transaction open: their row locks would otherwise
+/// stay until the pool hands that connection out again.
+pub const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Pool of `max_size` connections to `database_url` (a URL or a libpq-style
 /// `key=value` string; unix sockets are `host=/dir`).
 pub fn connect(database_url: &str, max_size: usize) -> StoreResult<PgPool> {
@@ -33,22 +42,29 @@ pub fn connect_with_timeout(
     // first query instead, and the job or request is retried.
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::Fast;
+    // Set once per connection, at connect: no round trip per request.
+    let mut settings = format!(
+        "SELECT set_config('idle_in_transaction_session_timeout', '{}', false)",
+        IDLE_IN_TRANSACTION_TIMEOUT.as_millis()
+    );
     if let Some(timeout) = statement_timeout {
-        // Set once per connection, at connect: no round trip per request.
-        let set = format!("SET statement_timeout = {}", timeout.as_millis());
-        config.custom_setup = Box::new(move |url| {
-            let set = set.clone();
-            Box::pin(async move {
-                use diesel_async::{AsyncConnection as _, RunQueryDsl as _};
-                let mut conn = AsyncPgConnection::establish(url).await?;
-                diesel::sql_query(set)
-                    .execute(&mut conn)
-                    .await
-                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                Ok(conn)
-            })
-        });
+        settings += &format!(
+            ", set_config('statement_timeout', '{}', false)",
+            timeout.as_millis()
+        );
     }
+    config.custom_setup = Box::new(move |url| {
+        let settings = settings.clone();
+        Box::pin(async move {
+            use diesel_async::{AsyncConnection as _, RunQueryDsl as _};
+            let mut conn = AsyncPgConnection::establish(url).await?;
+            diesel::sql_query(settings)
+                .execute(&mut conn)
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        })
+    });
     let manager =
         AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     let timeout = Some(Duration::from_secs(5));

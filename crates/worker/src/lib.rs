@@ -11,6 +11,7 @@
 
 pub mod ai_settings;
 pub mod campaigns;
+mod completions;
 pub mod consent;
 mod contain;
 mod context;

@@ -32,6 +32,7 @@ use wacrm_persistence::jobs::{self, ClaimRules};
 use wacrm_persistence::{AsyncPgConnection, PgPool, PooledConnection, StoreError, transaction};
 
 use crate::CancellationToken;
+use crate::completions::{Completions, Removed};
 use crate::error::WorkerError;
 use crate::job::{Job, JobError, TransactionalJob, new_job};
 use crate::listener;
@@ -128,6 +129,9 @@ struct Shared<Ctx> {
     only_registered: bool,
     /// Kinds another runner of this process takes.
     except: Vec<String>,
+    /// Removes finished leased jobs in batches while the runner runs (else
+    /// one by one: `run_until_idle`).
+    completions: Option<Completions>,
 }
 
 impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
@@ -147,6 +151,7 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
                 clock: Clock::system(),
                 only_registered: false,
                 except: Vec::new(),
+                completions: None,
             },
             periodic: Vec::new(),
             slots: Slots::new(4),
@@ -290,13 +295,16 @@ impl<Ctx: Clone + Send + Sync + 'static> Runner<Ctx> {
     /// claimed finish (each within its timeout) and returns.
     pub async fn run(self, shutdown: CancellationToken) {
         let Self {
-            shared,
+            mut shared,
             periodic,
             slots,
         } = self;
+        let mut helpers = JoinSet::new();
+        let (completions, removing) = Completions::start(shared.pool.clone());
+        shared.completions = Some(completions);
+        helpers.spawn(removing);
         let shared = Arc::new(shared);
         let wake = Arc::new(Wake::default());
-        let mut helpers = JoinSet::new();
         helpers.spawn(listener::listen(
             shared.pool.clone(),
             wake.clone(),
@@ -486,6 +494,13 @@ impl<Ctx: Clone + Send + Sync + 'static> Shared<Ctx> {
         token: uuid::Uuid,
         outcome: &Outcome,
     ) -> Result<(), StoreError> {
+        if let (Outcome::Complete, Some(completions)) = (outcome, &self.completions) {
+            return match completions.complete(id, token).await {
+                Removed::Yes => Ok(()),
+                Removed::TakenOver => Err(StoreError::NotFound),
+                Removed::Failed => Err(StoreError::Pool("removing finished jobs failed".into())),
+            };
+        }
         let mut conn = self.pool.get().await?;
         match outcome {
             Outcome::Complete => jobs::complete(&mut conn, id, Some(token)).await,

@@ -257,3 +257,25 @@ async fn a_webhook_job_whose_worker_died_mid_batch_is_processed_at_once() {
     assert_eq!(messages.len(), 1, "{messages:?}");
     assert_eq!(messages[0]["body"], "Habari");
 }
+
+/// A task stopped between two statements of a transaction (an attempt
+/// aborted at its timeout, or when its lease was taken over) hands its
+/// connection back to the pool with the transaction open. PostgreSQL ends
+/// such a session after a minute, rather than leaving its row locks until the
+/// pool hands that connection out again.
+#[tokio::test]
+async fn pooled_connections_end_transactions_left_idle() {
+    use diesel_async::RunQueryDsl as _;
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        idle_in_transaction_session_timeout: String,
+    }
+    let (_db, pool, _) = setup().await;
+    let mut conn = pool.get().await.unwrap();
+    let setting: Setting = diesel::sql_query("SHOW idle_in_transaction_session_timeout")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(setting.idle_in_transaction_session_timeout, "1min");
+}

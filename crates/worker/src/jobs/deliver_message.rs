@@ -27,8 +27,8 @@ use wacrm_persistence::conversations::Conversation;
 use wacrm_persistence::messages::Message;
 use wacrm_persistence::numbers::Number;
 use wacrm_persistence::{
-    AsyncPgConnection, StoreError, StoreResult, connections, conversations, events, jobs as queue,
-    messages, numbers, templates,
+    AsyncPgConnection, StoreError, StoreResult, connections, events, jobs as queue, messages,
+    templates,
 };
 use wacrm_providers::client::{ProviderClient, SenderNumber};
 use wacrm_providers::{ProviderError, hosts};
@@ -50,11 +50,6 @@ pub struct DeliverMessage {
     pub conversation_id: Option<Uuid>,
 }
 
-enum Step {
-    Done,
-    Send(Box<(Message, Conversation, Number, Connection)>),
-}
-
 impl Job for DeliverMessage {
     const KIND: &'static str = "deliver_message";
     const MAX_ATTEMPTS: i32 = MAX_ATTEMPTS;
@@ -67,43 +62,18 @@ impl Job for DeliverMessage {
 
     async fn run(&self, ctx: &WorkerContext) -> Result<(), JobError> {
         let mut conn = ctx.pool.get().await.map_err(retry)?;
-        let id = self.message_id;
-        let ordering_key = self.ordering_key();
-        let cipher = ctx.cipher.clone();
-        let step = conn
-            .transaction::<_, StoreError, _>(async |conn| {
-                let message = messages::lock(conn, id).await?;
-                if message.status != "queued" {
-                    return Ok(Step::Done);
-                }
-                if message.send_started_at.is_some() {
-                    fail(conn, &message, json!({
-                        "code": "delivery_unknown",
-                        "title": "An earlier attempt may have reached the provider",
-                        "detail": "wacrm stopped after calling the provider and before recording its answer. Check with the customer or the provider before sending again.",
-                        "provider_code": null,
-                    }))
-                    .await?;
-                    return Ok(Step::Done);
-                }
-                if let Some(key) = &ordering_key {
-                    say_if_ahead(conn, key, &message).await?;
-                }
-                let conversation = conversations::find(conn, message.conversation_id).await?;
-                let number = numbers::find(conn, conversation.number_id).await?;
-                let connection = connections::find(conn, &cipher, number.connection_id).await?;
-                messages::mark_send_started(conn, id).await?;
-                Ok(Step::Send(Box::new((message, conversation, number, connection))))
-            })
+        let Some((message, conversation, number, connection)) = self
+            .start(ctx, &mut conn)
             .await
             .map_err(|error| match error {
-                StoreError::NotFound => JobError::Permanent("the message or its number is gone".into()),
+                StoreError::NotFound => {
+                    JobError::Permanent("the message or its number is gone".into())
+                }
                 other => retry(other),
-            })?;
-        let Step::Send(parts) = step else {
+            })?
+        else {
             return Ok(());
         };
-        let (message, conversation, number, connection) = *parts;
 
         let content: OutboundContent = match serde_json::from_value(message.payload.clone()) {
             Ok(content) => content,
@@ -150,19 +120,16 @@ impl Job for DeliverMessage {
         };
         let outcome = client.send(&sender, &outgoing).await;
         let mut conn = ctx.pool.get().await.map_err(retry)?;
-        record_calls(
-            &mut conn,
-            &connection,
-            "send_message",
-            Some(message.id),
-            outcome.calls,
-        )
-        .await
-        .map_err(retry)?;
+        let calls = outcome.calls;
+        let record = async |conn: &mut AsyncPgConnection, calls| {
+            record_calls(conn, &connection, "send_message", Some(message.id), calls).await
+        };
 
         match outcome.result {
             Ok(sent) => {
+                // One commit records the send: its calls, ids, status and events.
                 conn.transaction::<_, StoreError, _>(async |conn| {
+                    record(conn, calls).await?;
                     // Reports that beat this commit are applied here, after `sent`.
                     let mut later = Vec::new();
                     statuses::record_sent(
@@ -193,6 +160,7 @@ impl Job for DeliverMessage {
                 message: reason,
                 retry_after,
             }) => {
+                record(&mut conn, calls).await.map_err(retry)?;
                 let attempts = previous_attempts(&message) + 1;
                 let problem = json!({"code": "delivery_retrying", "title": reason, "detail": null, "provider_code": code, "attempts": attempts});
                 if attempts >= MAX_ATTEMPTS {
@@ -219,6 +187,7 @@ impl Job for DeliverMessage {
                 code,
                 message: reason,
             }) => {
+                record(&mut conn, calls).await.map_err(retry)?;
                 let problem = json!({"code": "provider_rejected", "title": reason, "detail": null, "provider_code": code});
                 conn.transaction::<_, StoreError, _>(async |conn| {
                     consent::learn_from_failure(
@@ -241,6 +210,7 @@ impl Job for DeliverMessage {
                 code,
                 message: reason,
             }) => {
+                record(&mut conn, calls).await.map_err(retry)?;
                 tracing::warn!(connection_id = %connection.id, "the provider refused our credentials; connection flagged");
                 connections::set_health(&mut conn, connection.id, Some(&reason))
                     .await
@@ -255,6 +225,47 @@ impl Job for DeliverMessage {
                 Ok(())
             }
         }
+    }
+}
+
+impl DeliverMessage {
+    /// Everything the send needs, read first, then the attempt started
+    /// (`send_started_at`, committed before the call): three statements, no
+    /// transaction. `None` when there is nothing to send: the message is no
+    /// longer queued, or an earlier attempt started it and may have reached
+    /// the provider (then it ends `delivery_unknown`, never sent again).
+    async fn start(
+        &self,
+        ctx: &WorkerContext,
+        conn: &mut AsyncPgConnection,
+    ) -> StoreResult<Option<(Message, Conversation, Number, Connection)>> {
+        let conversation_id = match self.conversation_id {
+            Some(id) => id,
+            // Jobs queued before they carried their conversation.
+            None => messages::find(conn, self.message_id).await?.conversation_id,
+        };
+        let (conversation, number, connection) =
+            connections::sender_of(conn, &ctx.cipher, conversation_id).await?;
+        if let Some(key) = self.ordering_key() {
+            say_if_ahead(conn, &key, self.message_id, conversation_id).await?;
+        }
+        if let Some(message) = messages::start_send(conn, self.message_id).await? {
+            return Ok(Some((message, conversation, number, connection)));
+        }
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let message = messages::lock(conn, self.message_id).await?;
+            if message.status == "queued" && message.send_started_at.is_some() {
+                fail(conn, &message, json!({
+                    "code": "delivery_unknown",
+                    "title": "An earlier attempt may have reached the provider",
+                    "detail": "wacrm stopped after calling the provider and before recording its answer. Check with the customer or the provider before sending again.",
+                    "provider_code": null,
+                }))
+                .await?;
+            }
+            Ok(None)
+        })
+        .await
     }
 }
 
@@ -303,27 +314,34 @@ fn refused(refusal: &Refusal) -> serde_json::Value {
 async fn say_if_ahead(
     conn: &mut AsyncPgConnection,
     ordering_key: &str,
-    message: &Message,
+    message_id: Uuid,
+    conversation_id: Uuid,
 ) -> Result<(), StoreError> {
     let earlier: Vec<Uuid> = queue::active_with_ordering_key(conn, ordering_key)
         .await?
         .into_iter()
         .filter_map(|payload| serde_json::from_value::<DeliverMessage>(payload).ok())
         .map(|job| job.message_id)
-        .take_while(|id| *id != message.id)
+        .take_while(|id| *id != message_id)
         .collect();
     if earlier.is_empty() {
         return Ok(());
     }
+    // Only a message about to be sent goes ahead (this may be a job run again
+    // for one already sent).
+    let message = messages::find(conn, message_id).await?;
+    if message.status != "queued" || message.send_started_at.is_some() {
+        return Ok(());
+    }
     tracing::warn!(
-        message_id = %message.id,
-        conversation_id = %message.conversation_id,
+        %message_id,
+        %conversation_id,
         waiting = ?earlier,
         "sent ahead of earlier messages of its conversation: they kept failing past the order wait"
     );
     events::publish(
         conn,
-        &json!({"type": "message.order_bypassed", "message_id": message.id, "conversation_id": message.conversation_id, "ahead_of": earlier, "at": Utc::now()}),
+        &json!({"type": "message.order_bypassed", "message_id": message_id, "conversation_id": conversation_id, "ahead_of": earlier, "at": Utc::now()}),
     )
     .await
 }
