@@ -41,7 +41,8 @@ cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION="4.32.5"
 EXAMPLES="${SCHEMATHESIS_EXAMPLES:-10}"
-venv="target/schemathesis-venv"
+target="${CARGO_TARGET_DIR:-target}"
+venv="$target/schemathesis-venv"
 if [ ! -x "$venv/bin/schemathesis" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
@@ -56,7 +57,7 @@ base="http://127.0.0.1:$port"
 env -u DATABASE_URL \
   WACRM_LISTEN="127.0.0.1:$port" WACRM_DATA_DIR="$work" WACRM_LOG=warn \
   WACRM_ADMIN_EMAIL=schemathesis@example.com WACRM_ADMIN_PASSWORD=schemathesis-password \
-  target/debug/wacrm serve >"$work/server.log" 2>&1 &
+  "$target/debug/wacrm" serve >"$work/server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -rf "$work"' EXIT
 
