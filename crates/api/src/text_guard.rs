@@ -2,7 +2,8 @@
 //! character (U+0000) in the path, query or JSON body answers 422
 //! `invalid_character` (one policy for every route, instead of a 500 from the first
 //! statement that binds the text: PostgreSQL's `text` has no NUL), and a JSON body
-//! must be an object (400 `invalid_body`).
+//! must be an object (400 `invalid_body`). A whole number written with a fraction or
+//! an exponent (`20.0`, `2e1`) reaches the handler as the integer it is.
 //!
 //! Webhooks are not guarded here: providers' bodies are kept, and their parser drops
 //! the character from the text it reads.
@@ -37,7 +38,11 @@ pub async fn middleware(
                     "the body must be a JSON object",
                 )),
                 Ok(body) => {
-                    request.set_payload(Payload::from(body.freeze()));
+                    let body = match whole_numbers_as_integers(&body) {
+                        Some(rewritten) => rewritten.into(),
+                        None => body.freeze(),
+                    };
+                    request.set_payload(Payload::from(body));
                     None
                 }
                 Err(too_large) => Some(too_large),
@@ -103,6 +108,51 @@ fn is_object_or_empty(json: &[u8]) -> bool {
     }
 }
 
+/// JSON Schema's `integer` is any number whose fraction is zero, so `20.0` and `2e1`
+/// are integers to every client the document describes (and clients that hold every
+/// number as a double send them so), while serde's integer types refuse them. Such
+/// numbers are rewritten as integers here, once for every route and integer field;
+/// a real fraction (`20.5`) still reaches the handler, and its refusal. The body is
+/// parsed only when a digit is followed by `.`, `e` or `E` somewhere in it, and
+/// rewritten only when a number changed. Beyond 2^53 a double is not exact: kept.
+fn whole_numbers_as_integers(json: &[u8]) -> Option<Vec<u8>> {
+    let may_hold_one = json
+        .windows(2)
+        .any(|pair| pair[0].is_ascii_digit() && matches!(pair[1], b'.' | b'e' | b'E'));
+    if !may_hold_one {
+        return None;
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(json).ok()?;
+    if !integers_in_place(&mut value) {
+        return None;
+    }
+    serde_json::to_vec(&value).ok()
+}
+
+/// Whether any number in `value` was a whole double now written as an integer.
+fn integers_in_place(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) if number.is_f64() => {
+            match number.as_f64() {
+                // Exact: a whole double below 2^53 converts without loss.
+                Some(whole) if whole.fract() == 0.0 && whole.abs() < 9.0e15 => {
+                    *value = Value::from(whole as i64);
+                    true
+                }
+                _ => false,
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |changed, item| integers_in_place(item) | changed),
+        Value::Object(fields) => fields
+            .values_mut()
+            .fold(false, |changed, field| integers_in_place(field) | changed),
+        _ => false,
+    }
+}
+
 fn has_encoded_nul(text: &str) -> bool {
     text.contains("%00")
 }
@@ -129,6 +179,22 @@ fn has_escaped_nul(json: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rewritten(json: &str) -> Option<String> {
+        whole_numbers_as_integers(json.as_bytes()).map(|body| String::from_utf8(body).unwrap())
+    }
+
+    #[test]
+    fn whole_numbers_become_integers_and_nothing_else_changes() {
+        assert_eq!(
+            rewritten(r#"{"a": 20.0, "b": [1e2, -3.0], "c": {"d": 0.0}}"#).as_deref(),
+            Some(r#"{"a":20,"b":[100,-3],"c":{"d":0}}"#)
+        );
+        assert_eq!(rewritten(r#"{"a": 20.5, "b": 20}"#), None);
+        assert_eq!(rewritten(r#"{"version": "1.0", "n": 3}"#), None);
+        assert_eq!(rewritten(r#"{"a": 1e300}"#), None);
+        assert_eq!(rewritten(r#"{"a": 1.0"#), None);
+    }
 
     #[test]
     fn only_a_real_escape_is_a_nul() {

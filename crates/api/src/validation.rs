@@ -227,3 +227,26 @@ pub fn filter_errors(
         })
         .collect()
 }
+
+/// A list of permission names, each one of the catalogue's (`Permission::ALL`): the
+/// schema lists them, so it cannot drift from what [`Checks::permissions`] accepts.
+pub fn permission_names(min_items: usize) -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    let names = ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .enum_values(Some(Permission::ALL.iter().map(|p| p.as_str())));
+    ArrayBuilder::new()
+        .items(names)
+        .min_items(Some(min_items))
+        .build()
+}
+
+/// [`permission_names`] for a key: at least one.
+pub fn some_permission_names() -> utoipa::openapi::schema::Array {
+    permission_names(1)
+}
+
+/// [`permission_names`] for staff: any number, none included.
+pub fn any_permission_names() -> utoipa::openapi::schema::Array {
+    permission_names(0)
+}

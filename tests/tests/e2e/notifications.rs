@@ -874,3 +874,54 @@ async fn a_provider_refusal_shows_in_the_log_with_the_providers_error() {
     assert_eq!(logged[0]["message_status"], "failed");
     assert_eq!(logged[0]["message_error"]["provider_code"], "131026");
 }
+
+/// A client that holds every number as a double writes `30.0` and `-72.0`: they are
+/// the integers JSON Schema says they are, on create and on update; `30.5` is not.
+#[tokio::test]
+async fn whole_numbers_written_with_a_fraction_are_read_as_integers() {
+    let (inbox, _meta) = meta_outbox().await;
+    template(&inbox, "invoice_due", "UTILITY", 1).await;
+    let created = mapping(
+        &inbox,
+        "after_invoice_added",
+        "invoice_due",
+        json!({"type": "contact"}),
+        &["{{invoice.number}}"],
+        json!({"reminder": {"field": "invoice.due_date", "offset_hours": -72.0}}),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["reminder"]["offset_hours"], json!(-72));
+    let id = created.body["id"].as_str().unwrap();
+
+    let mut update = created.body.clone();
+    for field in [
+        "id",
+        "problem",
+        "created_at",
+        "updated_at",
+        "event_type",
+        "reminder",
+    ] {
+        update.as_object_mut().unwrap().remove(field);
+    }
+    update["event_type"] = json!("invoice_paid");
+    update["delay_minutes"] = json!(30.0);
+    let path = format!("/api/v1/notification-mappings/{id}");
+    let updated = inbox
+        .app
+        .call(Method::PUT, &path, Some(&inbox.admin), Some(update.clone()))
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+    assert_eq!(updated.body["delay_minutes"], json!(30));
+    let stored = inbox.app.get(&path, &inbox.admin).await;
+    assert_eq!(stored.body["delay_minutes"], json!(30));
+
+    update["delay_minutes"] = json!(30.5);
+    let refused = inbox
+        .app
+        .call(Method::PUT, &path, Some(&inbox.admin), Some(update))
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert_eq!(refused.body["code"], "invalid_body");
+}

@@ -63,7 +63,7 @@ pub struct CreateApiKeyRequest {
     #[schema(pattern = "\\S")]
     pub name: String,
     /// What the key may do: names from the permission catalogue.
-    #[schema(min_items = 1)]
+    #[schema(schema_with = crate::validation::some_permission_names)]
     pub permissions: Vec<String>,
     /// When the key stops working (RFC 3339, in the future); omitted or `null`: never.
     #[serde(default)]

@@ -39,6 +39,7 @@ impl From<leads::LeadStatus> for LeadStatusResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeadStatusRequest {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "crate::validation::whole_number")]
     pub position: Option<i32>,

@@ -290,6 +290,7 @@ impl From<leads::LeadNote> for LeadNoteResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateLeadNoteRequest {
+    #[schema(min_length = 1, max_length = 10000, pattern = r"\S")]
     pub body: String,
 }
 

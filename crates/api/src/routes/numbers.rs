@@ -63,6 +63,7 @@ pub struct CreateNumberRequest {
     #[serde(default)]
     pub is_default: bool,
     #[serde(default, deserialize_with = "crate::validation::whole_number")]
+    #[schema(minimum = 1, maximum = 1000)]
     pub messages_per_second: Option<i32>,
     /// Meta's messaging-limit tier for the number (250, 1000, 2000, 10000 or
     /// 100000 distinct customers per moving 24 hours); absent: unlimited.
@@ -80,6 +81,7 @@ pub struct UpdateNumberRequest {
     pub provider_number_id: Option<Option<String>>,
     pub is_default: Option<bool>,
     #[serde(default, deserialize_with = "crate::validation::whole_number")]
+    #[schema(minimum = 1, maximum = 1000)]
     pub messages_per_second: Option<i32>,
     /// The messaging-limit tier (250, 1000, 2000, 10000 or 100000); `null`:
     /// unlimited.

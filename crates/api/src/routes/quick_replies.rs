@@ -55,10 +55,13 @@ impl From<quick_replies::QuickReply> for QuickReplyResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateQuickReplyRequest {
-    /// Up to 50 characters, no spaces.
+    /// 1 to 50 characters, no spaces (surrounding whitespace is trimmed).
+    #[schema(pattern = r"^\s*\S{1,50}\s*$")]
     pub shortcut: String,
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: Option<String>,
     /// Up to 4096 characters.
+    #[schema(min_length = 1, max_length = 4096, pattern = r"\S")]
     pub body: String,
 }
 
@@ -66,10 +69,12 @@ pub struct CreateQuickReplyRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateQuickReplyRequest {
+    #[schema(pattern = r"^\s*\S{1,50}\s*$")]
     pub shortcut: Option<String>,
     #[serde(default, with = "::serde_with::rust::double_option")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<String>, nullable, min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: Option<Option<String>>,
+    #[schema(min_length = 1, max_length = 4096, pattern = r"\S")]
     pub body: Option<String>,
 }
 

@@ -245,6 +245,7 @@ pub struct AiRequestBody {
     /// `off`, `auto` (send the answer) or `manual` (keep it as a suggestion for staff).
     #[schema(pattern = "^(off|auto|manual)$")]
     pub mode: String,
+    #[schema(min_length = 1, pattern = r"\S")]
     pub model: String,
     /// Leave out to keep the stored key (not when `base_url` changes).
     pub api_key: Option<String>,

@@ -56,6 +56,7 @@ pub struct CreateStaffRequest {
     pub password: String,
     pub phone: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::validation::any_permission_names)]
     pub permissions: Vec<String>,
     #[serde(default = "active")]
     pub is_active: bool,

@@ -66,8 +66,9 @@ impl From<tickets::Ticket> for TicketResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTicketRequest {
-    #[schema(pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub subject: String,
+    #[schema(min_length = 1, max_length = 10000, pattern = r"\S")]
     pub description: Option<String>,
     /// `open` (default), `pending`, `resolved` or `closed`.
     #[schema(pattern = "^(open|pending|resolved|closed)$")]
@@ -86,10 +87,10 @@ pub struct CreateTicketRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTicketRequest {
-    #[schema(pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub subject: Option<String>,
     #[serde(default, with = "::serde_with::rust::double_option")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<String>, nullable, min_length = 1, max_length = 10000, pattern = r"\S")]
     pub description: Option<Option<String>>,
     /// `open`, `pending`, `resolved` or `closed`.
     #[schema(pattern = "^(open|pending|resolved|closed)$")]
@@ -113,8 +114,9 @@ pub struct UpdateTicketRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConversationTicketRequest {
-    #[schema(pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub subject: String,
+    #[schema(min_length = 1, max_length = 10000, pattern = r"\S")]
     pub description: Option<String>,
     /// `low`, `normal` (default), `high` or `urgent`.
     #[schema(pattern = "^(low|normal|high|urgent)$")]

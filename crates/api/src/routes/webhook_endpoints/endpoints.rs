@@ -94,7 +94,7 @@ pub struct CreateWebhookEndpointRequest {
     #[schema(max_length = 500)]
     pub description: Option<String>,
     /// The events to deliver: at least one, from the catalogue.
-    #[schema(value_type = Vec<EventType>, min_items = 1, max_items = 50)]
+    #[schema(value_type = Vec<EventType>, min_items = 1)]
     pub event_types: Vec<String>,
     /// Default true.
     pub enabled: Option<bool>,
@@ -111,7 +111,7 @@ pub struct UpdateWebhookEndpointRequest {
     pub url: Option<String>,
     #[schema(max_length = 500)]
     pub description: Option<String>,
-    #[schema(value_type = Option<Vec<EventType>>, min_items = 1, max_items = 50)]
+    #[schema(value_type = Option<Vec<EventType>>, min_items = 1)]
     pub event_types: Option<Vec<String>>,
     pub enabled: Option<bool>,
     pub allow_private_targets: Option<bool>,
