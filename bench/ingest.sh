@@ -9,13 +9,19 @@
 #   DURATION=30 CONCURRENCY=128 bash bench/ingest.sh
 #   WORKERS=0 bash bench/ingest.sh             # durable ingest alone
 #
+#   STATEMENTS=1 DURATION=5 bash bench/ingest.sh --with-bot   # statements per event
+#
 # Environment: DURATION (s, default 20), CONCURRENCY (default 64), SENDERS
 # (default 20000), GEN_THREADS (generator threads, default 1), DRAIN_TIMEOUT
 # (s, default 300), SKIP_BUILD=1 (use the binaries already in
-# target/release), WORKERS=0 (wacrm runs no background jobs: ingest alone,
-# processing not measured), WACRM_HTTP_WORKERS / WACRM_DB_POOL_SIZE (passed
-# to wacrm when set). Extra arguments go to ingest-bench (e.g.
-# --skip-conversation-count; see `ingest-bench --help`).
+# $CARGO_TARGET_DIR/release, else target/release), WORKERS=0 (wacrm runs no
+# background jobs: ingest alone, processing not measured), WACRM_HTTP_WORKERS
+# / WACRM_DB_POOL_SIZE (passed to wacrm when set), STATEMENTS=1 (PostgreSQL
+# logs every statement from the load on; afterwards the statements per
+# processed webhook event are printed, with the most frequent ones: a count
+# that does not depend on the machine's load. Logging slows everything: the
+# rates of such a run are not comparable). Extra arguments go to ingest-bench
+# (e.g. --skip-conversation-count, --with-bot; see `ingest-bench --help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -36,8 +42,9 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   cargo build --release -q -p wacrm-api
   cargo build --release -q -p wacrm-bench-ingest
 fi
-WACRM="$PWD/target/release/wacrm"
-GENERATOR="$PWD/target/release/ingest-bench"
+BIN_DIR="${CARGO_TARGET_DIR:-$PWD/target}/release"
+WACRM="$BIN_DIR/wacrm"
+GENERATOR="$BIN_DIR/ingest-bench"
 
 port="$(free_port)"
 URL="http://127.0.0.1:$port"
@@ -161,6 +168,17 @@ postgres_ticks() {
   done
   echo "$total"
 }
+# The cluster's superuser over its socket (trusted).
+cluster_psql() {
+  psql -X -q -t -A -h "$DATA_DIR/postgres/run" -U wacrm -d wacrm -c "$1"
+}
+PG_LOG="$DATA_DIR/postgres/postgres.log"
+if [ "${STATEMENTS:-0}" = 1 ]; then
+  cluster_psql "ALTER SYSTEM SET log_statement = 'all'" >/dev/null
+  cluster_psql "SELECT pg_reload_conf()" >/dev/null
+  statements_from=$(wc -l <"$PG_LOG")
+fi
+
 read -r busy0 total0 < <(machine_ticks)
 wacrm0=$(wacrm_ticks)
 pg0=$(postgres_ticks)
@@ -199,4 +217,20 @@ echo "machine                $(nproc) cores, $(awk '/^model name/ { sub(/^[^:]*:
 if grep -qE 'ERROR|WARN' "$DATA_DIR/wacrm.log"; then
   echo "-- wacrm log: $(grep -cE 'ERROR|WARN' "$DATA_DIR/wacrm.log") warning/error lines; the first 10 --"
   grep -E 'ERROR|WARN' "$DATA_DIR/wacrm.log" | head -n 10 | cut -c 1-400
+fi
+if [ "${STATEMENTS:-0}" = 1 ]; then
+  cluster_psql "ALTER SYSTEM RESET log_statement" >/dev/null
+  cluster_psql "SELECT pg_reload_conf()" >/dev/null
+  processed=$(cluster_psql "SELECT count(*) FROM webhook_events WHERE status = 'processed'")
+  # One `LOG:  statement: …` (simple protocol) or `LOG:  execute <name>: …`
+  # (extended) line per statement; its text, parameters dropped, names it.
+  tail -n +"$((statements_from + 1))" "$PG_LOG" \
+    | sed -nE 's/.*LOG:  (statement|execute [^:]*): *(.*)$/\2/p' \
+    | tr -s ' \t' ' ' | cut -c 1-90 >"$DATA_DIR/statements.txt"
+  total=$(wc -l <"$DATA_DIR/statements.txt")
+  echo "-- statements during the load and the drain (log_statement = all) --"
+  awk -v n="$total" -v events="$processed" 'BEGIN {
+    printf "%d statements for %d processed webhook events: %.2f per event\n", n, events, events ? n / events : 0 }'
+  sort "$DATA_DIR/statements.txt" | uniq -c | sort -rn | head -n 25 \
+    | awk -v events="$processed" '{ count = $1; $1 = ""; printf "%8d  %5.2f/event %s\n", count, events ? count / events : 0, $0 }'
 fi

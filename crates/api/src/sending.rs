@@ -15,7 +15,7 @@ use wacrm_persistence::conversations::{self, Conversation};
 use wacrm_persistence::idempotency::{self, Claim};
 use wacrm_persistence::messages;
 use wacrm_persistence::{AsyncPgConnection, StoreError, numbers};
-use wacrm_worker::jobs::RunBots;
+use wacrm_worker::jobs::{BotEvent, RunBots};
 use wacrm_worker::outbox::{self, Draft, OutboxError, Refusal};
 
 use crate::auth::Principal;
@@ -218,9 +218,11 @@ async fn insert_and_enqueue(
     if scope.starts_with("staff:") {
         // A person answered: bots pause, and "no staff response" timers stop.
         let replied = RunBots {
-            conversation_id: conversation.id,
-            message_id: None,
-            event: Event::StaffReplied,
+            events: vec![BotEvent {
+                conversation_id: conversation.id,
+                message_id: None,
+                event: Event::StaffReplied,
+            }],
         };
         wacrm_worker::enqueue(conn, &replied)
             .await

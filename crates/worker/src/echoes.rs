@@ -17,7 +17,7 @@ use wacrm_persistence::messages::{self, NewMedia, NewMessage};
 use wacrm_persistence::{AsyncPgConnection, StoreError, StoreResult};
 
 use crate::inbound::{Batch, Rejection, resolve_number};
-use crate::jobs::RunBots;
+use crate::jobs::BotEvent;
 
 /// Who sent an echoed message, as the inbox shows it.
 pub const SENT_BY: &str = "business_app";
@@ -29,7 +29,7 @@ pub enum EchoOutcome {
     Stored {
         message_id: Uuid,
         media: bool,
-        bots: Box<RunBots>,
+        bots: BotEvent,
     },
     /// Meta delivered it twice: nothing changed.
     Duplicate,
@@ -146,11 +146,11 @@ pub async fn apply_echoes(
         outcomes[index] = Ok(EchoOutcome::Stored {
             message_id: id,
             media: message.media.is_some(),
-            bots: Box::new(RunBots {
+            bots: BotEvent {
                 conversation_id: conversation.id,
                 message_id: None,
                 event: Event::StaffReplied,
-            }),
+            },
         });
     }
     let changed: Vec<Conversation> = changed

@@ -27,7 +27,7 @@ use wacrm_persistence::{
     AsyncPgConnection, StoreError, StoreResult, consent, leads, matching, settings, templates,
 };
 
-use crate::jobs::RunBots;
+use crate::jobs::BotEvent;
 
 /// Settings that shape how inbound messages are applied.
 #[derive(Debug, Clone, Default)]
@@ -91,7 +91,7 @@ pub enum MessageOutcome {
     Stored {
         message_id: Uuid,
         media: bool,
-        bots: Box<RunBots>,
+        bots: BotEvent,
         keyword: Option<MarketingState>,
     },
     /// A second delivery of a message we have: nothing changed.
@@ -284,7 +284,7 @@ pub async fn apply_messages(
         outcomes[index] = Ok(MessageOutcome::Stored {
             message_id: id,
             media: message.media.is_some(),
-            bots: Box::new(RunBots {
+            bots: BotEvent {
                 conversation_id: conversation.id,
                 message_id: Some(id),
                 event: Event::Inbound {
@@ -292,7 +292,7 @@ pub async fn apply_messages(
                     at: message.sent_at,
                     from_staff: rel_type == RelType::Staff,
                 },
-            }),
+            },
             keyword,
         });
     }

@@ -710,3 +710,100 @@ async fn a_bot_job_takes_over_the_bot_jobs_waiting_behind_it() {
     let jobs = inbox.app.get("/api/v1/admin/jobs", &inbox.admin).await;
     assert_eq!(jobs.body["items"], json!([]), "no job left behind");
 }
+
+/// `from`, whose WhatsApp profile says `name`, writes `text` now (the jobs do
+/// not run).
+async fn writes_as(inbox: &Inbox, from: &str, name: &str, wamid: &str, text: &str) {
+    use crate::outbound::{META_SECRET, PHONE_NUMBER_ID, WABA_ID};
+    let ts = chrono::Utc::now().timestamp();
+    let payload = json!({"object": "whatsapp_business_account", "entry": [{"id": WABA_ID, "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550100999", "phone_number_id": PHONE_NUMBER_ID},
+        "contacts": [{"profile": {"name": name}, "wa_id": from}],
+        "messages": [{"from": from, "id": wamid, "timestamp": ts.to_string(), "type": "text", "text": {"body": text}}]
+    }}]}]});
+    let answer = inbox.post_meta(META_SECRET, &payload).await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
+
+/// What each customer received, in order: a text's body, a menu's question.
+fn received_by(meta: &FakeProvider, to: &str) -> Vec<String> {
+    sent(meta)
+        .iter()
+        .filter(|reply| reply["to"] == to)
+        .map(|reply| match reply["type"].as_str() {
+            Some("text") => reply["text"]["body"].as_str().unwrap().to_owned(),
+            _ => reply["interactive"]["body"]["text"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn one_bot_job_answers_each_conversation_of_a_batch_from_its_own_state() {
+    let (inbox, meta) = meta_outbox().await;
+    accept_bot_replies(&meta);
+    bot(
+        &inbox,
+        json!({"name": "Greeter", "trigger": {"type": "exact", "values": ["hi"]},
+        "response": {"type": "text", "text": "Hi {{name}}!"}}),
+    )
+    .await;
+    bot(
+        &inbox,
+        json!({"name": "Food", "trigger": {"type": "exact", "values": ["food"]},
+        "response": {"type": "menu", "body": "What would you like?", "items": [
+            {"title": "Tea", "reply": "Tea is on its way."},
+            {"title": "Cake", "reply": "Cake is on its way."}
+        ]}}),
+    )
+    .await;
+    bot(
+        &inbox,
+        json!({"name": "Help", "trigger": {"type": "exact", "values": ["help"]},
+        "response": {"type": "menu", "body": "How can we help?", "items": [
+            {"title": "Opening hours", "reply": "We open 8 to 5."},
+            {"title": "Talk to us", "reply": "Someone will call you."}
+        ]}}),
+    )
+    .await;
+    let (amina, baraka, chebet) = ("254700000011", "254700000012", "254700000013");
+    // Five messages of three customers, Amina's two in a row; one slot: one
+    // processing job takes them all, and its one bot job answers them all.
+    writes_as(&inbox, amina, "Amina", "wamid.a1", "hi").await;
+    writes_as(&inbox, baraka, "Baraka", "wamid.b1", "help").await;
+    writes_as(&inbox, amina, "Amina", "wamid.a2", "food").await;
+    writes_as(&inbox, chebet, "Chebet", "wamid.c1", "Hi").await;
+    let one_slot = || inbox.app.runner().concurrency(1);
+    let attempts = inbox.app.run_jobs_with(one_slot()).await;
+    assert_eq!(
+        attempts,
+        1 + 1 + 4,
+        "one processing job, one bot job, four replies"
+    );
+    assert_eq!(
+        received_by(&meta, amina),
+        ["Hi Amina!", "What would you like?"]
+    );
+    assert_eq!(received_by(&meta, baraka), ["How can we help?"]);
+    assert_eq!(received_by(&meta, chebet), ["Hi Chebet!"]);
+
+    // Each answers "2", again in one batch: each menu, in each conversation's
+    // own memory, takes its own answer; Chebet has no menu open.
+    writes_as(&inbox, amina, "Amina", "wamid.a3", "2").await;
+    writes_as(&inbox, baraka, "Baraka", "wamid.b2", "2").await;
+    writes_as(&inbox, chebet, "Chebet", "wamid.c2", "2").await;
+    inbox.app.run_jobs_with(one_slot()).await;
+    assert_eq!(
+        received_by(&meta, amina),
+        ["Hi Amina!", "What would you like?", "Cake is on its way."]
+    );
+    assert_eq!(
+        received_by(&meta, baraka),
+        ["How can we help?", "Someone will call you."]
+    );
+    assert_eq!(received_by(&meta, chebet), ["Hi Chebet!"]);
+    let jobs = inbox.app.get("/api/v1/admin/jobs", &inbox.admin).await;
+    assert_eq!(jobs.body["items"], json!([]), "no job left behind");
+}

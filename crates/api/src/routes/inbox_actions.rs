@@ -12,7 +12,7 @@ use wacrm_domain::bots::Event;
 use wacrm_domain::conversation::ConversationStatus;
 use wacrm_persistence::conversations::{self, ConversationChanges};
 use wacrm_persistence::{StoreError, events, messages, staff};
-use wacrm_worker::jobs::{MarkRead, RunBots};
+use wacrm_worker::jobs::{BotEvent, MarkRead, RunBots};
 
 use crate::auth::Principal;
 use crate::auth::visible_conversation;
@@ -146,9 +146,11 @@ pub async fn set_conversation_status(
             if status == ConversationStatus::Resolved {
                 // Bots hear of it: a rating question, and paused bots resume.
                 let resolved = RunBots {
-                    conversation_id: id,
-                    message_id: None,
-                    event: Event::Resolved,
+                    events: vec![BotEvent {
+                        conversation_id: id,
+                        message_id: None,
+                        event: Event::Resolved,
+                    }],
                 };
                 wacrm_worker::enqueue(conn, &resolved)
                     .await

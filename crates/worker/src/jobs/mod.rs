@@ -29,7 +29,7 @@ pub use mark_read::MarkRead;
 pub use process_crm_event::ProcessCrmEvent;
 pub use process_webhooks::ProcessWebhooks;
 pub use reply_to_consent::ReplyToConsent;
-pub use run_bots::{Inputs, RunBots, conversation_state, inputs};
+pub use run_bots::{BotEvent, Inputs, RunBots, conversation_state, inputs};
 pub use send_notification::SendNotification;
 pub use start_campaign_run::StartCampaignRun;
 pub use sync_templates::{SyncAllTemplates, SyncTemplates};

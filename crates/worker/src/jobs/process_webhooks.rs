@@ -38,7 +38,7 @@ use crate::contain::contained;
 use crate::context::WorkerContext;
 use crate::echoes::{self, EchoOutcome};
 use crate::inbound::{self, Batch, InboundRules, MessageOutcome, Rejection};
-use crate::jobs::{FetchMedia, ReplyToConsent};
+use crate::jobs::{BotEvent, FetchMedia, ReplyToConsent, RunBots};
 use crate::{Job, JobError, TransactionalJob, new_job};
 use crate::{consent, provider_errors, revisions};
 
@@ -222,15 +222,9 @@ async fn apply(
             }
         }
 
-        let mut follow_ups: Vec<NewJob> = Vec::new();
+        let mut follow_ups = FollowUps::new(bots_active);
         let outcomes = inbound::apply_messages(conn, &mut batch, messages).await?;
-        follow_messages(
-            senders_of,
-            outcomes,
-            bots_active,
-            &mut follow_ups,
-            &mut rejections,
-        )?;
+        follow_messages(senders_of, outcomes, &mut follow_ups, &mut rejections)?;
         // After the messages: a system message announcing the change lands in
         // the conversation it speaks of, which then takes the new identity.
         for (index, connection, change) in customer_changes {
@@ -241,13 +235,7 @@ async fn apply(
             }
         }
         others
-            .apply(
-                conn,
-                &mut batch,
-                bots_active,
-                &mut follow_ups,
-                &mut rejections,
-            )
+            .apply(conn, &mut batch, &mut follow_ups, &mut rejections)
             .await?;
         for (connection, update) in statuses {
             inbound::apply_status(conn, &mut batch, connection, update).await?;
@@ -268,11 +256,48 @@ async fn apply(
         }
         webhook_events::mark_processed(conn, &processed).await?;
         events::publish_all(conn, &batch.announcements).await?;
+        let follow_ups = follow_ups.into_jobs()?;
         let queued = !follow_ups.is_empty();
         queue::enqueue_many(conn, follow_ups).await?;
         Ok(queued)
     })
     .await
+}
+
+/// The jobs a batch queues after its events: per message, its media to fetch
+/// or the reply to its stop or start word; and one `run_bots` job for all the
+/// events the bots are to consider, in the order they happened (none while no
+/// bot is active).
+struct FollowUps {
+    jobs: Vec<NewJob>,
+    bots_active: bool,
+    bot_events: Vec<BotEvent>,
+}
+
+impl FollowUps {
+    fn new(bots_active: bool) -> Self {
+        Self {
+            jobs: Vec::new(),
+            bots_active,
+            bot_events: Vec::new(),
+        }
+    }
+
+    fn for_bots(&mut self, event: BotEvent) {
+        if self.bots_active {
+            self.bot_events.push(event);
+        }
+    }
+
+    fn into_jobs(mut self) -> Result<Vec<NewJob>, StoreError> {
+        if !self.bot_events.is_empty() {
+            let bots = RunBots {
+                events: self.bot_events,
+            };
+            self.jobs.push(new_job(&bots).map_err(corrupt)?);
+        }
+        Ok(self.jobs)
+    }
 }
 
 /// The jobs that follow stored messages (media to fetch; the reply to a stop or
@@ -282,8 +307,7 @@ async fn apply(
 fn follow_messages(
     senders_of: Vec<(usize, bool)>,
     outcomes: Vec<Result<MessageOutcome, Rejection>>,
-    bots_active: bool,
-    follow_ups: &mut Vec<NewJob>,
+    follow_ups: &mut FollowUps,
     rejections: &mut [Vec<Rejection>],
 ) -> Result<(), StoreError> {
     for ((index, welcome), outcome) in senders_of.into_iter().zip(outcomes) {
@@ -295,14 +319,16 @@ fn follow_messages(
                 keyword,
             }) => {
                 if media {
-                    follow_ups.push(new_job(&FetchMedia { message_id }).map_err(corrupt)?);
+                    follow_ups
+                        .jobs
+                        .push(new_job(&FetchMedia { message_id }).map_err(corrupt)?);
                 }
                 if let Some(state) = keyword {
                     let reply = ReplyToConsent {
                         conversation_id: bots.conversation_id,
                         state,
                     };
-                    follow_ups.push(new_job(&reply).map_err(corrupt)?);
+                    follow_ups.jobs.push(new_job(&reply).map_err(corrupt)?);
                     continue;
                 }
                 if welcome {
@@ -310,9 +336,7 @@ fn follow_messages(
                         text.clear();
                     }
                 }
-                if bots_active {
-                    follow_ups.push(new_job(bots.as_ref()).map_err(corrupt)?);
-                }
+                follow_ups.for_bots(bots);
             }
             Ok(MessageOutcome::Duplicate) => {}
             Err(rejection) => rejections[index].push(rejection),
@@ -364,13 +388,12 @@ impl<'c> Others<'c> {
         self,
         conn: &mut AsyncPgConnection,
         batch: &mut Batch,
-        bots_active: bool,
-        follow_ups: &mut Vec<NewJob>,
+        follow_ups: &mut FollowUps,
         rejections: &mut [Vec<Rejection>],
     ) -> Result<(), StoreError> {
         let mut echoes = self.echoes;
         let first = std::mem::take(&mut echoes);
-        self::apply_echoes(conn, batch, first, bots_active, follow_ups, rejections).await?;
+        self::apply_echoes(conn, batch, first, follow_ups, rejections).await?;
         let mut instead_messages = Vec::new();
         let mut instead_senders = Vec::new();
         for (index, connection, revision) in self.revisions {
@@ -385,15 +408,9 @@ impl<'c> Others<'c> {
         }
         if !instead_messages.is_empty() {
             let outcomes = inbound::apply_messages(conn, batch, instead_messages).await?;
-            follow_messages(
-                instead_senders,
-                outcomes,
-                bots_active,
-                follow_ups,
-                rejections,
-            )?;
+            follow_messages(instead_senders, outcomes, follow_ups, rejections)?;
         }
-        self::apply_echoes(conn, batch, echoes, bots_active, follow_ups, rejections).await?;
+        self::apply_echoes(conn, batch, echoes, follow_ups, rejections).await?;
         for (index, update) in self.preferences {
             if let Err(rejection) = consent::apply_marketing_preference(conn, update).await? {
                 rejections[index].push(rejection);
@@ -425,8 +442,7 @@ async fn apply_echoes(
     conn: &mut AsyncPgConnection,
     batch: &mut Batch,
     echoes: Vec<(usize, &Connection, EchoedMessage)>,
-    bots_active: bool,
-    follow_ups: &mut Vec<NewJob>,
+    follow_ups: &mut FollowUps,
     rejections: &mut [Vec<Rejection>],
 ) -> Result<(), StoreError> {
     if echoes.is_empty() {
@@ -445,11 +461,11 @@ async fn apply_echoes(
                 bots,
             }) => {
                 if media {
-                    follow_ups.push(new_job(&FetchMedia { message_id }).map_err(corrupt)?);
+                    follow_ups
+                        .jobs
+                        .push(new_job(&FetchMedia { message_id }).map_err(corrupt)?);
                 }
-                if bots_active {
-                    follow_ups.push(new_job(bots.as_ref()).map_err(corrupt)?);
-                }
+                follow_ups.for_bots(bots);
             }
             Ok(EchoOutcome::Duplicate) => {}
             Err(rejection) => rejections[index].push(rejection),

@@ -34,12 +34,43 @@ use crate::{Job, JobError, new_job};
 /// How many recent messages an AI answer sees.
 const AI_CONTEXT_MESSAGES: i64 = 20;
 
+/// One event the bots of a conversation consider.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunBots {
+pub struct BotEvent {
     pub conversation_id: Uuid,
     /// The inbound message the event is about, if any.
     pub message_id: Option<Uuid>,
     pub event: Event,
+}
+
+/// The bot events of one processing batch (or of one staff action, or one
+/// timer), in the order they happened. One job per batch rather than one per
+/// message keeps the queue's churn (a row inserted, claimed and deleted, and
+/// the dead index entries every claim then steps over) off each message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "StoredRunBots")]
+pub struct RunBots {
+    pub events: Vec<BotEvent>,
+}
+
+/// A `run_bots` payload as stored: jobs queued before a job carried several
+/// events hold one event.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StoredRunBots {
+    Events { events: Vec<BotEvent> },
+    One(BotEvent),
+}
+
+impl From<StoredRunBots> for RunBots {
+    fn from(stored: StoredRunBots) -> Self {
+        match stored {
+            StoredRunBots::Events { events } => Self { events },
+            StoredRunBots::One(event) => Self {
+                events: vec![event],
+            },
+        }
+    }
 }
 
 impl Job for RunBots {
@@ -47,45 +78,44 @@ impl Job for RunBots {
     const MAX_ATTEMPTS: i32 = 5;
     type Context = WorkerContext;
 
-    /// A timer is one per bot and conversation: scheduling again replaces it.
+    /// A timer is one per bot and conversation (its job carries it alone):
+    /// scheduling again replaces it.
     fn unique_key(&self) -> Option<String> {
-        match &self.event {
-            Event::Timer { bot_id, .. } => Some(timer_key(self.conversation_id, *bot_id)),
+        match self.events.as_slice() {
+            [
+                BotEvent {
+                    conversation_id,
+                    event: Event::Timer { bot_id, .. },
+                    ..
+                },
+            ] => Some(timer_key(*conversation_id, *bot_id)),
             _ => None,
         }
     }
 
     /// Also takes over the `run_bots` jobs queued behind this one (in one
     /// transaction, oldest first, with the bots, settings and templates read
-    /// once); if that fails, the others are back in the queue and this job
-    /// runs alone.
+    /// once); if that fails, the others are back in the queue and this job's
+    /// events run alone.
     async fn run(&self, ctx: &WorkerContext) -> Result<(), JobError> {
         let mut conn = ctx.pool.get().await.map_err(retry)?;
         let cipher = ctx.cipher.clone();
         let together = conn
             .transaction::<_, StoreError, _>(async |conn| {
-                let mut jobs = vec![self.clone()];
+                let mut events = self.events.clone();
                 for payload in queue::take_queued(conn, Self::KIND, JOBS_TAKEN_OVER).await? {
-                    jobs.push(
-                        serde_json::from_value(payload)
-                            .map_err(|error| StoreError::Corrupt(error.to_string()))?,
-                    );
+                    let job: Self = serde_json::from_value(payload)
+                        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+                    events.extend(job.events);
                 }
-                // Conversations locked in id order, as processing locks
-                // them; a conversation's own events keep their order.
-                jobs.sort_by_key(|job| job.conversation_id);
-                decide_and_apply_all(conn, &cipher, &jobs).await
+                decide_and_apply_all(conn, &cipher, events).await
             })
             .await;
         let ai = match together {
             Ok(ai) => ai,
             Err(error) => {
-                tracing::warn!(%error, "bots failed on a batch of events; this one runs alone");
-                conn.transaction::<_, StoreError, _>(async |conn| {
-                    decide_and_apply_all(conn, &cipher, std::slice::from_ref(self)).await
-                })
-                .await
-                .map_err(retry)?
+                tracing::warn!(%error, "bots failed on a batch of events; this job's events run alone");
+                self.run_alone(&mut conn, &cipher).await?
             }
         };
         for (conversation_id, request) in ai {
@@ -97,36 +127,78 @@ impl Job for RunBots {
     }
 }
 
-/// How many queued `run_bots` jobs one takes over.
-const JOBS_TAKEN_OVER: i64 = 32;
+impl RunBots {
+    /// This job's events without the jobs taken over. If they fail together
+    /// and are several, each is queued again as a job of its own (all in one
+    /// transaction, so that none is lost or applied twice): the failure then
+    /// stays with the event that causes it, which is retried and counted on
+    /// its own, as when every message had its job.
+    async fn run_alone(
+        &self,
+        conn: &mut AsyncPgConnection,
+        cipher: &wacrm_persistence::secrets::Cipher,
+    ) -> Result<Vec<(Uuid, AiWork)>, JobError> {
+        let alone = conn
+            .transaction::<_, StoreError, _>(async |conn| {
+                decide_and_apply_all(conn, cipher, self.events.clone()).await
+            })
+            .await;
+        match alone {
+            Ok(ai) => Ok(ai),
+            Err(error) if self.events.len() == 1 => Err(retry(error)),
+            Err(error) => {
+                tracing::warn!(%error, events = self.events.len(), "bots failed on this job's events; each is queued again alone");
+                let apart = self
+                    .events
+                    .iter()
+                    .map(|event| {
+                        new_job(&Self {
+                            events: vec![event.clone()],
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(retry)?;
+                queue::enqueue_many(conn, apart).await.map_err(retry)?;
+                Ok(Vec::new())
+            }
+        }
+    }
+}
 
-/// Runs the bots on each job's event in turn; returns the AI answers to ask
-/// for, with their conversation.
+/// How many queued `run_bots` jobs one takes over (each carries the events
+/// of one processing batch: up to a few hundred).
+const JOBS_TAKEN_OVER: i64 = 4;
+
+/// Runs the bots on each event in turn; returns the AI answers to ask for,
+/// with their conversation.
 async fn decide_and_apply_all(
     conn: &mut AsyncPgConnection,
     cipher: &wacrm_persistence::secrets::Cipher,
-    jobs: &[RunBots],
+    mut events: Vec<BotEvent>,
 ) -> Result<Vec<(Uuid, AiWork)>, StoreError> {
+    // Conversations locked in id order, as processing locks them; a
+    // conversation's own events keep their order (the sort is stable).
+    events.sort_by_key(|event| event.conversation_id);
     let mut known = KnownInputs::default();
-    let mut first_events = FirstEvents::read(conn, jobs).await?;
+    let mut first_events = FirstEvents::read(conn, &events).await?;
     let mut ai = Vec::new();
-    for job in jobs {
-        let (conversation, state) = match first_events.take(job.conversation_id) {
+    for event in &events {
+        let (conversation, state) = match first_events.take(event.conversation_id) {
             Some(read) => read,
             // A later event of a conversation already handled in this batch:
             // the earlier one may have changed its state (memory, replies), so
             // it is read afresh.
-            None => match conversations::lock(conn, job.conversation_id).await {
+            None => match conversations::lock(conn, event.conversation_id).await {
                 Ok(conversation) => {
-                    let state = conversation_state(conn, &conversation, job.message_id).await?;
+                    let state = conversation_state(conn, &conversation, event.message_id).await?;
                     (conversation, state)
                 }
                 Err(StoreError::NotFound) => continue,
                 Err(error) => return Err(error),
             },
         };
-        for work in decide_and_apply(conn, cipher, &mut known, job, &conversation, state).await? {
-            ai.push((job.conversation_id, work));
+        for work in decide_and_apply(conn, cipher, &mut known, event, &conversation, state).await? {
+            ai.push((event.conversation_id, work));
         }
     }
     Ok(ai)
@@ -139,12 +211,17 @@ async fn decide_and_apply_all(
 struct FirstEvents(HashMap<Uuid, (Conversation, ConversationState)>);
 
 impl FirstEvents {
-    /// `jobs` are in conversation id order: the locks are taken in that order.
-    async fn read(conn: &mut AsyncPgConnection, jobs: &[RunBots]) -> Result<Self, StoreError> {
-        // Each conversation's first event (the jobs are sorted by conversation).
-        let mut firsts: Vec<(Uuid, Uuid)> = jobs
+    /// `events` are in conversation id order: the locks are taken in that order.
+    async fn read(conn: &mut AsyncPgConnection, events: &[BotEvent]) -> Result<Self, StoreError> {
+        // Each conversation's first event (the events are sorted by conversation).
+        let mut firsts: Vec<(Uuid, Uuid)> = events
             .iter()
-            .map(|job| (job.conversation_id, job.message_id.unwrap_or(Uuid::max())))
+            .map(|event| {
+                (
+                    event.conversation_id,
+                    event.message_id.unwrap_or(Uuid::max()),
+                )
+            })
             .collect();
         firsts.dedup_by_key(|(conversation_id, _)| *conversation_id);
         let ids: Vec<Uuid> = firsts.iter().map(|(id, _)| *id).collect();
@@ -298,13 +375,13 @@ pub async fn inputs(
     })
 }
 
-/// Runs the bots on `job`'s event of the locked `conversation`, whose state
-/// before the event is `state`, and applies what they decide.
+/// Runs the bots on `event` of the locked `conversation`, whose state before
+/// the event is `state`, and applies what they decide.
 async fn decide_and_apply(
     conn: &mut AsyncPgConnection,
     cipher: &wacrm_persistence::secrets::Cipher,
     known: &mut KnownInputs,
-    job: &RunBots,
+    event: &BotEvent,
     conversation: &Conversation,
     state: ConversationState,
 ) -> Result<Vec<AiWork>, StoreError> {
@@ -323,7 +400,7 @@ async fn decide_and_apply(
         business_hours: &inputs.hours,
         approved_templates: &inputs.approved,
     };
-    let decision = bots::evaluate(&inputs.bots, &state, &job.event, &context);
+    let decision = bots::evaluate(&inputs.bots, &state, &event.event, &context);
     if let Some(silence) = decision.silenced {
         tracing::debug!(conversation_id = %conversation.id, ?silence, "bots silent");
     }
@@ -359,9 +436,11 @@ async fn decide_and_apply(
             TimerChange::Schedule { bot_id, at } => {
                 queue::cancel_queued(conn, &timer_key(conversation.id, bot_id)).await?;
                 let fire = RunBots {
-                    conversation_id: conversation.id,
-                    message_id: None,
-                    event: Event::Timer { bot_id, due: at },
+                    events: vec![BotEvent {
+                        conversation_id: conversation.id,
+                        message_id: None,
+                        event: Event::Timer { bot_id, due: at },
+                    }],
                 };
                 let mut job =
                     new_job(&fire).map_err(|error| StoreError::Corrupt(error.to_string()))?;
@@ -456,4 +535,43 @@ async fn answer_with_ai(
 
 fn retry(error: impl std::fmt::Display) -> JobError {
     JobError::retry(error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_queued_with_one_event_is_read_as_a_job_of_that_event() {
+        let conversation_id = Uuid::now_v7();
+        let stored = json!({"conversation_id": conversation_id, "message_id": null,
+            "event": serde_json::to_value(Event::Resolved).unwrap()});
+        let job: RunBots = serde_json::from_value(stored).unwrap();
+        assert_eq!(job.events.len(), 1);
+        assert_eq!(job.events[0].conversation_id, conversation_id);
+        let again: RunBots = serde_json::from_value(serde_json::to_value(&job).unwrap()).unwrap();
+        assert_eq!(again.events.len(), 1);
+        assert_eq!(again.events[0].conversation_id, conversation_id);
+    }
+
+    #[test]
+    fn a_timer_is_unique_per_conversation_and_bot_and_a_batch_is_not() {
+        let (conversation_id, bot_id) = (Uuid::now_v7(), Uuid::now_v7());
+        let timer = BotEvent {
+            conversation_id,
+            message_id: None,
+            event: Event::Timer {
+                bot_id,
+                due: Utc::now(),
+            },
+        };
+        let alone = RunBots {
+            events: vec![timer.clone()],
+        };
+        assert_eq!(alone.unique_key(), Some(timer_key(conversation_id, bot_id)));
+        let batch = RunBots {
+            events: vec![timer.clone(), timer],
+        };
+        assert_eq!(batch.unique_key(), None);
+    }
 }
