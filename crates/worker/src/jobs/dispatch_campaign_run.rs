@@ -9,10 +9,11 @@
 //! repeats nothing: a batch commits whole or not at all, and delivery itself
 //! never sends a message twice (`deliver_message`).
 //!
-//! The dispatcher keeps only about half a second of the number's rate
-//! waiting in the outbox, so an agent's or a bot's reply on the same number
-//! waits behind at most that much campaign traffic (conversations come
-//! first), and a pause or a cancel takes effect within it.
+//! The dispatcher keeps only about a second of the number's rate in the
+//! outbox (half on its way to the provider, half waiting for its pace), so
+//! an agent's or a bot's reply on the same number waits behind at most that
+//! much campaign traffic (conversations come first), and a pause or a cancel
+//! takes effect within it.
 //!
 //! One dispatcher per run: a start, a resume or a continuation bumps the
 //! run's `dispatch_generation` and queues a dispatcher carrying it; one of an
@@ -41,6 +42,7 @@ use wacrm_persistence::{
     AsyncPgConnection, StoreError, connections, conversations, events, numbers, templates,
 };
 
+use super::SEND_LATENCY;
 use crate::campaigns::{self, LifecycleError};
 use crate::context::WorkerContext;
 use crate::outbox::{self, Draft, Refusal};
@@ -50,6 +52,8 @@ use crate::{Job, JobError};
 const SLICE: Duration = Duration::from_secs(40);
 /// The most recipients one batch queues.
 const BATCH: i64 = 500;
+/// How much of the number's traffic may wait for its pace in the outbox.
+const WAITING_FOR_PACE: Duration = Duration::from_millis(500);
 /// How long to wait while the outbox is full or messages are still on their way.
 const PAUSE: Duration = Duration::from_millis(100);
 
@@ -292,10 +296,17 @@ async fn budget_left(
     Ok(Some(left))
 }
 
-/// How many campaign messages of `number` may wait in the outbox: half a
-/// second of its rate (at least 2).
+/// How many campaign messages of `number` may be in the outbox, waiting or
+/// on their way: a second of its rate (at least 2). About half of it is on
+/// its way to the provider at any moment (`SEND_LATENCY` of the rate), the
+/// rest waits for its pace, so an agent's reply queued now is claimed behind
+/// at most that. Counting only what waits would let the runner's slots fill
+/// the pacer; counting less than the sends in flight stalls the campaign on
+/// the provider's answer time (half a second of room gave 225/s at 1,000/s).
 fn outbox_room(number: &Number) -> i64 {
-    i64::from(number.messages_per_second / 2).max(2)
+    let room = WAITING_FOR_PACE + SEND_LATENCY;
+    let millis = i64::try_from(room.as_millis()).unwrap_or(1_000);
+    (i64::from(number.messages_per_second) * millis / 1_000).max(2)
 }
 
 /// What every recipient of a batch is sent with.
