@@ -173,12 +173,14 @@ impl TestApp {
         NodeConnections,
     ) {
         let name = format!("wacrm-node-{}", uuid::Uuid::now_v7().simple());
-        let separator = if self._database.url.contains('?') {
-            '&'
-        } else {
-            '?'
+        // The test database's URL, or its `key=value` form (embedded cluster).
+        let url = match url::Url::parse(&self._database.url) {
+            Ok(mut url) if url.scheme().starts_with("postgres") => {
+                url.query_pairs_mut().append_pair("application_name", &name);
+                url.to_string()
+            }
+            _ => format!("{} application_name='{name}'", self._database.url),
         };
-        let url = format!("{}{separator}application_name={name}", self._database.url);
         let pool = wacrm_persistence::pool::connect(&url, 8).expect("a pool");
         let mut context = self.worker_context.clone();
         context.pool = pool.clone();
