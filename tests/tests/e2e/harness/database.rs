@@ -152,11 +152,21 @@ async fn execute(admin_url: &str, sql: &str) {
 
 /// The same server, another database: URL or `key=value` form.
 fn database_url(base: &str, database: &str) -> String {
+    with_parameter(base, "dbname", database)
+}
+
+/// `base` with a connection parameter set, in its own form: a URL (the
+/// database as its path, anything else in the query) or `key=value` pairs.
+pub fn with_parameter(base: &str, key: &str, value: &str) -> String {
     match url::Url::parse(base) {
         Ok(mut url) if url.scheme().starts_with("postgres") => {
-            url.set_path(database);
+            if key == "dbname" {
+                url.set_path(value);
+            } else {
+                url.query_pairs_mut().append_pair(key, value);
+            }
             url.to_string()
         }
-        _ => format!("{base} dbname='{database}'"),
+        _ => format!("{base} {key}='{value}'"),
     }
 }

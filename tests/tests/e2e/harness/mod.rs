@@ -173,14 +173,7 @@ impl TestApp {
         NodeConnections,
     ) {
         let name = format!("wacrm-node-{}", uuid::Uuid::now_v7().simple());
-        // The test database's URL, or its `key=value` form (embedded cluster).
-        let url = match url::Url::parse(&self._database.url) {
-            Ok(mut url) if url.scheme().starts_with("postgres") => {
-                url.query_pairs_mut().append_pair("application_name", &name);
-                url.to_string()
-            }
-            _ => format!("{} application_name='{name}'", self._database.url),
-        };
+        let url = database::with_parameter(&self._database.url, "application_name", &name);
         let pool = wacrm_persistence::pool::connect(&url, 8).expect("a pool");
         let mut context = self.worker_context.clone();
         context.pool = pool.clone();
