@@ -1,15 +1,23 @@
-//! Real-time events: published with PostgreSQL NOTIFY inside the transaction
-//! that made the change (so they go out only if it commits), relayed by every
+//! Real-time events: written to `event_relay` inside the transaction that
+//! made the change (so they go out only if it commits), moved to PostgreSQL
+//! NOTIFY by a relay ([`relay`], every node runs one) and relayed by every
 //! node to its SSE clients. The same statement writes the integrators' webhook
 //! outbox (`webhook_deliveries`, see [`crate::webhook_endpoints`]): one row per
 //! event and enabled endpoint subscribed to it, committed or rolled back with
 //! the change.
+//!
+//! Why not NOTIFY in the change's own transaction: NOTIFY holds PostgreSQL's
+//! global notify lock until its transaction's commit is flushed, so writing
+//! transactions that announce something commit one at a time. A campaign
+//! sending a thousand messages a second commits a thousand of them; the relay
+//! takes that lock once per batch of events instead.
 
 use diesel::sql_types::{Array, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 
 use crate::error::StoreResult;
+use crate::prepared::PreparedExt as _;
 use crate::webhook_endpoints;
 
 pub const CHANNEL: &str = "wacrm_events";
@@ -32,7 +40,7 @@ const MAX_VALUE_BYTES: usize = 256;
 /// reaches only endpoints subscribed to it, which the API allows for catalogue
 /// names only). The body is Standard Webhooks' `{type, timestamp, data}`, the
 /// data being the event without its `type`.
-const FAN_OUT_AND_NOTIFY: &str = "\
+const FAN_OUT_AND_RELAY: &str = "\
 WITH e AS MATERIALIZED ( \
     SELECT u.payload, u.payload::jsonb AS doc, u.ord \
       FROM unnest($2::text[]) WITH ORDINALITY AS u (payload, ord)), \
@@ -58,22 +66,40 @@ wake AS ( \
                         WHERE kind = $3 AND status = 'queued' AND unique_key IS NULL \
                           AND run_at <= now()) \
     RETURNING 1) \
-SELECT pg_notify($1, CASE WHEN e.doc ? 'conversation_id' \
-         THEN (e.doc || jsonb_build_object('assigned_to', \
-               (SELECT c.assigned_to FROM conversations AS c \
-                 WHERE c.id = (e.doc ->> 'conversation_id')::uuid)))::text \
-         ELSE e.payload END) \
-  FROM e \
-UNION ALL \
-SELECT pg_notify($4, '') FROM wake";
+INSERT INTO event_relay (channel, payload) \
+SELECT channel, payload FROM ( \
+    SELECT $1 AS channel, CASE WHEN e.doc ? 'conversation_id' \
+             THEN (e.doc || jsonb_build_object('assigned_to', \
+                   (SELECT c.assigned_to FROM conversations AS c \
+                     WHERE c.id = (e.doc ->> 'conversation_id')::uuid)))::text \
+             ELSE e.payload END AS payload, e.ord \
+      FROM e \
+    UNION ALL \
+    SELECT $4, '', 0 FROM wake) AS relayed \
+ORDER BY ord";
 
-/// Queues `event` for delivery at commit. Payloads stay small (ids and
-/// statuses): NOTIFY carries at most 8000 bytes, and clients fetch details.
+/// The statement of [`relay`]: the oldest waiting events (`$1` at most), each
+/// NOTIFYed on its channel in order and removed, in one transaction. The
+/// advisory lock lets one relay of one node work at a time, so events leave
+/// in the order they were written; the others find nothing to do.
+const RELAY: &str = "\
+WITH batch AS ( \
+    DELETE FROM event_relay \
+     WHERE id IN (SELECT id FROM event_relay \
+                   WHERE pg_try_advisory_xact_lock(hashtext('wacrm.event_relay')) \
+                   ORDER BY id LIMIT $1) \
+    RETURNING id, channel, payload) \
+SELECT count(pg_notify(channel, payload)) AS relayed \
+  FROM (SELECT channel, payload FROM batch ORDER BY id) AS ordered";
+
+/// Queues `event` for delivery once its transaction commits. Payloads stay
+/// small (ids and statuses): NOTIFY carries at most 8000 bytes, and clients
+/// fetch details.
 pub async fn publish<E: Serialize>(conn: &mut AsyncPgConnection, event: &E) -> StoreResult<()> {
     publish_all(conn, std::slice::from_ref(event)).await
 }
 
-/// Queues every event of `events` for delivery at commit, in one statement
+/// Queues every event of `events` for delivery once its transaction commits, in one statement
 /// (a batch of webhooks announces all its changes with one round trip).
 pub async fn publish_all<E: Serialize>(
     conn: &mut AsyncPgConnection,
@@ -86,22 +112,44 @@ pub async fn publish_all<E: Serialize>(
     // An event about a conversation carries the conversation's assignee as
     // this transaction sees it, so that every node's SSE streams apply the inbox
     // visibility without a query per event. The correlated subquery keeps the
-    // events in `unnest` order (a join could reorder the NOTIFYs).
+    // events in `unnest` order (a join could reorder them).
     //
     // The webhook fan-out rides in the same statement, so it costs no round
     // trip: with no endpoint enabled, `hooks` joins against an empty (or
     // tiny) table and inserts nothing, and `wake` stops at its `EXISTS`. An
     // event that did fan out also queues one dispatcher job (unless one is
-    // already waiting) and wakes the workers; this transaction NOTIFYs
-    // anyway, so the wake-up adds no commit-time lock it did not already take.
-    diesel::sql_query(FAN_OUT_AND_NOTIFY)
+    // already waiting) and wakes the workers, through the relay as well.
+    diesel::sql_query(FAN_OUT_AND_RELAY)
         .bind::<Text, _>(CHANNEL)
         .bind::<Array<Text>, _>(payloads)
         .bind::<Text, _>(webhook_endpoints::DISPATCH_JOB_KIND)
         .bind::<Text, _>(crate::jobs::CHANNEL)
+        .prepared()
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The most events one [`relay`] call sends.
+pub const RELAY_BATCH: i64 = 1_000;
+
+/// Sends the oldest committed events waiting in `event_relay` (at most
+/// [`RELAY_BATCH`]) as NOTIFYs, in the order they were written, and removes
+/// them; how many it sent. Run it outside any other transaction. Identical
+/// payloads on one channel in one batch reach listeners once (PostgreSQL
+/// folds them): the same announcement twice says nothing more.
+pub async fn relay(conn: &mut AsyncPgConnection) -> StoreResult<usize> {
+    #[derive(diesel::QueryableByName)]
+    struct Relayed {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        relayed: i64,
+    }
+    let relayed: Relayed = diesel::sql_query(RELAY)
+        .bind::<diesel::sql_types::BigInt, _>(RELAY_BATCH)
+        .prepared()
+        .get_result(conn)
+        .await?;
+    Ok(usize::try_from(relayed.relayed).unwrap_or_default())
 }
 
 /// `event` as a NOTIFY payload under PostgreSQL's limit: whole when it fits, else

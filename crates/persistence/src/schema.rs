@@ -342,6 +342,14 @@ diesel::joinable!(message_status_events -> messages (message_id));
 diesel::joinable!(message_media -> messages (message_id));
 diesel::joinable!(templates -> connections (connection_id));
 
+diesel::table! {
+    event_relay (id) {
+        id -> Int8,
+        channel -> Text,
+        payload -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     staff,
     refresh_tokens,
