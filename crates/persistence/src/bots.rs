@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::error::{StoreError, StoreResult};
 use crate::page::{Page, PageRequest};
+use crate::prepared::PreparedExt as _;
 use crate::schema::{bots, conversation_bots, messages};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -281,6 +282,7 @@ pub async fn histories(
     )
     .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(conversations)
     .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(befores)
+    .prepared()
     .load(conn)
     .await?;
     Ok(rows
@@ -331,6 +333,7 @@ pub async fn record_names(
     .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(leads)
     .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(contacts)
     .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(staff)
+    .prepared()
     .load(conn)
     .await?;
     Ok(rows.into_iter().map(|row| (row.id, row.name)).collect())

@@ -12,6 +12,7 @@ use wacrm_domain::consent::{MarketingState, Standing};
 
 use crate::error::StoreResult;
 use crate::page::{Page, PageRequest};
+use crate::prepared::PreparedExt as _;
 use crate::schema::{blocklist, consent_history, marketing_consent};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -81,6 +82,7 @@ pub async fn record(conn: &mut AsyncPgConnection, change: NewConsentChange) -> S
     .bind::<Nullable<Text>, _>(&change.reason)
     .bind::<Text, _>(&change.source)
     .bind::<Timestamptz, _>(change.occurred_at)
+    .prepared()
     .execute(conn)
     .await?;
     Ok(())
@@ -133,6 +135,7 @@ pub async fn standing(conn: &mut AsyncPgConnection, phone: &str) -> StoreResult<
                 EXISTS (SELECT 1 FROM blocklist WHERE phone = $1) AS blocked",
     )
     .bind::<Text, _>(phone)
+    .prepared()
     .get_result(conn)
     .await?;
     Ok(Standing {
@@ -273,6 +276,7 @@ pub async fn standings(
          WHERE mc.phone IS NOT NULL OR b.phone IS NOT NULL",
     )
     .bind::<diesel::sql_types::Array<Text>, _>(phones)
+    .prepared()
     .load(conn)
     .await?;
     Ok(rows

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::bulk::rows_per_insert;
 use crate::error::StoreResult;
+use crate::prepared::PreparedExt as _;
 use crate::schema::conversations;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
@@ -303,12 +304,14 @@ async fn lock_matching(
     .bind::<Array<Text>, _>(phones)
     .bind::<Array<SqlUuid>, _>(user_numbers)
     .bind::<Array<Text>, _>(user_ids)
+    .prepared()
     .load(conn)
     .await?;
     let ids: Vec<Uuid> = found.into_iter().map(|row| row.id).collect();
     Ok(
         diesel::sql_query("SELECT * FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE")
             .bind::<Array<SqlUuid>, _>(ids)
+            .prepared()
             .load(conn)
             .await?,
     )
@@ -430,6 +433,7 @@ async fn merge(conn: &mut AsyncPgConnection, keep: Uuid, gone: Uuid) -> StoreRes
         diesel::sql_query(statement)
             .bind::<SqlUuid, _>(keep)
             .bind::<SqlUuid, _>(gone)
+            .prepared()
             .execute(conn)
             .await?;
     }
@@ -455,6 +459,7 @@ async fn merge(conn: &mut AsyncPgConnection, keep: Uuid, gone: Uuid) -> StoreRes
     )
     .bind::<SqlUuid, _>(keep)
     .bind::<SqlUuid, _>(gone)
+    .prepared()
     .get_result(conn)
     .await?;
     let gone_row: Conversation = diesel::delete(conversations::table.find(gone))
@@ -496,6 +501,7 @@ async fn save_identities(conn: &mut AsyncPgConnection, rows: &[&Conversation]) -
             .map(|c| c.customer_user_id.clone())
             .collect::<Vec<_>>(),
     )
+    .prepared()
     .execute(conn)
     .await?;
     Ok(())
@@ -561,6 +567,7 @@ pub async fn save_inbound(conn: &mut AsyncPgConnection, rows: &[Conversation]) -
             .map(|c| c.customer_username.clone())
             .collect::<Vec<_>>(),
     )
+    .prepared()
     .execute(conn)
     .await?;
     Ok(())
@@ -707,6 +714,7 @@ pub async fn record_outbound_many(
     .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(messages)
     .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(previews)
     .bind::<diesel::sql_types::Timestamptz, _>(at)
+    .prepared()
     .execute(conn)
     .await?;
     Ok(())

@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{StoreError, StoreResult};
 use crate::pool::PgPool;
+use crate::prepared::PreparedExt as _;
 use crate::schema::jobs;
 
 /// The NOTIFY channel that wakes workers ([`notify`], after a commit).
@@ -288,6 +289,7 @@ pub async fn claim(
     .bind::<diesel::sql_types::Timestamptz, _>(rules.now)
     .bind::<diesel::sql_types::Nullable<Array<Text>>, _>(&rules.only)
     .bind::<Array<Text>, _>(&rules.except)
+    .prepared()
     .load(conn)
     .await?;
     claimed.retain(|job| {
@@ -325,6 +327,7 @@ pub async fn renew(
     .bind::<Array<BigInt>, _>(ids)
     .bind::<Array<diesel::sql_types::Uuid>, _>(tokens)
     .bind::<Interval, _>(lease)
+    .prepared()
     .load::<JobId>(conn)
     .await?
     .into_iter()
@@ -371,6 +374,7 @@ pub async fn lock_for_run(
     )
     .bind::<BigInt, _>(id)
     .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .prepared()
     .get_result(conn)
     .await
     .optional()?;
@@ -446,6 +450,7 @@ pub async fn complete_many(
     )
     .bind::<Array<BigInt>, _>(ids)
     .bind::<Array<diesel::sql_types::Uuid>, _>(tokens)
+    .prepared()
     .load::<JobId>(conn)
     .await?
     .into_iter()
@@ -473,6 +478,7 @@ pub async fn retry_later(
             jobs::last_error.eq(error),
             jobs::updated_at.eq(Utc::now()),
         ))
+        .prepared()
         .execute(conn)
         .await?;
     match updated {
@@ -570,6 +576,7 @@ pub async fn revive(conn: &mut AsyncPgConnection, id: i64) -> StoreResult<Job> {
 pub async fn notify(conn: &mut AsyncPgConnection) -> StoreResult<()> {
     diesel::sql_query("SELECT pg_notify($1, '')")
         .bind::<Text, _>(CHANNEL)
+        .prepared()
         .execute(conn)
         .await?;
     Ok(())
@@ -659,6 +666,7 @@ pub async fn take_queued(
     )
     .bind::<Text, _>(kind)
     .bind::<BigInt, _>(limit)
+    .prepared()
     .load(conn)
     .await?;
     Ok(taken.into_iter().map(|row| row.payload).collect())

@@ -34,6 +34,7 @@ pub mod numbers;
 mod page;
 pub mod phone_consent;
 pub mod pool;
+pub mod prepared;
 pub mod provider_errors;
 pub mod quick_replies;
 pub mod schema;

@@ -15,6 +15,7 @@ use wacrm_domain::provider_id::IdKind;
 
 use crate::bulk::rows_per_insert;
 use crate::error::StoreResult;
+use crate::prepared::PreparedExt as _;
 use crate::schema::message_provider_ids;
 
 #[derive(Debug, Clone, Insertable)]
@@ -42,6 +43,7 @@ pub async fn lock_keys(conn: &mut AsyncPgConnection, keys: &[String]) -> StoreRe
          ) AS keys",
     )
     .bind::<Array<Text>, _>(keys)
+    .prepared()
     .execute(conn)
     .await?;
     Ok(())
@@ -157,6 +159,7 @@ pub async fn oldest_unmatched(
     .bind::<Timestamptz, _>(at)
     .bind::<BigInt, _>(windows.request.num_seconds())
     .bind::<BigInt, _>(windows.queue.num_seconds())
+    .prepared()
     .get_result(conn)
     .await
     .optional()?;

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::error::StoreResult;
 use crate::page::{Page, PageRequest};
+use crate::prepared::PreparedExt as _;
 use crate::schema::{conversations, message_media, message_status_events, messages};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -136,6 +137,7 @@ pub async fn start_send(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<O
         .filter(messages::send_started_at.is_null())
         .set(messages::send_started_at.eq(Utc::now()))
         .returning(Message::as_returning())
+        .prepared()
         .get_result(conn)
         .await
         .optional()?)
@@ -162,6 +164,7 @@ pub async fn mark_sent(
             messages::status.eq("sent"),
             messages::updated_at.eq(Utc::now()),
         ))
+        .prepared()
         .execute(conn)
         .await?;
     Ok(())

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::error::StoreResult;
 use crate::jobs::NewJob;
 use crate::page::{Page, PageRequest};
+use crate::prepared::PreparedExt as _;
 use crate::schema::webhook_events;
 
 pub const PENDING: &str = "pending";
@@ -162,6 +163,7 @@ pub async fn mark_processed(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> Store
             webhook_events::error.eq(None::<String>),
             webhook_events::processed_at.eq(Utc::now()),
         ))
+        .prepared()
         .execute(conn)
         .await?;
     Ok(())

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::audiences::{self, Bind, Resolved, Sql};
 use crate::error::StoreResult;
+use crate::prepared::PreparedExt as _;
 use crate::schema::campaign_recipients;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -199,6 +200,7 @@ pub async fn mark_queued_many(
     .bind::<diesel::sql_types::Array<BigInt>, _>(ids)
     .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(messages)
     .bind::<Timestamptz, _>(at)
+    .prepared()
     .execute(conn)
     .await?;
     Ok(())
@@ -263,6 +265,7 @@ pub async fn unsent(conn: &mut AsyncPgConnection, run_id: Uuid) -> StoreResult<i
          WHERE r.run_id = $1 AND r.status = 'queued' AND m.status = 'queued'",
     )
     .bind::<diesel::sql_types::Uuid, _>(run_id)
+    .prepared()
     .get_result(conn)
     .await?;
     Ok(count.n)
@@ -287,6 +290,7 @@ pub async fn budget_used(
     )
     .bind::<diesel::sql_types::Uuid, _>(number_id)
     .bind::<Timestamptz, _>(since)
+    .prepared()
     .get_result(conn)
     .await?;
     Ok(count.n)
@@ -319,6 +323,7 @@ pub async fn waiting_in_outbox(
     )
     .bind::<diesel::sql_types::Uuid, _>(number_id)
     .bind::<Timestamptz, _>(since)
+    .prepared()
     .get_result(conn)
     .await?;
     Ok(count.n)
@@ -347,6 +352,7 @@ pub async fn recent_failures(
     )
     .bind::<diesel::sql_types::Uuid, _>(campaign_id)
     .bind::<BigInt, _>(window)
+    .prepared()
     .get_result(conn)
     .await?;
     Ok((ratio.failed, ratio.decided))
@@ -464,6 +470,7 @@ pub async fn funnel(conn: &mut AsyncPgConnection, run_id: Uuid) -> StoreResult<F
          WHERE r.run_id = $1",
     )
     .bind::<diesel::sql_types::Uuid, _>(run_id)
+    .prepared()
     .get_result(conn)
     .await?)
 }
@@ -492,6 +499,7 @@ pub async fn reasons(
          GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2",
     )
     .bind::<diesel::sql_types::Uuid, _>(run_id)
+    .prepared()
     .load(conn)
     .await?;
     Ok(rows
@@ -514,6 +522,7 @@ pub async fn withdraw_unsent(conn: &mut AsyncPgConnection, run_id: Uuid) -> Stor
            AND m.send_started_at IS NULL",
     )
     .bind::<diesel::sql_types::Uuid, _>(run_id)
+    .prepared()
     .execute(conn)
     .await?)
 }

@@ -17,6 +17,7 @@ use wacrm_domain::webhook_endpoints::DeliveryStatus;
 
 use crate::error::StoreResult;
 use crate::page::{Page, PageRequest};
+use crate::prepared::PreparedExt as _;
 use crate::schema::{webhook_deliveries, webhook_endpoints};
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
@@ -84,6 +85,7 @@ pub async fn claim_due(
     .bind::<Timestamptz, _>(now)
     .bind::<Interval, _>(lease)
     .bind::<BigInt, _>(limit)
+    .prepared()
     .load(conn)
     .await?)
 }
@@ -126,6 +128,7 @@ pub async fn settle_many(
     .bind::<Array<Nullable<Timestamptz>>, _>(next)
     .bind::<Array<Nullable<Int4>>, _>(codes)
     .bind::<Array<Nullable<Text>>, _>(errors)
+    .prepared()
     .load(conn)
     .await?;
     Ok(rows.into_iter().map(|row| row.id).collect())
@@ -228,6 +231,7 @@ pub async fn delete_finished_before(
     )
     .bind::<diesel::sql_types::Uuid, _>(boundary)
     .bind::<BigInt, _>(limit)
+    .prepared()
     .execute(conn)
     .await?)
 }

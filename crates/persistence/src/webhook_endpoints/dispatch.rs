@@ -9,6 +9,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::DISPATCH_JOB_KIND;
 use crate::error::StoreResult;
+use crate::prepared::PreparedExt as _;
 
 /// Queues a dispatcher due at `at` unless one due by then is queued already.
 pub async fn queue_dispatch(conn: &mut AsyncPgConnection, at: DateTime<Utc>) -> StoreResult<()> {
@@ -21,6 +22,7 @@ pub async fn queue_dispatch(conn: &mut AsyncPgConnection, at: DateTime<Utc>) -> 
     )
     .bind::<Text, _>(DISPATCH_JOB_KIND)
     .bind::<Timestamptz, _>(at)
+    .prepared()
     .execute(conn)
     .await?;
     Ok(())
