@@ -14,8 +14,10 @@
 #   RECIPIENTS=5000 RATES=200 MEASURE_SECONDS=15 WACRM_BIN=target/debug/wacrm bash bench/campaigns.sh
 #
 # Environment: RECIPIENTS (100000), RATES ("80 1000"), LATENCY_MS (200),
-# MEASURE_SECONDS (60), WACRM_BIN (a wacrm binary; unset: builds and uses
-# target/release/wacrm), SKIP_BUILD=1. Needs curl and python3.
+# MEASURE_SECONDS (60), PG_STATS=1 (after each campaign, the statements
+# that took PostgreSQL the most time, from pg_stat_statements), WACRM_BIN (a
+# wacrm binary; unset: builds and uses target/release/wacrm), SKIP_BUILD=1.
+# WACRM_DELIVERY_SLOTS is passed to wacrm when set. Needs curl, psql and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -63,16 +65,25 @@ python3 bench/fake_meta.py "$meta_port" "$(awk -v ms="$LATENCY_MS" 'BEGIN { prin
 META_PID=$!
 
 echo "== starting $WACRM on $URL (data: $DATA_DIR); fake Graph API on $META answering in $LATENCY_MS ms =="
-env -u DATABASE_URL -u WACRM_PUBLIC_URL -u WACRM_MASTER_KEY -u WACRM_JWT_SECRET \
-    -u WACRM_ENV -u WACRM_MEDIA_URL -u WACRM_RUN_WORKERS -u WACRM_LOG_FORMAT \
-    -u WACRM_HTTP_WORKERS -u WACRM_DB_POOL_SIZE -u WACRM_DEFAULT_COUNTRY -u WACRM_DELIVERY_SLOTS \
-    WACRM_DATA_DIR="$DATA_DIR" WACRM_LISTEN="127.0.0.1:$port" \
-    WACRM_ADMIN_EMAIL="$ADMIN_EMAIL" WACRM_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
-    WACRM_ALLOW_PRIVATE_TARGETS=true \
-    WACRM_LOG="warn,wacrm_worker::jobs::start_campaign_run=info" WACRM_LOG_FORMAT=json \
-    "$WACRM" serve >"$DATA_DIR/wacrm.log" 2>&1 &
-WACRM_PID=$!
-wait_ready
+start_wacrm() {
+  env -u DATABASE_URL -u WACRM_PUBLIC_URL -u WACRM_MASTER_KEY -u WACRM_JWT_SECRET \
+      -u WACRM_ENV -u WACRM_MEDIA_URL -u WACRM_RUN_WORKERS -u WACRM_LOG_FORMAT \
+      -u WACRM_HTTP_WORKERS -u WACRM_DB_POOL_SIZE -u WACRM_DEFAULT_COUNTRY \
+      WACRM_DATA_DIR="$DATA_DIR" WACRM_LISTEN="127.0.0.1:$port" \
+      WACRM_ADMIN_EMAIL="$ADMIN_EMAIL" WACRM_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+      WACRM_ALLOW_PRIVATE_TARGETS=true \
+      WACRM_LOG="warn,wacrm_worker::jobs::start_campaign_run=info" WACRM_LOG_FORMAT=json \
+      "$WACRM" serve >>"$DATA_DIR/wacrm.log" 2>&1 &
+  WACRM_PID=$!
+  wait_ready
+}
+start_wacrm
+if [ "${PG_STATS:-0}" = 1 ]; then
+  # pg_stat_statements is loaded at the cluster's start: once more, with it.
+  statement_stats_preload
+  stop_wacrm
+  start_wacrm
+fi
 
 field() { python3 -c 'import json, sys
 v = json.load(sys.stdin)
@@ -128,6 +139,7 @@ for rate in $RATES; do
     \"schedule\": {\"type\": \"onetime\"}}" | field id)"
   before="$(curl -s --noproxy '*' "$META/stats" | field sent)"
   echo "== campaign at $rate/s to $RECIPIENTS recipients =="
+  [ "${PG_STATS:-0}" = 1 ] && statement_stats_reset
   api POST "/api/v1/campaigns/$campaign/start" '{}' >/dev/null
   started=$(date +%s)
   ticks=0
@@ -180,6 +192,7 @@ print(f"sent {sum(c for _, c in mine)} over {len(mine)} s; achieved {achieved:.1
       f"({'within' if busiest <= rate else 'OVER'} the limit); recipients reached twice so far: {stats['repeated']}")
 PY
   echo "wacrm VmHWM $(memory)"
+  [ "${PG_STATS:-0}" = 1 ] && statement_stats_print 25
 done
 echo "machine: $(nproc) cores, $(awk '/^MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo); $(date -u +%Y-%m-%dT%H:%MZ); binary $WACRM"
 if grep -qE 'ERROR' "$DATA_DIR/wacrm.log"; then

@@ -10,13 +10,18 @@
 #   WORKERS=0 bash bench/ingest.sh             # durable ingest alone
 #
 #   STATEMENTS=1 DURATION=5 bash bench/ingest.sh --with-bot   # statements per event
+#   BACKLOG=1 bash bench/ingest.sh --with-bot  # processing alone, on a backlog
 #
 # Environment: DURATION (s, default 20), CONCURRENCY (default 64), SENDERS
 # (default 20000), GEN_THREADS (generator threads, default 1), DRAIN_TIMEOUT
 # (s, default 300), SKIP_BUILD=1 (use the binaries already in
 # $CARGO_TARGET_DIR/release, else target/release), WORKERS=0 (wacrm runs no
 # background jobs: ingest alone, processing not measured), WACRM_HTTP_WORKERS
-# / WACRM_DB_POOL_SIZE (passed to wacrm when set), STATEMENTS=1 (PostgreSQL
+# / WACRM_DB_POOL_SIZE (passed to wacrm when set), BACKLOG=1 (the load runs
+# without workers, then wacrm restarts with them and the processing of the
+# backlog is timed alone: what processing can do when it need not share the
+# two cores with ingest and the generator; with PG_STATS=1 also the
+# statements that took PostgreSQL the most time), STATEMENTS=1 (PostgreSQL
 # logs every statement from the load on; afterwards the statements per
 # processed webhook event are printed, with the most frequent ones: a count
 # that does not depend on the machine's load. Logging slows everything: the
@@ -32,6 +37,7 @@ CONCURRENCY="${CONCURRENCY:-64}"
 SENDERS="${SENDERS:-20000}"
 GEN_THREADS="${GEN_THREADS:-1}"
 DRAIN_TIMEOUT="${DRAIN_TIMEOUT:-300}"
+BACKLOG_TIMEOUT="$DRAIN_TIMEOUT"
 ADMIN_EMAIL="bench-admin@example.com"
 ADMIN_PASSWORD="bench-password-$RANDOM$RANDOM"
 
@@ -66,66 +72,37 @@ cleanup() {
   local status=$?
   trap - EXIT INT TERM
   if [ -n "$SAMPLER_PID" ]; then kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; fi
-  local pg
-  pg="$(postmaster_pid)"
-  if [ -n "$WACRM_PID" ] && kill -0 "$WACRM_PID" 2>/dev/null; then
-    kill -TERM "$WACRM_PID" 2>/dev/null || true
-    for _ in $(seq 1 300); do kill -0 "$WACRM_PID" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$WACRM_PID" 2>/dev/null; then
-      echo "wacrm did not stop within 30 s; killing it" >&2
-      kill -KILL "$WACRM_PID" 2>/dev/null || true
-    fi
-    wait "$WACRM_PID" 2>/dev/null || true
-  fi
-  # wacrm stops its cluster on shutdown (and a watchdog does if it died);
-  # make sure before removing the directory.
-  if [ -n "$pg" ]; then
-    for _ in $(seq 1 100); do kill -0 "$pg" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pg" 2>/dev/null; then
-      echo "the embedded PostgreSQL (pid $pg) is still up; stopping it" >&2
-      kill -INT "$pg" 2>/dev/null || true
-      for _ in $(seq 1 100); do kill -0 "$pg" 2>/dev/null || break; sleep 0.1; done
-    fi
-  fi
+  stop_wacrm
   rm -rf "$DATA_DIR"
   exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Starts wacrm on $DATA_DIR (its embedded cluster) with the extra
+# environment given, and waits until it is ready.
+start_wacrm() {
+  env -u DATABASE_URL -u WACRM_PUBLIC_URL -u WACRM_MASTER_KEY -u WACRM_JWT_SECRET \
+      -u WACRM_ENV -u WACRM_MEDIA_URL -u WACRM_RUN_WORKERS -u WACRM_LOG_FORMAT \
+      -u WACRM_HTTP_WORKERS -u WACRM_DB_POOL_SIZE \
+      WACRM_DATA_DIR="$DATA_DIR" WACRM_LISTEN="127.0.0.1:$port" \
+      WACRM_ADMIN_EMAIL="$ADMIN_EMAIL" WACRM_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+      WACRM_LOG=warn "$@" \
+      "$WACRM" serve >>"$DATA_DIR/wacrm.log" 2>&1 &
+  WACRM_PID=$!
+  wait_ready
+}
+
 echo "== starting wacrm on $URL (data: $DATA_DIR) =="
 extra_env=()
-if [ "${WORKERS:-1}" = 0 ]; then
-  # Ingest alone: no job runs during or after the load.
+if [ "${WORKERS:-1}" = 0 ] || [ "${BACKLOG:-0}" = 1 ]; then
+  # Ingest alone: no job runs during the load (nor after it, unless BACKLOG).
   extra_env+=("WACRM_RUN_WORKERS=false")
   DRAIN_TIMEOUT=0
 fi
 [ -n "${WACRM_HTTP_WORKERS:-}" ] && extra_env+=("WACRM_HTTP_WORKERS=$WACRM_HTTP_WORKERS")
 [ -n "${WACRM_DB_POOL_SIZE:-}" ] && extra_env+=("WACRM_DB_POOL_SIZE=$WACRM_DB_POOL_SIZE")
-env -u DATABASE_URL -u WACRM_PUBLIC_URL -u WACRM_MASTER_KEY -u WACRM_JWT_SECRET \
-    -u WACRM_ENV -u WACRM_MEDIA_URL -u WACRM_RUN_WORKERS -u WACRM_LOG_FORMAT \
-    -u WACRM_HTTP_WORKERS -u WACRM_DB_POOL_SIZE \
-    WACRM_DATA_DIR="$DATA_DIR" WACRM_LISTEN="127.0.0.1:$port" \
-    WACRM_ADMIN_EMAIL="$ADMIN_EMAIL" WACRM_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
-    WACRM_LOG=warn "${extra_env[@]}" \
-    "$WACRM" serve >"$DATA_DIR/wacrm.log" 2>&1 &
-WACRM_PID=$!
-
-started=$(date +%s)
-until [ "$(curl -s -o /dev/null -w '%{http_code}' --noproxy '*' "$URL/readyz" || true)" = "200" ]; do
-  if ! kill -0 "$WACRM_PID" 2>/dev/null; then
-    echo "wacrm exited during start-up:" >&2
-    cat "$DATA_DIR/wacrm.log" >&2
-    exit 1
-  fi
-  if [ $(( $(date +%s) - started )) -ge 120 ]; then
-    echo "wacrm was not ready within 120 s:" >&2
-    tail -n 50 "$DATA_DIR/wacrm.log" >&2
-    exit 1
-  fi
-  sleep 0.2
-done
-echo "ready after $(( $(date +%s) - started )) s"
+start_wacrm "${extra_env[@]}"
 
 # Memory, sampled every 0.5 s: wacrm's own VmRSS/VmHWM, and the embedded
 # PostgreSQL's processes (postmaster and its children) summed, as RSS (counts
@@ -167,10 +144,6 @@ postgres_ticks() {
     total=$(( total + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0) + 0 ))
   done
   echo "$total"
-}
-# The cluster's superuser over its socket (trusted).
-cluster_psql() {
-  psql -X -q -t -A -h "$DATA_DIR/postgres/run" -U wacrm -d wacrm -c "$1"
 }
 PG_LOG="$DATA_DIR/postgres/postgres.log"
 if [ "${STATEMENTS:-0}" = 1 ]; then
@@ -233,4 +206,56 @@ if [ "${STATEMENTS:-0}" = 1 ]; then
     printf "%d statements for %d processed webhook events: %.2f per event\n", n, events, events ? n / events : 0 }'
   sort "$DATA_DIR/statements.txt" | uniq -c | sort -rn | head -n 25 \
     | awk -v events="$processed" '{ count = $1; $1 = ""; printf "%8d  %5.2f/event %s\n", count, events ? count / events : 0, $0 }'
+fi
+
+if [ "${BACKLOG:-0}" = 1 ]; then
+  # Processing alone, on the whole machine: the load above ran without
+  # workers, so its events wait; wacrm restarts with them and the backlog is
+  # timed from the moment it is ready (PostgreSQL's caches start cold).
+  backlog=$(cluster_psql "SELECT count(*) FROM webhook_events WHERE status = 'pending'")
+  echo "== processing the backlog: $backlog pending events, wacrm restarted with its workers =="
+  [ "${PG_STATS:-0}" = 1 ] && statement_stats_preload
+  stop_wacrm
+  backlog_env=()
+  [ -n "${WACRM_HTTP_WORKERS:-}" ] && backlog_env+=("WACRM_HTTP_WORKERS=$WACRM_HTTP_WORKERS")
+  [ -n "${WACRM_DB_POOL_SIZE:-}" ] && backlog_env+=("WACRM_DB_POOL_SIZE=$WACRM_DB_POOL_SIZE")
+  # Processing starts with the process, before /readyz answers: the clock
+  # starts at the launch, read from the database's own clock.
+  start_wacrm "${backlog_env[@]}"
+  [ "${PG_STATS:-0}" = 1 ] && statement_stats_reset
+  read -r busy0 total0 < <(machine_ticks)
+  wacrm0=$(wacrm_ticks)
+  pg0=$(postgres_ticks)
+  launched=$(cluster_psql "SELECT extract(epoch FROM pg_postmaster_start_time())")
+  # Every pending event has its processing job: the (small) job table says
+  # when all is done, without a scan of the events while they are processed.
+  idle_sql="SELECT count(*) FROM jobs WHERE status = 'running' OR (status = 'queued' AND run_at <= now())"
+  waited=0
+  until [ "$(cluster_psql "$idle_sql")" = 0 ]; do
+    sleep 0.2
+    waited=$((waited + 1))
+    if [ "$waited" -ge $((BACKLOG_TIMEOUT * 5)) ]; then
+      echo "the backlog was not processed within $BACKLOG_TIMEOUT s" >&2
+      exit 1
+    fi
+  done
+  idle_at=$(cluster_psql "SELECT extract(epoch FROM now())")
+  read -r busy1 total1 < <(machine_ticks)
+  wacrm1=$(wacrm_ticks)
+  pg1=$(postgres_ticks)
+  cluster_psql "SELECT count(*) FILTER (WHERE status = 'processed'), count(*) FILTER (WHERE status = 'failed'),
+                       extract(epoch FROM max(processed_at))
+                FROM webhook_events" | tr '|' ' ' | {
+    read -r processed failed last
+    awk -v n="$processed" -v failed="$failed" -v pending="$(cluster_psql "SELECT count(*) FROM webhook_events WHERE status = 'pending'")" -v last="$last" -v launched="$launched" -v idle="$idle_at" 'BEGIN {
+      printf "events processed      %d  (failed: %d, still pending: %d)\n", n, failed, pending
+      printf "processing rate       %.0f events/s  (%d in %.2f s, wacrm launched -> last processed_at; PostgreSQL started with it)\n", n / (last - launched), n, last - launched
+      printf "follow-up jobs done   %.2f s after the launch (no job due or running)\n", idle - launched
+    }'
+  }
+  awk -v busy=$((busy1 - busy0)) -v total=$((total1 - total0)) -v w=$((wacrm1 - wacrm0)) \
+      -v pg=$((pg1 - pg0)) -v cores="$(nproc)" 'BEGIN {
+    printf "CPU from ready        wacrm %.1f s, postgres %.1f s, other %.1f s, idle %.1f s (of %.0f core-s)\n", w / 100, pg / 100, busy / 100 - w / 100 - pg / 100, (total - busy) / 100, total / 100
+  }'
+  [ "${PG_STATS:-0}" = 1 ] && statement_stats_print 25
 fi

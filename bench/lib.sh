@@ -20,6 +20,12 @@ postmaster_pid() {
   head -n 1 "$DATA_DIR/postgres/data/postmaster.pid" 2>/dev/null || true
 }
 
+# Runs one SQL statement as the embedded cluster's superuser (trusted, over
+# its socket under $DATA_DIR); prints the rows unaligned.
+cluster_psql() {
+  psql -X -q -t -A -h "$DATA_DIR/postgres/run" -U wacrm -d wacrm -c "$1"
+}
+
 # Waits (up to 120 s) until wacrm ($WACRM_PID, logging to $DATA_DIR/wacrm.log)
 # answers $URL/readyz with 200; fails, showing the log, if it exits or is late.
 wait_ready() {
@@ -64,4 +70,24 @@ stop_wacrm() {
       for _ in $(seq 1 100); do kill -0 "$pg" 2>/dev/null || break; sleep 0.1; done
     fi
   fi
+}
+
+# PostgreSQL's own account of where its time goes (pg_stat_statements, from
+# the server's contrib): `statement_stats_preload` before a restart of the
+# cluster under $DATA_DIR, `statement_stats_reset` once it is back, and
+# `statement_stats_print N` for the N statements that took the most time.
+statement_stats_preload() {
+  cluster_psql "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
+}
+statement_stats_reset() {
+  cluster_psql "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+  cluster_psql "SELECT pg_stat_statements_reset()" >/dev/null
+}
+statement_stats_print() {
+  echo "-- PostgreSQL: the $1 statements that took the most time (pg_stat_statements) --"
+  echo "   total ms      calls    mean ms        rows  statement"
+  cluster_psql "SELECT to_char(total_exec_time, '99999990.0'), to_char(calls, '9999999990'),
+                       to_char(mean_exec_time, '9990.000'), to_char(rows, '99999999990'),
+                       left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+                FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $1" | tr '|' ' '
 }
