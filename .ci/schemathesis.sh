@@ -31,12 +31,11 @@
 #   coverage phase sends `""` for `format: date-time`).
 # What a schema could say and the document does not declare yet (next to fix):
 # one-of bodies (`link` or `media_id`, `conversation_id` or `phone`) as `oneOf`;
-# bodies shared by create and update whose `name` is required on create only
-# (lead statuses); bots' and business hours' required fields (`name`,
-# `time_zone`); `additionalProperties: false` where the handler refuses unknown
-# fields (segments, group members, notification parameters); `format: uuid` on
-# message fields read as UUIDs; template `name` and `language` patterns;
-# `snooze_until` only with `snoozed`; a new connection's credentials per provider.
+# bots' required fields and shapes (`name`, `trigger`, `response`); `format:
+# uuid` on message fields read as UUIDs (the coverage phase sends `""` for
+# `reply_to` inside the `allOf` of a message body); template `name` and
+# `language` patterns; `snooze_until` only with `snoozed`; a new connection's
+# credentials per provider.
 # Any new failure, on any operation, fails the run. Refresh the baseline with
 # `bash .ci/schemathesis.sh --baseline-update` and read the diff.
 #
