@@ -5,6 +5,7 @@
 mod allowed_methods;
 mod closed_variants;
 mod common_responses;
+mod phone_format;
 mod time_zone;
 
 pub use allowed_methods::AllowedMethods;
@@ -94,9 +95,10 @@ pub fn document() -> Document {
 }
 
 /// Completes the document the routes built: the shared problem responses, and
-/// what utoipa cannot derive (closed enum variants).
+/// what utoipa cannot derive (closed enum variants, the phone format).
 pub fn finish(mut document: Document) -> Document {
     common_responses::apply(&mut document);
     closed_variants::apply(&mut document);
+    phone_format::apply(&mut document);
     document
 }
