@@ -250,3 +250,11 @@ pub fn some_permission_names() -> utoipa::openapi::schema::Array {
 pub fn any_permission_names() -> utoipa::openapi::schema::Array {
     permission_names(0)
 }
+
+/// [`permission_names`] for a change: any number, or `null` (or absent) to keep them.
+pub fn optional_permission_names() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    let mut names = permission_names(0);
+    names.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
+    names
+}

@@ -120,6 +120,47 @@ async fn a_lead_is_created_read_updated_and_deleted() {
     );
 }
 
+/// The document requires `name` when a status is created and not when one is
+/// changed; the API answers as the document says: a create without it is a body
+/// of the wrong shape (400), a patch without it changes the other fields.
+#[tokio::test]
+async fn a_lead_status_needs_its_name_when_created_only() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    for body in [json!({"position": 1}), json!({"name": null, "position": 1})] {
+        let refused = app.post("/api/v1/lead-statuses", &token, body).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+        assert_eq!(refused.body["code"], "invalid_body");
+    }
+    let created = app
+        .post(
+            "/api/v1/lead-statuses",
+            &token,
+            json!({"name": "Warm", "color": null}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["color"], Value::Null);
+    let patched = app
+        .patch(
+            &format!("/api/v1/lead-statuses/{}", id(&created)),
+            &token,
+            json!({"position": 7, "color": "#f80"}),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    assert_eq!(patched.body["name"], "Warm");
+    assert_eq!(patched.body["position"], 7);
+    assert_eq!(patched.body["color"], "#f80");
+    let document = app.get("/api-docs/openapi.json", &token).await;
+    let schemas = &document.body["components"]["schemas"];
+    assert_eq!(
+        schemas["CreateLeadStatusRequest"]["required"],
+        json!(["name"])
+    );
+    assert!(schemas["UpdateLeadStatusRequest"].get("required").is_none());
+}
+
 #[tokio::test]
 async fn leads_filter_by_status_assignee_phone_and_text() {
     let app = TestApp::spawn().await;

@@ -3,9 +3,13 @@
 //! answer) from here.
 
 mod allowed_methods;
+mod closed_variants;
 mod common_responses;
+mod phone_format;
+mod time_zone;
 
 pub use allowed_methods::AllowedMethods;
+pub use time_zone::TimeZone;
 
 use actix_web::App;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -90,8 +94,11 @@ pub fn document() -> Document {
     finish(document)
 }
 
-/// Completes the document the routes built: the shared problem responses.
+/// Completes the document the routes built: the shared problem responses, and
+/// what utoipa cannot derive (closed enum variants, the phone format).
 pub fn finish(mut document: Document) -> Document {
     common_responses::apply(&mut document);
+    closed_variants::apply(&mut document);
+    phone_format::apply(&mut document);
     document
 }

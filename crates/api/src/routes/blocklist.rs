@@ -106,7 +106,7 @@ pub async fn block_phone(
     Ok(HttpResponse::Created().json(BlockedPhoneResponse::from(added)))
 }
 
-#[utoipa::path(tag = "consent", params(("phone" = String, Path, pattern = r"^\+?[0-9]{7,15}$")), security(("bearer" = []), ("api_key" = [])), responses(
+#[utoipa::path(tag = "consent", params(("phone" = String, Path)), security(("bearer" = []), ("api_key" = [])), responses(
     (status = 204),
     (status = 404, body = Problem, content_type = "application/problem+json", description = "the number is not blocklisted"),
     (status = 422, body = Problem, content_type = "application/problem+json", description = "`validation_failed`: not `+` and 7 to 15 digits"),

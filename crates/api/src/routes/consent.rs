@@ -17,9 +17,6 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 use crate::validation::Checks;
 
-/// A phone in a path: `+` and 7 to 15 digits.
-pub const PHONE_PATTERN: &str = r"^\+?[0-9]{7,15}$";
-
 #[derive(Serialize, ToSchema)]
 pub struct ConsentResponse {
     /// E.164 digits.
@@ -97,7 +94,7 @@ pub fn phone_in_path(state: &AppState, phone: &str) -> ApiResult<NormalizedPhone
         .ok_or_else(|| ApiError::internal("a checked phone did not parse"))
 }
 
-#[utoipa::path(tag = "consent", params(("phone" = String, Path, pattern = r"^\+?[0-9]{7,15}$")), security(("bearer" = []), ("api_key" = [])), responses(
+#[utoipa::path(tag = "consent", params(("phone" = String, Path)), security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = ConsentResponse),
     (status = 422, body = Problem, content_type = "application/problem+json", description = "`validation_failed`: not `+` and 7 to 15 digits"),
 ))]
@@ -113,7 +110,7 @@ pub async fn get_consent(
     Ok(web::Json(consent_of(&mut conn, phone).await?))
 }
 
-#[utoipa::path(tag = "consent", params(("phone" = String, Path, pattern = r"^\+?[0-9]{7,15}$")), request_body = SetConsentRequest, security(("bearer" = []), ("api_key" = [])), responses(
+#[utoipa::path(tag = "consent", params(("phone" = String, Path)), request_body = SetConsentRequest, security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = ConsentResponse),
     (status = 422, body = Problem, content_type = "application/problem+json", description = "`validation_failed`: not a phone number, or not a state"),
 ))]

@@ -36,9 +36,22 @@ impl From<leads::LeadStatus> for LeadStatusResponse {
     }
 }
 
+/// A new status: its `name` is required.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LeadStatusRequest {
+pub struct CreateLeadStatusRequest {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    pub name: String,
+    #[serde(default, deserialize_with = "crate::validation::whole_number")]
+    pub position: Option<i32>,
+    #[schema(nullable)]
+    pub color: Option<String>,
+}
+
+/// Only the fields given change; `color: null` clears the colour.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateLeadStatusRequest {
     #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "crate::validation::whole_number")]
@@ -48,17 +61,23 @@ pub struct LeadStatusRequest {
     pub color: Option<Option<String>>,
 }
 
-impl LeadStatusRequest {
-    fn values(self, creating: bool) -> ApiResult<leads::LeadStatusValues> {
+impl CreateLeadStatusRequest {
+    fn values(self) -> ApiResult<leads::LeadStatusValues> {
         let mut checks = Checks::default();
-        let name = match (self.name, creating) {
-            (Some(name), _) => Some(checks.text("name", &name, 100)),
-            (None, true) => {
-                checks.fail("name", "is required");
-                None
-            }
-            (None, false) => None,
-        };
+        let name = checks.text("name", &self.name, 100);
+        checks.finish()?;
+        Ok(leads::LeadStatusValues {
+            name: Some(name),
+            position: self.position,
+            color: self.color.map(Some),
+        })
+    }
+}
+
+impl UpdateLeadStatusRequest {
+    fn values(self) -> ApiResult<leads::LeadStatusValues> {
+        let mut checks = Checks::default();
+        let name = self.name.map(|name| checks.text("name", &name, 100));
         checks.finish()?;
         Ok(leads::LeadStatusValues {
             name,
@@ -83,7 +102,7 @@ pub async fn list_lead_statuses(
     Ok(web::Json(PageResponse::from_page(page, Into::into)))
 }
 
-#[utoipa::path(tag = "leads", request_body = LeadStatusRequest, security(("bearer" = []), ("api_key" = [])), responses(
+#[utoipa::path(tag = "leads", request_body = CreateLeadStatusRequest, security(("bearer" = []), ("api_key" = [])), responses(
     (status = 201, body = LeadStatusResponse),
     (status = 409, body = Problem, content_type = "application/problem+json", description = "`already_exists`"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -92,10 +111,10 @@ pub async fn list_lead_statuses(
 pub async fn create_lead_status(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<LeadStatusRequest>,
+    body: web::Json<CreateLeadStatusRequest>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::ADMIN)?;
-    let values = body.into_inner().values(true)?;
+    let values = body.into_inner().values()?;
     let mut conn = state.conn().await?;
     let status = leads::insert_status(&mut conn, Uuid::now_v7(), values).await?;
     Ok(HttpResponse::Created().json(LeadStatusResponse::from(status)))
@@ -116,7 +135,7 @@ pub async fn get_lead_status(
     Ok(web::Json(leads::find_status(&mut conn, *id).await?.into()))
 }
 
-#[utoipa::path(tag = "leads", params(("id" = Uuid, Path)), request_body = LeadStatusRequest, security(("bearer" = []), ("api_key" = [])), responses(
+#[utoipa::path(tag = "leads", params(("id" = Uuid, Path)), request_body = UpdateLeadStatusRequest, security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = LeadStatusResponse),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -126,10 +145,10 @@ pub async fn update_lead_status(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<Uuid>,
-    body: web::Json<LeadStatusRequest>,
+    body: web::Json<UpdateLeadStatusRequest>,
 ) -> ApiResult<web::Json<LeadStatusResponse>> {
     principal.require(Permission::ADMIN)?;
-    let values = body.into_inner().values(false)?;
+    let values = body.into_inner().values()?;
     let mut conn = state.conn().await?;
     if values.name.is_none() && values.position.is_none() && values.color.is_none() {
         return Ok(web::Json(leads::find_status(&mut conn, *id).await?.into()));

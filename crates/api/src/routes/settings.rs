@@ -194,11 +194,45 @@ pub async fn put_inbox(
     Ok(body)
 }
 
+/// The shape of the business hours, for the document only: the handlers read and
+/// write the domain's `BusinessHours`, whose serde form this mirrors. An interval
+/// is `HH:MM-HH:MM` (hours 0 to 23, `24:00` only as an end; an end not after its
+/// start crosses midnight; start and end differ, `00:00-24:00` is the whole day).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct BusinessHoursBody {
+    #[schema(value_type = crate::openapi::TimeZone)]
+    time_zone: String,
+    #[serde(default)]
+    monday: Vec<IntervalText>,
+    #[serde(default)]
+    tuesday: Vec<IntervalText>,
+    #[serde(default)]
+    wednesday: Vec<IntervalText>,
+    #[serde(default)]
+    thursday: Vec<IntervalText>,
+    #[serde(default)]
+    friday: Vec<IntervalText>,
+    #[serde(default)]
+    saturday: Vec<IntervalText>,
+    #[serde(default)]
+    sunday: Vec<IntervalText>,
+}
+
+/// `HH:MM-HH:MM`, spaces allowed around the times; the lookahead refuses an
+/// interval whose end equals its start (schema only).
+#[derive(Deserialize, ToSchema)]
+#[schema(
+    pattern = r"^(?! *0?(\d{1,2}):(\d\d) *- *0?\1:\2 *$) *([01]?[0-9]|2[0-3]):[0-5][0-9] *- *(([01]?[0-9]|2[0-3]):[0-5][0-9]|24:00) *$"
+)]
+pub struct IntervalText(#[allow(dead_code)] String);
+
 /// The weekly schedule in an IANA time zone: `{"time_zone": "Africa/Nairobi",
 /// "monday": ["08:00-12:00", "13:00-17:00"], ..., "saturday": ["22:00-02:00"]}`
 /// (an interval may cross midnight; a day left out is closed).
 #[utoipa::path(tag = "settings", security(("bearer" = []), ("api_key" = [])), responses(
-    (status = 200, body = Object),
+    (status = 200, body = BusinessHoursBody),
     (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/settings/business-hours")]
@@ -214,8 +248,8 @@ pub async fn get_business_hours(
     ))
 }
 
-#[utoipa::path(tag = "settings", request_body = Object, security(("bearer" = []), ("api_key" = [])), responses(
-    (status = 200, body = Object),
+#[utoipa::path(tag = "settings", request_body = BusinessHoursBody, security(("bearer" = []), ("api_key" = [])), responses(
+    (status = 200, body = BusinessHoursBody),
     (status = 400, body = Problem, content_type = "application/problem+json", description = "not a schedule (unknown time zone, bad interval)"),
 ))]
 #[put("/settings/business-hours")]

@@ -79,6 +79,7 @@ pub struct UpdateStaffRequest {
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(value_type = Option<String>, nullable)]
     pub phone: Option<Option<String>>,
+    #[schema(schema_with = crate::validation::optional_permission_names)]
     pub permissions: Option<Vec<String>>,
     pub is_active: Option<bool>,
 }

@@ -120,12 +120,12 @@ pub struct CreateWhatsappContactRequest {
     #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     /// Any spelling; normalised with the default country when it has no `+`.
-    #[schema(min_length = 1, max_length = 40, pattern = r"^\+?[0-9 ().-]{6,39}$")]
+    #[schema(min_length = 1, max_length = 40)]
     pub phone: String,
     #[schema(pattern = r"^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})?$")]
     pub language: Option<String>,
     /// IANA name; derived from the phone's country when absent.
-    #[schema(max_length = 64, example = "Africa/Nairobi")]
+    #[schema(value_type = Option<crate::openapi::TimeZone>, example = "Africa/Nairobi")]
     pub time_zone: Option<String>,
     #[serde(default)]
     #[schema(max_items = 50, value_type = Vec<String>)]
@@ -144,13 +144,13 @@ pub struct UpdateWhatsappContactRequest {
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(value_type = Option<String>, nullable, min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<Option<String>>,
-    #[schema(min_length = 1, max_length = 40, pattern = r"^\+?[0-9 ().-]{6,39}$")]
+    #[schema(min_length = 1, max_length = 40)]
     pub phone: Option<String>,
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(value_type = Option<String>, nullable, pattern = r"^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})?$")]
     pub language: Option<Option<String>>,
     #[serde(default, with = "::serde_with::rust::double_option")]
-    #[schema(value_type = Option<String>, nullable, max_length = 64)]
+    #[schema(value_type = Option<crate::openapi::TimeZone>, nullable)]
     pub time_zone: Option<Option<String>>,
     /// Replaces the labels.
     #[schema(max_items = 50)]
