@@ -9,6 +9,8 @@
 # What no schema can say:
 # - false positives of the coverage phase (PATCH bodies, and contacts): a body that
 #   leaves out an optional property is reported as "Missing required property";
+#   and of negative generation (leads): a body whose nullable ids are sent as
+#   `null`, which the schema allows, reported as violating their `format: uuid`;
 # - state: references to records that must exist (422 `invalid_reference`: a
 #   conversation, staff member, status, source, group or campaign number);
 #   where that is an operation's only 422, `.ci/schemathesis.toml` declares it
@@ -37,12 +39,14 @@
 # - an empty string where a campaign schedule takes an optional date-time (the
 #   coverage phase sends `""` for `format: date-time`).
 # What a schema could say and the document does not declare yet (next to fix):
-# one-of bodies (`link` or `media_id`, `conversation_id` or `phone`) as `oneOf`;
-# bots' required fields and shapes (`name`, `trigger`, `response`); `format:
-# uuid` on message fields read as UUIDs (the coverage phase sends `""` for
-# `reply_to` inside the `allOf` of a message body); template `name` and
-# `language` patterns; `snooze_until` only with `snoozed`; a new connection's
-# credentials per provider.
+# `conversation_id` or `phone` (bots' dry run) as one-of; bots' required fields
+# and shapes (`name`, `trigger`, `response`); a message's `template` and
+# `interactive` shapes (plain `object` today: `{}` is refused with 400); template
+# `name` and `language` patterns; `snooze_until` only with `snoozed` (the future
+# time it must be stays a rule no schema can say); a new connection's
+# credentials per provider. Message bodies: the coverage phase sends `""` for
+# `reply_to` and `number_id` although both are `format: uuid` (it does so with the
+# body's `allOf` flattened into a `oneOf` too), answered 400.
 # Any new failure, on any operation, fails the run. Refresh the baseline with
 # `bash .ci/schemathesis.sh --baseline-update` and read the diff. `--baseline-prune`
 # drops every entry the run did not see, and some are seen only in some runs (they

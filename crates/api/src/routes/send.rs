@@ -1,7 +1,7 @@
 //! Sending: into a conversation, or to a phone number (starting a conversation).
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -31,23 +31,23 @@ pub enum ContentRequest {
         template: TemplateRequest,
     },
     Image {
-        #[schema(value_type = Object)]
+        #[schema(value_type = CaptionedMedia)]
         image: Media,
     },
     Audio {
-        #[schema(value_type = Object)]
+        #[schema(value_type = UncaptionedMedia)]
         audio: Media,
     },
     Video {
-        #[schema(value_type = Object)]
+        #[schema(value_type = CaptionedMedia)]
         video: Media,
     },
     Document {
-        #[schema(value_type = Object)]
+        #[schema(value_type = CaptionedMedia)]
         document: Media,
     },
     Sticker {
-        #[schema(value_type = Object)]
+        #[schema(value_type = UncaptionedMedia)]
         sticker: Media,
     },
     Location {
@@ -65,6 +65,65 @@ pub enum ContentRequest {
     Reaction {
         reaction: ReactionRequest,
     },
+}
+
+/// Media by its public `link` or by a provider `media_id`, exactly one of them
+/// (schema only: the handler reads the domain's `Media`).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum CaptionedMedia {
+    Link(MediaLink),
+    Id(MediaId),
+}
+
+/// Audio and stickers: as [`CaptionedMedia`], without a caption (422 if given).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum UncaptionedMedia {
+    Link(UncaptionedMediaLink),
+    Id(UncaptionedMediaId),
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct MediaLink {
+    /// An `http(s)://` URL the provider fetches.
+    #[schema(pattern = r"^ *[Hh][Tt][Tt][Pp][Ss]?://[^/\s]")]
+    link: String,
+    #[schema(max_length = 1024)]
+    caption: Option<String>,
+    /// Documents only: the name the customer sees.
+    filename: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct MediaId {
+    /// The provider's id of media uploaded to it.
+    #[schema(pattern = r"\S")]
+    media_id: String,
+    #[schema(max_length = 1024)]
+    caption: Option<String>,
+    /// Documents only: the name the customer sees.
+    filename: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct UncaptionedMediaLink {
+    /// An `http(s)://` URL the provider fetches.
+    #[schema(pattern = r"^ *[Hh][Tt][Tt][Pp][Ss]?://[^/\s]")]
+    link: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct UncaptionedMediaId {
+    /// The provider's id of media uploaded to it.
+    #[schema(pattern = r"\S")]
+    media_id: String,
 }
 
 #[derive(Deserialize)]
@@ -85,7 +144,9 @@ pub struct TemplateRequest {
 
 #[derive(Deserialize, ToSchema)]
 pub struct LocationRequest {
+    #[schema(minimum = -90, maximum = 90)]
     latitude: f64,
+    #[schema(minimum = -180, maximum = 180)]
     longitude: f64,
     name: Option<String>,
     address: Option<String>,

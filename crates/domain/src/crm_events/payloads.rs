@@ -25,15 +25,15 @@ pub enum ExternalId {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Links {
+    /// A contact's id (a UUID); any other text is taken and names no one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub contact_id: Option<String>,
+    /// A lead's id (a UUID); any other text is taken and names no one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub lead_id: Option<String>,
-    /// The staff member concerned (assignee, owner).
+    /// The staff member concerned (assignee, owner), by id (a UUID); any other
+    /// text is taken and names no one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub staff_id: Option<String>,
 }
 
