@@ -68,14 +68,7 @@ pub fn apply(document: &mut Document) {
             .insert(name.to_owned(), RefOr::T(problem(description)));
     }
     for (path, item) in document.paths.paths.iter_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
+        for operation in super::operations_mut(item) {
             for status in statuses(path, operation) {
                 let Some((_, name, _)) = RESPONSES.iter().find(|(s, _, _)| *s == status) else {
                     continue;

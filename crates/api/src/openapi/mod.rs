@@ -102,3 +102,18 @@ pub fn finish(mut document: Document) -> Document {
     phone_format::apply(&mut document);
     document
 }
+
+/// The operations of a path that the API serves, to change each in place.
+fn operations_mut(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
+}
