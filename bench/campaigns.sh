@@ -65,24 +65,17 @@ python3 bench/fake_meta.py "$meta_port" "$(awk -v ms="$LATENCY_MS" 'BEGIN { prin
 META_PID=$!
 
 echo "== starting $WACRM on $URL (data: $DATA_DIR); fake Graph API on $META answering in $LATENCY_MS ms =="
-start_wacrm() {
-  env -u DATABASE_URL -u WACRM_PUBLIC_URL -u WACRM_MASTER_KEY -u WACRM_JWT_SECRET \
-      -u WACRM_ENV -u WACRM_MEDIA_URL -u WACRM_RUN_WORKERS -u WACRM_LOG_FORMAT \
-      -u WACRM_HTTP_WORKERS -u WACRM_DB_POOL_SIZE -u WACRM_DEFAULT_COUNTRY \
-      WACRM_DATA_DIR="$DATA_DIR" WACRM_LISTEN="127.0.0.1:$port" \
-      WACRM_ADMIN_EMAIL="$ADMIN_EMAIL" WACRM_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
-      WACRM_ALLOW_PRIVATE_TARGETS=true \
-      WACRM_LOG="warn,wacrm_worker::jobs::start_campaign_run=info" WACRM_LOG_FORMAT=json \
-      "$WACRM" serve >>"$DATA_DIR/wacrm.log" 2>&1 &
-  WACRM_PID=$!
-  wait_ready
-}
-start_wacrm
+# The fake Graph API is on loopback; the start-up log line of each run's
+# materialisation is read back as JSON.
+campaign_env=(WACRM_ALLOW_PRIVATE_TARGETS=true
+  WACRM_LOG="warn,wacrm_worker::jobs::start_campaign_run=info" WACRM_LOG_FORMAT=json)
+[ -n "${WACRM_DELIVERY_SLOTS:-}" ] && campaign_env+=("WACRM_DELIVERY_SLOTS=$WACRM_DELIVERY_SLOTS")
+start_wacrm "${campaign_env[@]}"
 if [ "${PG_STATS:-0}" = 1 ]; then
   # pg_stat_statements is loaded at the cluster's start: once more, with it.
   statement_stats_preload
   stop_wacrm
-  start_wacrm
+  start_wacrm "${campaign_env[@]}"
 fi
 
 field() { python3 -c 'import json, sys

@@ -79,20 +79,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Starts wacrm on $DATA_DIR (its embedded cluster) with the extra
-# environment given, and waits until it is ready.
-start_wacrm() {
-  env -u DATABASE_URL -u WACRM_PUBLIC_URL -u WACRM_MASTER_KEY -u WACRM_JWT_SECRET \
-      -u WACRM_ENV -u WACRM_MEDIA_URL -u WACRM_RUN_WORKERS -u WACRM_LOG_FORMAT \
-      -u WACRM_HTTP_WORKERS -u WACRM_DB_POOL_SIZE \
-      WACRM_DATA_DIR="$DATA_DIR" WACRM_LISTEN="127.0.0.1:$port" \
-      WACRM_ADMIN_EMAIL="$ADMIN_EMAIL" WACRM_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
-      WACRM_LOG=warn "$@" \
-      "$WACRM" serve >>"$DATA_DIR/wacrm.log" 2>&1 &
-  WACRM_PID=$!
-  wait_ready
-}
-
 echo "== starting wacrm on $URL (data: $DATA_DIR) =="
 extra_env=()
 if [ "${WORKERS:-1}" = 0 ] || [ "${BACKLOG:-0}" = 1 ]; then
@@ -257,5 +243,5 @@ if [ "${BACKLOG:-0}" = 1 ]; then
       -v pg=$((pg1 - pg0)) -v cores="$(nproc)" 'BEGIN {
     printf "CPU from ready        wacrm %.1f s, postgres %.1f s, other %.1f s, idle %.1f s (of %.0f core-s)\n", w / 100, pg / 100, busy / 100 - w / 100 - pg / 100, (total - busy) / 100, total / 100
   }'
-  [ "${PG_STATS:-0}" = 1 ] && statement_stats_print 25
+  if [ "${PG_STATS:-0}" = 1 ]; then statement_stats_print 25; fi
 fi

@@ -47,6 +47,23 @@ wait_ready() {
   echo "ready after $(( $(date +%s) - started )) s"
 }
 
+# Starts `wacrm serve` ($WACRM) in the background on $DATA_DIR (its embedded
+# cluster) and 127.0.0.1:$port, with $ADMIN_EMAIL / $ADMIN_PASSWORD as the
+# first admin, logging to $DATA_DIR/wacrm.log, and waits until it is ready.
+# None of the caller's WACRM_* settings (nor DATABASE_URL) reaches it: only
+# the NAME=value arguments given, over WACRM_LOG=warn.
+start_wacrm() {
+  local unset=(-u DATABASE_URL) name
+  for name in $(compgen -e | grep '^WACRM_'); do unset+=(-u "$name"); done
+  env "${unset[@]}" \
+      WACRM_DATA_DIR="$DATA_DIR" WACRM_LISTEN="127.0.0.1:$port" \
+      WACRM_ADMIN_EMAIL="$ADMIN_EMAIL" WACRM_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+      WACRM_LOG=warn "$@" \
+      "$WACRM" serve >>"$DATA_DIR/wacrm.log" 2>&1 &
+  WACRM_PID=$!
+  wait_ready
+}
+
 # Stops wacrm ($WACRM_PID, if set and running) with SIGTERM (SIGKILL after
 # 30 s), then makes sure its embedded cluster under $DATA_DIR is down: wacrm
 # stops it on shutdown (a watchdog does if it died).

@@ -62,15 +62,7 @@ extra_env=()
 [ -n "${WACRM_WEBHOOK_CONCURRENCY:-}" ] && extra_env+=("WACRM_WEBHOOK_CONCURRENCY=$WACRM_WEBHOOK_CONCURRENCY")
 # The receiver is on loopback: the endpoints allow private targets one by one
 # (WACRM_ALLOW_PRIVATE_TARGETS stays off).
-env -u DATABASE_URL -u WACRM_PUBLIC_URL -u WACRM_MASTER_KEY -u WACRM_JWT_SECRET \
-    -u WACRM_ENV -u WACRM_MEDIA_URL -u WACRM_RUN_WORKERS -u WACRM_LOG_FORMAT \
-    -u WACRM_ALLOW_PRIVATE_TARGETS -u WACRM_WEBHOOK_CONCURRENCY \
-    WACRM_DATA_DIR="$DATA_DIR" WACRM_LISTEN="127.0.0.1:$port" \
-    WACRM_ADMIN_EMAIL="$ADMIN_EMAIL" WACRM_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
-    WACRM_LOG=warn "${extra_env[@]}" \
-    "$WACRM" serve >"$DATA_DIR/wacrm.log" 2>&1 &
-WACRM_PID=$!
-wait_ready
+start_wacrm "${extra_env[@]}"
 
 echo "== $LEADS events, $ENDPOINTS endpoints, $CONCURRENCY events in flight ($PROFILE build) =="
 WACRM_ADMIN_PASSWORD="$ADMIN_PASSWORD" "$GENERATOR" \
