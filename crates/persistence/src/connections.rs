@@ -1,6 +1,8 @@
 //! Provider connections. Credentials are sealed with the master key on the way
 //! in and opened on the way out; the table only ever holds ciphertext.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -113,24 +115,40 @@ pub async fn find(
         .open(cipher)
 }
 
-/// A conversation with the number it is on and that number's connection, in
-/// one round trip: what a delivery needs to call the provider.
-pub async fn sender_of(
+/// Conversations with the number each is on and that number's connection,
+/// in one round trip (what a batch of deliveries needs to call the
+/// providers), keyed by conversation; a connection's credentials are opened
+/// once however many of the conversations it serves. A conversation that is
+/// gone is not in the answer.
+pub async fn senders_of(
     conn: &mut AsyncPgConnection,
     cipher: &Cipher,
-    conversation_id: Uuid,
-) -> StoreResult<(Conversation, Number, Connection)> {
-    let (conversation, number, row) = conversations::table
+    conversation_ids: &[Uuid],
+) -> StoreResult<HashMap<Uuid, (Conversation, Number, Connection)>> {
+    let rows: Vec<(Conversation, Number, Row)> = conversations::table
         .inner_join(numbers::table.inner_join(connections::table))
-        .filter(conversations::id.eq(conversation_id))
+        .filter(conversations::id.eq_any(conversation_ids))
         .select((
             Conversation::as_select(),
             Number::as_select(),
             Row::as_select(),
         ))
-        .first(conn)
+        .load(conn)
         .await?;
-    Ok((conversation, number, row.open(cipher)?))
+    let mut opened: HashMap<Uuid, Connection> = HashMap::new();
+    let mut senders = HashMap::with_capacity(rows.len());
+    for (conversation, number, row) in rows {
+        let connection = match opened.get(&row.id) {
+            Some(connection) => connection.clone(),
+            None => {
+                let connection = row.open(cipher)?;
+                opened.insert(connection.id, connection.clone());
+                connection
+            }
+        };
+        senders.insert(conversation.id, (conversation, number, connection));
+    }
+    Ok(senders)
 }
 
 pub async fn list(

@@ -613,19 +613,26 @@ pub async fn listen(pool: &PgPool) -> StoreResult<AsyncPgConnection> {
     Ok(conn)
 }
 
-/// The payloads of the queued and running jobs with `ordering_key`, in the
-/// order they were queued.
-pub async fn active_with_ordering_key(
+/// The queued and running jobs with any of `ordering_keys`, in one round
+/// trip: each one's key and payload, in the order they were queued.
+pub async fn active_with_ordering_keys(
     conn: &mut AsyncPgConnection,
-    ordering_key: &str,
-) -> StoreResult<Vec<serde_json::Value>> {
-    Ok(jobs::table
-        .filter(jobs::ordering_key.eq(ordering_key))
+    ordering_keys: &[String],
+) -> StoreResult<Vec<(String, serde_json::Value)>> {
+    if ordering_keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(Option<String>, serde_json::Value)> = jobs::table
+        .filter(jobs::ordering_key.eq_any(ordering_keys))
         .filter(jobs::status.eq_any([JobStatus::Queued, JobStatus::Running]))
         .order(jobs::id)
-        .select(jobs::payload)
+        .select((jobs::ordering_key, jobs::payload))
         .load(conn)
-        .await?)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(key, payload)| Some((key?, payload)))
+        .collect())
 }
 
 /// Removes the queued (not running) job holding `unique_key`; true if one was.

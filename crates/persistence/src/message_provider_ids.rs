@@ -81,16 +81,28 @@ pub async fn record(
     message_id: Uuid,
     ids: &[(IdKind, String)],
 ) -> StoreResult<()> {
-    let rows: Vec<NewProviderId<'_>> = ids
+    record_many(conn, connection_id, &[(message_id, ids)]).await
+}
+
+/// [`record`] for many messages on one connection, in a statement per
+/// chunk of rows (a batch of deliveries).
+pub async fn record_many(
+    conn: &mut AsyncPgConnection,
+    connection_id: Uuid,
+    messages: &[(Uuid, &[(IdKind, String)])],
+) -> StoreResult<()> {
+    let rows: Vec<NewProviderId<'_>> = messages
         .iter()
-        .map(|(kind, id)| NewProviderId {
-            connection_id,
-            provider_message_id: id,
-            message_id,
-            kind: kind.as_str(),
+        .flat_map(|(message_id, ids)| {
+            ids.iter().map(move |(kind, id)| NewProviderId {
+                connection_id,
+                provider_message_id: id,
+                message_id: *message_id,
+                kind: kind.as_str(),
+            })
         })
         .collect();
-    // A message has a few ids; chunked all the same (a row binds 4 parameters).
+    // A row binds 4 parameters.
     for chunk in rows.chunks(rows_per_insert(4)) {
         diesel::insert_into(message_provider_ids::table)
             .values(chunk)

@@ -127,20 +127,20 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Message
         .await?)
 }
 
-/// Starts a delivery attempt: stamps `send_started_at` on a queued message
-/// that no attempt has started, in one statement, so two attempts can never
-/// both start it. `None` when the message is not queued or an attempt has
-/// already started it (see [`lock`] to tell which).
-pub async fn start_send(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Option<Message>> {
-    Ok(diesel::update(messages::table.find(id))
-        .filter(messages::status.eq("queued"))
-        .filter(messages::send_started_at.is_null())
-        .set(messages::send_started_at.eq(Utc::now()))
-        .returning(Message::as_returning())
-        .prepared()
-        .get_result(conn)
-        .await
-        .optional()?)
+/// Starts delivery attempts: stamps `send_started_at` on each queued message
+/// of `ids` that no attempt has started, in one statement, so two attempts
+/// can never both start one. Answers the messages started; one left out is
+/// not queued or was started already (see [`lock`] to tell which).
+pub async fn start_sends(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> StoreResult<Vec<Message>> {
+    Ok(
+        diesel::update(messages::table.filter(messages::id.eq_any(ids)))
+            .filter(messages::status.eq("queued"))
+            .filter(messages::send_started_at.is_null())
+            .set(messages::send_started_at.eq(Utc::now()))
+            .returning(Message::as_returning())
+            .load(conn)
+            .await?,
+    )
 }
 
 /// The provider refused before accepting anything: a later attempt may call again.
@@ -152,21 +152,25 @@ pub async fn clear_send_started(conn: &mut AsyncPgConnection, id: Uuid) -> Store
     Ok(())
 }
 
-/// The provider accepted the message under `provider_message_id`.
-pub async fn mark_sent(
+/// The providers accepted messages: each id with the provider message id it
+/// was accepted under, in one statement.
+pub async fn mark_sent_many(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
-    provider_message_id: &str,
+    sent: &[(Uuid, &str)],
 ) -> StoreResult<()> {
-    diesel::update(messages::table.find(id))
-        .set((
-            messages::provider_message_id.eq(provider_message_id),
-            messages::status.eq("sent"),
-            messages::updated_at.eq(Utc::now()),
-        ))
-        .prepared()
-        .execute(conn)
-        .await?;
+    let (ids, provider_ids): (Vec<Uuid>, Vec<&str>) = sent.iter().copied().unzip();
+    diesel::sql_query(
+        "UPDATE messages AS m \
+            SET provider_message_id = v.provider_message_id, status = 'sent', updated_at = $3 \
+           FROM unnest($1::uuid[], $2::text[]) AS v(id, provider_message_id) \
+          WHERE m.id = v.id",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(provider_ids)
+    .bind::<diesel::sql_types::Timestamptz, _>(Utc::now())
+    .prepared()
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -10,8 +10,9 @@
 //! before the removal leaves the job to its lease, and it runs again, as any
 //! job whose outcome was not recorded does.
 
-use tokio::sync::{mpsc, oneshot};
 use wacrm_persistence::{PgPool, jobs};
+
+use crate::group::Group;
 
 /// The most jobs one statement removes.
 const BATCH: usize = 512;
@@ -26,57 +27,42 @@ pub enum Removed {
     Failed,
 }
 
-struct Completion {
-    id: i64,
-    token: uuid::Uuid,
-    done: oneshot::Sender<Removed>,
-}
-
 /// The sending half, held by the runner's job tasks.
 #[derive(Clone)]
 pub struct Completions {
-    requests: mpsc::Sender<Completion>,
+    /// A finished job's id and claim token.
+    group: Group<(i64, uuid::Uuid), Removed>,
 }
 
 impl Completions {
     /// The handle, and the task that removes the jobs until every handle is
     /// dropped.
     pub fn start(pool: PgPool) -> (Self, impl Future<Output = ()>) {
-        let (requests, received) = mpsc::channel(BATCH * 4);
-        (Self { requests }, remove_in_batches(pool, received))
+        let (group, removing) = Group::start(BATCH, move |held| remove(pool.clone(), held));
+        (Self { group }, removing)
     }
 
     /// Removes job `id`, finished under claim `token`, with the others
     /// finishing now.
     pub async fn complete(&self, id: i64, token: uuid::Uuid) -> Removed {
-        let (done, removed) = oneshot::channel();
-        let completion = Completion { id, token, done };
-        if self.requests.send(completion).await.is_err() {
-            return Removed::Failed;
-        }
-        removed.await.unwrap_or(Removed::Failed)
+        self.group.ask((id, token)).await.unwrap_or(Removed::Failed)
     }
 }
 
-async fn remove_in_batches(pool: PgPool, mut received: mpsc::Receiver<Completion>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    while received.recv_many(&mut batch, BATCH).await > 0 {
-        let held: Vec<(i64, uuid::Uuid)> = batch.iter().map(|c| (c.id, c.token)).collect();
-        let removed = async {
-            let mut conn = pool.get().await?;
-            jobs::complete_many(&mut conn, &held).await
-        }
-        .await;
-        if let Err(error) = &removed {
-            tracing::error!(%error, jobs = held.len(), "cannot remove finished jobs; they run again when their leases expire");
-        }
-        for completion in batch.drain(..) {
-            let outcome = match &removed {
-                Ok(ids) if ids.contains(&completion.id) => Removed::Yes,
-                Ok(_) => Removed::TakenOver,
-                Err(_) => Removed::Failed,
-            };
-            let _ = completion.done.send(outcome);
-        }
+async fn remove(pool: PgPool, held: Vec<(i64, uuid::Uuid)>) -> Vec<Removed> {
+    let removed = async {
+        let mut conn = pool.get().await?;
+        jobs::complete_many(&mut conn, &held).await
     }
+    .await;
+    if let Err(error) = &removed {
+        tracing::error!(%error, jobs = held.len(), "cannot remove finished jobs; they run again when their leases expire");
+    }
+    held.iter()
+        .map(|(id, _)| match &removed {
+            Ok(ids) if ids.contains(id) => Removed::Yes,
+            Ok(_) => Removed::TakenOver,
+            Err(_) => Removed::Failed,
+        })
+        .collect()
 }

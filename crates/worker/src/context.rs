@@ -6,6 +6,7 @@ use wacrm_persistence::PgPool;
 use wacrm_persistence::secrets::Cipher;
 use wacrm_providers::egress::{Egress, HttpClient};
 
+use crate::deliveries::Deliveries;
 use crate::jobs::webhook_endpoints::WebhookDelivery;
 use crate::media_store::MediaStore;
 use crate::pacer::Pacer;
@@ -23,6 +24,8 @@ pub struct WorkerContext {
     pub graph_version: String,
     /// Per-number send pacing (messages per second).
     pub pacer: Pacer,
+    /// Deliveries' starts and records, grouped into batches.
+    pub deliveries: Deliveries,
     /// Wakes the workers once queued jobs are committed.
     pub signal: JobSignal,
     /// How long processed webhook bodies are kept (`WACRM_WEBHOOK_RETENTION_DAYS`).
@@ -41,7 +44,8 @@ pub struct WorkerContext {
 pub const DEFAULT_WEBHOOK_RETENTION: chrono::Duration = chrono::Duration::days(30);
 
 impl WorkerContext {
-    /// Fails only when the HTTP client's TLS backend cannot start.
+    /// Fails only when the HTTP client's TLS backend cannot start. Spawns
+    /// tasks: call it on the runtime the workers run on.
     pub fn new(
         pool: PgPool,
         cipher: Cipher,
@@ -51,6 +55,7 @@ impl WorkerContext {
     ) -> Result<Self, reqwest::Error> {
         Ok(Self {
             signal: JobSignal::start(pool.clone()),
+            deliveries: Deliveries::start(pool.clone(), cipher.clone()),
             pool,
             cipher,
             http: HttpClient::new(egress)?,

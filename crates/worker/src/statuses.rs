@@ -13,6 +13,7 @@
 //! before looking: whichever commits second sees what the first wrote, so a
 //! report that beats the delivery's commit is never lost.
 
+use std::collections::HashMap;
 use std::iter;
 
 use chrono::Utc;
@@ -124,54 +125,117 @@ pub async fn apply_report(
     Ok(())
 }
 
-/// Records the ids a provider accepted a send under, marks it `sent`, and
-/// applies the reports that arrived before this (forward only, with history).
-pub async fn record_sent(
-    conn: &mut AsyncPgConnection,
-    announcements: &mut Vec<Value>,
-    connection: &Connection,
-    message: &Message,
-    customer_phone: &str,
-    sent: &Sent,
-) -> StoreResult<()> {
-    let ids: Vec<String> = sent.ids.iter().map(|(_, id)| id.clone()).collect();
-    let unmatched = statuses_may_need_claiming(connection.provider)
-        && !sent.ids.iter().any(|(kind, _)| *kind == IdKind::Message);
-    let mut keys: Vec<String> = ids
-        .iter()
-        .map(|id| provider_ids::id_key(connection.id, id))
-        .collect();
-    if unmatched {
-        keys.push(provider_ids::recipient_key(connection.id, customer_phone));
-    }
-    provider_ids::lock_keys(conn, &keys).await?;
-    provider_ids::record(conn, connection.id, message.id, &sent.ids).await?;
-    messages::mark_sent(conn, message.id, &sent.provider_message_id).await?;
+/// A send the provider accepted, to record.
+pub struct AcceptedSend<'a> {
+    pub connection: &'a Connection,
+    pub message: &'a Message,
+    /// Claims by recipient are for TATA and Whats91, which only send to
+    /// phones; a user-id-only customer has none to claim by (`""`).
+    pub customer_phone: &'a str,
+    pub sent: &'a Sent,
+}
 
-    let waiting = messages::waiting_statuses(conn, connection.id, &ids).await?;
-    settle(conn, announcements, message.id, waiting).await?;
-    if unmatched {
-        // A report that beat this commit, naming the wamid we were not told.
-        let now = Utc::now();
-        let waiting = messages::waiting_statuses_to(
-            conn,
-            connection.id,
-            customer_phone,
-            now - REQUEST_CLAIM_WINDOW,
-            now + REQUEST_CLAIM_WINDOW,
-        )
-        .await?;
-        if let Some(first) = waiting.first() {
-            let wamid = first.provider_message_id.clone();
-            learn_wamid(conn, connection.id, message.id, &wamid).await?;
-            let same: Vec<StatusEvent> = waiting
-                .into_iter()
-                .filter(|event| event.provider_message_id == wamid)
-                .collect();
-            settle(conn, announcements, message.id, same).await?;
+/// Records the ids a provider accepted each send under, marks each `sent`,
+/// and applies the reports that arrived before this (forward only, with
+/// history), in the caller's transaction, with a statement per step for all
+/// the sends. Answers, per send, the announcements of the reports applied.
+pub async fn record_sent_all(
+    conn: &mut AsyncPgConnection,
+    sends: &[AcceptedSend<'_>],
+) -> StoreResult<Vec<Vec<Value>>> {
+    let unmatched = |send: &AcceptedSend<'_>| {
+        statuses_may_need_claiming(send.connection.provider)
+            && !send
+                .sent
+                .ids
+                .iter()
+                .any(|(kind, _)| *kind == IdKind::Message)
+    };
+    let mut keys = Vec::new();
+    for send in sends {
+        let connection_id = send.connection.id;
+        keys.extend(
+            send.sent
+                .ids
+                .iter()
+                .map(|(_, id)| provider_ids::id_key(connection_id, id)),
+        );
+        if unmatched(send) {
+            keys.push(provider_ids::recipient_key(
+                connection_id,
+                send.customer_phone,
+            ));
         }
     }
-    Ok(())
+    provider_ids::lock_keys(conn, &keys).await?;
+    // Per connection: the ids recorded, and the reports waiting for them.
+    let mut connections: Vec<Uuid> = sends.iter().map(|send| send.connection.id).collect();
+    connections.sort_unstable();
+    connections.dedup();
+    let mut waiting: HashMap<Uuid, Vec<StatusEvent>> = HashMap::new();
+    for connection_id in connections {
+        let on_it: Vec<&AcceptedSend<'_>> = sends
+            .iter()
+            .filter(|send| send.connection.id == connection_id)
+            .collect();
+        let ids: Vec<(Uuid, &[(IdKind, String)])> = on_it
+            .iter()
+            .map(|send| (send.message.id, send.sent.ids.as_slice()))
+            .collect();
+        provider_ids::record_many(conn, connection_id, &ids).await?;
+        let message_of: HashMap<&str, Uuid> = on_it
+            .iter()
+            .flat_map(|send| {
+                send.sent
+                    .ids
+                    .iter()
+                    .map(|(_, id)| (id.as_str(), send.message.id))
+            })
+            .collect();
+        let wanted: Vec<String> = message_of.keys().map(|id| (*id).to_owned()).collect();
+        for event in messages::waiting_statuses(conn, connection_id, &wanted).await? {
+            if let Some(message_id) = message_of.get(event.provider_message_id.as_str()) {
+                waiting.entry(*message_id).or_default().push(event);
+            }
+        }
+    }
+    let marked: Vec<(Uuid, &str)> = sends
+        .iter()
+        .map(|send| (send.message.id, send.sent.provider_message_id.as_str()))
+        .collect();
+    messages::mark_sent_many(conn, &marked).await?;
+
+    let mut announced = Vec::with_capacity(sends.len());
+    for send in sends {
+        let mut announcements = Vec::new();
+        let message_id = send.message.id;
+        if let Some(events) = waiting.remove(&message_id) {
+            settle(conn, &mut announcements, message_id, events).await?;
+        }
+        if unmatched(send) {
+            // A report that beat this commit, naming the wamid we were not told.
+            let now = Utc::now();
+            let waiting = messages::waiting_statuses_to(
+                conn,
+                send.connection.id,
+                send.customer_phone,
+                now - REQUEST_CLAIM_WINDOW,
+                now + REQUEST_CLAIM_WINDOW,
+            )
+            .await?;
+            if let Some(first) = waiting.first() {
+                let wamid = first.provider_message_id.clone();
+                learn_wamid(conn, send.connection.id, message_id, &wamid).await?;
+                let same: Vec<StatusEvent> = waiting
+                    .into_iter()
+                    .filter(|event| event.provider_message_id == wamid)
+                    .collect();
+                settle(conn, &mut announcements, message_id, same).await?;
+            }
+        }
+        announced.push(announcements);
+    }
+    Ok(announced)
 }
 
 /// Links waiting reports (oldest first) to their message and moves it forward.

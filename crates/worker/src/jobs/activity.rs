@@ -14,7 +14,18 @@ pub async fn record_calls(
     message_id: Option<Uuid>,
     calls: Vec<CallRecord>,
 ) -> StoreResult<()> {
-    let entries = calls
+    activity_log::record(conn, entries(connection, operation, message_id, calls)).await
+}
+
+/// The activity log's entries for `calls` (several operations' entries can
+/// then be written together).
+pub fn entries(
+    connection: &Connection,
+    operation: &str,
+    message_id: Option<Uuid>,
+    calls: Vec<CallRecord>,
+) -> Vec<Entry> {
+    calls
         .into_iter()
         .map(|call| Entry {
             id: Uuid::now_v7(),
@@ -31,6 +42,5 @@ pub async fn record_calls(
             message_id,
             created_at: Utc::now(),
         })
-        .collect();
-    activity_log::record(conn, entries).await
+        .collect()
 }

@@ -1,6 +1,6 @@
 //! The jobs wacrm runs, and the runner that knows them all.
 
-mod activity;
+pub(crate) mod activity;
 mod deliver_message;
 mod dispatch_campaign_run;
 mod fetch_media;

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
-use wacrm_domain::NormalizedPhone;
 use wacrm_domain::consent;
 use wacrm_domain::outbound::OutboundContent;
 use wacrm_persistence::conversations::{self, Conversation};
@@ -22,7 +21,7 @@ use wacrm_persistence::{
 
 use super::{
     Approved, Draft, PREVIEW_CHARS, Refusal, approved_template, check_parameters, check_route,
-    consent_refused, new_message, sending,
+    consent_phone, consent_refused, new_message, sending,
 };
 use crate::jobs::DeliverMessage;
 
@@ -48,14 +47,7 @@ pub async fn queue_batch(
             }
         }
     }
-    let phone_of = |conversation: &Conversation| {
-        conversation
-            .customer_phone
-            .as_deref()
-            .and_then(|phone| NormalizedPhone::parse(phone, None).ok())
-            .map(NormalizedPhone::into_string)
-    };
-    let phones: Vec<String> = items.iter().filter_map(|(c, _)| phone_of(c)).collect();
+    let phones: Vec<String> = items.iter().filter_map(|(c, _)| consent_phone(c)).collect();
     let standings = wacrm_persistence::consent::standings(conn, &phones).await?;
 
     let mut outcomes: Vec<Result<Uuid, Refusal>> = Vec::with_capacity(items.len());
@@ -78,7 +70,7 @@ pub async fn queue_batch(
         let checked = check_route(connection.provider, &conversation, &draft.content, now)
             .and_then(|()| check_parameters(approved, &draft.content))
             .and_then(|()| {
-                let standing = phone_of(&conversation)
+                let standing = consent_phone(&conversation)
                     .and_then(|phone| standings.get(&phone).copied())
                     .unwrap_or_default();
                 consent::check(standing, sending(approved, &draft.content)).map_err(consent_refused)

@@ -252,7 +252,16 @@ pub async fn consent_refusal(
     })
 }
 
-fn consent_refused(refusal: consent::Refusal) -> Refusal {
+/// The phone consent is kept by for a conversation's customer, if any.
+pub(crate) fn consent_phone(conversation: &Conversation) -> Option<String> {
+    conversation
+        .customer_phone
+        .as_deref()
+        .and_then(|phone| NormalizedPhone::parse(phone, None).ok())
+        .map(NormalizedPhone::into_string)
+}
+
+pub(crate) fn consent_refused(refusal: consent::Refusal) -> Refusal {
     match refusal {
         consent::Refusal::Blocked => Refusal::RecipientBlocked,
         consent::Refusal::OptedOut => Refusal::RecipientOptedOut,

@@ -344,10 +344,10 @@ async fn a_crash_mid_send_ends_delivery_unknown_instead_of_a_second_send() {
     // A worker marked the send started and died before recording the answer.
     let id: uuid::Uuid = queued.body["id"].as_str().unwrap().parse().unwrap();
     let mut db = inbox.app.db().await;
-    let started = wacrm_persistence::messages::start_send(&mut db, id)
+    let started = wacrm_persistence::messages::start_sends(&mut db, &[id])
         .await
         .unwrap();
-    assert!(started.is_some(), "the first attempt starts the send");
+    assert_eq!(started.len(), 1, "the first attempt starts the send");
     let message = delivered(&inbox, &id.to_string()).await;
     assert_eq!(message["status"], "failed");
     assert_eq!(message["error"]["code"], "delivery_unknown");
