@@ -135,6 +135,8 @@ for rate in $RATES; do
   [ "${PG_STATS:-0}" = 1 ] && statement_stats_reset
   api POST "/api/v1/campaigns/$campaign/start" '{}' >/dev/null
   started=$(date +%s)
+  read -r busy0 total0 < <(machine_ticks)
+  wacrm0=$(wacrm_ticks); pg0=$(postgres_ticks); meta0=$(awk '{ print $14 + $15 }' "/proc/$META_PID/stat")
   ticks=0
   while :; do
     status="$(api GET "/api/v1/campaigns/$campaign" | field status)"
@@ -152,6 +154,8 @@ q, n, f = r["queued"], r["sent"], r["failed"]
 print(f"  after {sys.argv[1]} s: queued {q}, sent {n}, waiting in the outbox {q - n - f}")' "$ticks"
     fi
   done
+  read -r busy1 total1 < <(machine_ticks)
+  wacrm1=$(wacrm_ticks); pg1=$(postgres_ticks); meta1=$(awk '{ print $14 + $15 }' "/proc/$META_PID/stat")
   [ "$status" = completed ] || api POST "/api/v1/campaigns/$campaign/cancel" '{}' >/dev/null
   sleep 2
   curl -s --noproxy '*' "$META/stats" >"$DATA_DIR/stats.json"
@@ -185,6 +189,10 @@ print(f"sent {sum(c for _, c in mine)} over {len(mine)} s; achieved {achieved:.1
       f"({'within' if busiest <= rate else 'OVER'} the limit); recipients reached twice so far: {stats['repeated']}")
 PY
   echo "wacrm VmHWM $(memory)"
+  awk -v busy=$((busy1 - busy0)) -v total=$((total1 - total0)) -v w=$((wacrm1 - wacrm0)) \
+      -v pg=$((pg1 - pg0)) -v meta=$((meta1 - meta0)) 'BEGIN {
+    printf "CPU while sending: wacrm %.1f s, postgres %.1f s, fake Graph API %.1f s, other %.1f s, idle %.1f s (of %.0f core-s)\n", w / 100, pg / 100, meta / 100, busy / 100 - w / 100 - pg / 100 - meta / 100, (total - busy) / 100, total / 100
+  }'
   [ "${PG_STATS:-0}" = 1 ] && statement_stats_print 25
 done
 echo "machine: $(nproc) cores, $(awk '/^MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo); $(date -u +%Y-%m-%dT%H:%MZ); binary $WACRM"

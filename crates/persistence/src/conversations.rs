@@ -650,9 +650,8 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<Convers
         .await?)
 }
 
-/// The conversations of `ids` that exist, locked for the rest of the caller's
-/// transaction, in id order (the order every batch locks them in).
-pub async fn lock_all(
+/// The conversations of `ids` that exist, in id order, unlocked.
+pub async fn find_all(
     conn: &mut AsyncPgConnection,
     ids: &[Uuid],
 ) -> StoreResult<Vec<Conversation>> {
@@ -660,7 +659,6 @@ pub async fn lock_all(
         .filter(conversations::id.eq_any(ids))
         .order(conversations::id)
         .select(Conversation::as_select())
-        .for_update()
         .load(conn)
         .await?)
 }

@@ -166,6 +166,17 @@ impl Decision {
             ..Self::default()
         }
     }
+
+    /// Nothing to send, store, schedule or tell: the conversation stays as
+    /// it was (what most messages come to, when no trigger matches them).
+    pub fn changes_nothing(&self) -> bool {
+        self.replies.is_empty()
+            && self.ai_requests.is_empty()
+            && !self.handoff
+            && self.rating.is_none()
+            && self.memory.is_none()
+            && self.timers.is_empty()
+    }
 }
 
 /// Decide what the bots do about `event` in `conversation`.
@@ -691,6 +702,19 @@ mod tests {
         let decision = customer_says(&[off, elsewhere, here], &lead(), "price?");
         assert_eq!(decision.matched, [id(3)]);
         assert_eq!(sent(&decision), [(id(3), "here".to_owned())]);
+    }
+
+    #[test]
+    fn a_message_no_trigger_matches_changes_nothing_and_a_match_does() {
+        let bots = [bot(1, 1, keyword("price"), text("It is 5"))];
+        assert!(customer_says(&bots, &lead(), "hello").changes_nothing());
+        let answered = customer_says(&bots, &lead(), "price?");
+        assert!(!answered.changes_nothing());
+        // A menu opened is a change even before anything else is sent.
+        let menu = [bot(2, 1, keyword("help"), shop_menu())];
+        let opened = customer_says(&menu, &lead(), "help");
+        assert!(opened.memory.is_some());
+        assert!(!opened.changes_nothing());
     }
 
     #[test]

@@ -183,35 +183,41 @@ async fn decide_and_apply_all(
     let mut first_events = FirstEvents::read(conn, &events).await?;
     let mut ai = Vec::new();
     for event in &events {
-        let (conversation, state) = match first_events.take(event.conversation_id) {
-            Some(read) => read,
-            // A later event of a conversation already handled in this batch:
-            // the earlier one may have changed its state (memory, replies), so
-            // it is read afresh.
-            None => match conversations::lock(conn, event.conversation_id).await {
-                Ok(conversation) => {
-                    let state = conversation_state(conn, &conversation, event.message_id).await?;
-                    (conversation, state)
-                }
-                Err(StoreError::NotFound) => continue,
-                Err(error) => return Err(error),
-            },
+        // A conversation's first event is decided on what was read for the
+        // whole batch, unlocked: most messages match no trigger and change
+        // nothing, and their conversation is then never locked (a lock is a
+        // write, and it waits for processing batches holding the row). That
+        // decision is as if made just before any change being committed now.
+        if let Some((conversation, state)) = first_events.take(event.conversation_id) {
+            let decision = decide(conn, &mut known, event, &conversation, state).await?;
+            if decision.changes_nothing() {
+                continue;
+            }
+        }
+        // Something to change (or a later event of a conversation, which an
+        // earlier one may have changed): locked, read afresh, decided again.
+        let conversation = match conversations::lock(conn, event.conversation_id).await {
+            Ok(conversation) => conversation,
+            Err(StoreError::NotFound) => continue,
+            Err(error) => return Err(error),
         };
-        for work in decide_and_apply(conn, cipher, &mut known, event, &conversation, state).await? {
+        let state = conversation_state(conn, &conversation, event.message_id).await?;
+        let decision = decide(conn, &mut known, event, &conversation, state).await?;
+        for work in apply(conn, cipher, &conversation, decision).await? {
             ai.push((event.conversation_id, work));
         }
     }
     Ok(ai)
 }
 
-/// The locked conversations of a batch of events, and each one's state before
-/// its first event, read with a handful of queries for the whole batch rather
-/// than a handful per event (a bot evaluates every inbound message, so these
-/// reads are on ingest's critical path).
+/// The conversations of a batch of events, and each one's state before its
+/// first event, read (unlocked) with a handful of queries for the whole batch
+/// rather than a handful per event (a bot evaluates every inbound message, so
+/// these reads are on ingest's critical path).
 struct FirstEvents(HashMap<Uuid, (Conversation, ConversationState)>);
 
 impl FirstEvents {
-    /// `events` are in conversation id order: the locks are taken in that order.
+    /// `events` are in conversation id order.
     async fn read(conn: &mut AsyncPgConnection, events: &[BotEvent]) -> Result<Self, StoreError> {
         // Each conversation's first event (the events are sorted by conversation).
         let mut firsts: Vec<(Uuid, Uuid)> = events
@@ -225,7 +231,7 @@ impl FirstEvents {
             .collect();
         firsts.dedup_by_key(|(conversation_id, _)| *conversation_id);
         let ids: Vec<Uuid> = firsts.iter().map(|(id, _)| *id).collect();
-        let locked = conversations::lock_all(conn, &ids).await?;
+        let found = conversations::find_all(conn, &ids).await?;
         let mut histories: HashMap<Uuid, store::History> = ids
             .iter()
             .copied()
@@ -237,7 +243,7 @@ impl FirstEvents {
             .map(|row| (row.conversation_id, row))
             .collect();
         let linked = |kind: RelType| -> Vec<Uuid> {
-            locked
+            found
                 .iter()
                 .filter(|c| RelType::parse(&c.rel_type) == Some(kind))
                 .filter_map(|c| c.rel_id)
@@ -253,7 +259,7 @@ impl FirstEvents {
         .into_iter()
         .collect();
         let mut read = HashMap::new();
-        for conversation in locked {
+        for conversation in found {
             let Some(history) = histories.remove(&conversation.id) else {
                 continue;
             };
@@ -375,16 +381,15 @@ pub async fn inputs(
     })
 }
 
-/// Runs the bots on `event` of the locked `conversation`, whose state before
-/// the event is `state`, and applies what they decide.
-async fn decide_and_apply(
+/// What the bots decide about `event` of `conversation`, whose state before
+/// the event is `state`.
+async fn decide(
     conn: &mut AsyncPgConnection,
-    cipher: &wacrm_persistence::secrets::Cipher,
     known: &mut KnownInputs,
     event: &BotEvent,
     conversation: &Conversation,
     state: ConversationState,
-) -> Result<Vec<AiWork>, StoreError> {
+) -> Result<bots::Decision, StoreError> {
     if let Entry::Vacant(entry) = known.numbers.entry(conversation.number_id) {
         entry.insert(numbers::find(conn, conversation.number_id).await?);
     }
@@ -393,17 +398,27 @@ async fn decide_and_apply(
         entry.insert(inputs(conn, number.connection_id).await?);
     }
     let inputs = &known.inputs[&number.connection_id];
-    let now = Utc::now();
     let context = Context {
         number_id: number.id,
-        now,
+        now: Utc::now(),
         business_hours: &inputs.hours,
         approved_templates: &inputs.approved,
     };
     let decision = bots::evaluate(&inputs.bots, &state, &event.event, &context);
-    if let Some(silence) = decision.silenced {
+    if let Some(silence) = &decision.silenced {
         tracing::debug!(conversation_id = %conversation.id, ?silence, "bots silent");
     }
+    Ok(decision)
+}
+
+/// Applies what the bots decided about the locked `conversation`.
+async fn apply(
+    conn: &mut AsyncPgConnection,
+    cipher: &wacrm_persistence::secrets::Cipher,
+    conversation: &Conversation,
+    decision: bots::Decision,
+) -> Result<Vec<AiWork>, StoreError> {
+    let now = Utc::now();
     for reply in decision.replies {
         if let Some(reason) = reply.skipped {
             tracing::info!(bot = %reply.bot_name, conversation_id = %conversation.id, ?reason, "bot reply skipped");
