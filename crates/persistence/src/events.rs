@@ -81,12 +81,17 @@ ORDER BY ord";
 /// The statement of [`relay`]: the oldest waiting events (`$1` at most), each
 /// NOTIFYed on its channel in order and removed, in one transaction. The
 /// advisory lock lets one relay of one node work at a time, so events leave
-/// in the order they were written; the others find nothing to do.
+/// in the order they were written; the others find nothing to do. It is
+/// taken once, in its own CTE: as a condition on the rows it was called for
+/// every row of a sequential scan of the whole (churning) table, 17 ms a
+/// batch at 1,000 events a second; now the primary key's order is read.
 const RELAY: &str = "\
-WITH batch AS ( \
+WITH held AS MATERIALIZED ( \
+    SELECT pg_try_advisory_xact_lock(hashtext('wacrm.event_relay')) AS held), \
+batch AS ( \
     DELETE FROM event_relay \
      WHERE id IN (SELECT id FROM event_relay \
-                   WHERE pg_try_advisory_xact_lock(hashtext('wacrm.event_relay')) \
+                   WHERE (SELECT held FROM held) \
                    ORDER BY id LIMIT $1) \
     RETURNING id, channel, payload) \
 SELECT count(pg_notify(channel, payload)) AS relayed \

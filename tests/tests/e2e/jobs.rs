@@ -340,6 +340,42 @@ async fn the_apps_workers_read_the_apps_clock() {
     assert_eq!(app.run_jobs().await, 1);
 }
 
+/// Jobs and relayed events are rows inserted and deleted; their tables are
+/// vacuumed every few seconds rather than when autovacuum comes by.
+#[tokio::test]
+async fn the_queue_tables_are_vacuumed_by_a_job_of_their_own() {
+    #[derive(diesel::QueryableByName)]
+    struct Vacuums {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    async fn vacuums(db: &mut AsyncPgConnection, table: &str) -> i64 {
+        use diesel_async::RunQueryDsl as _;
+        diesel::sql_query("SELECT vacuum_count AS n FROM pg_stat_user_tables WHERE relname = $1")
+            .bind::<diesel::sql_types::Text, _>(table)
+            .get_result::<Vacuums>(db)
+            .await
+            .unwrap()
+            .n
+    }
+    let app = TestApp::spawn().await;
+    let mut db = app.db().await;
+    let before = (
+        vacuums(&mut db, "jobs").await,
+        vacuums(&mut db, "event_relay").await,
+    );
+    jobs::enqueue(
+        &mut db,
+        wacrm_worker::new_job(&wacrm_worker::jobs::VacuumQueues).unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(app.run_jobs().await, 1);
+    assert_eq!(vacuums(&mut db, "jobs").await, before.0 + 1);
+    assert_eq!(vacuums(&mut db, "event_relay").await, before.1 + 1);
+}
+
 #[tokio::test]
 async fn without_advice_a_failed_job_waits_out_the_backoff() {
     let (_db, pool, ctx) = setup().await;

@@ -323,22 +323,22 @@ pub async fn oldest_in_budget(
         .await?)
 }
 
-/// Campaign messages of `number_id` queued since `since` that the outbox has
-/// not sent yet: how far the campaigns run ahead of the number's rate.
-pub async fn waiting_in_outbox(
-    conn: &mut AsyncPgConnection,
-    number_id: Uuid,
-    since: DateTime<Utc>,
-) -> StoreResult<i64> {
+/// Messages on `number_id` that the outbox has not sent yet (a campaign's,
+/// and the conversations' replies): how far the campaigns run ahead of the
+/// number's rate.
+pub async fn waiting_in_outbox(conn: &mut AsyncPgConnection, number_id: Uuid) -> StoreResult<i64> {
     let count: Count = diesel::sql_query(
-        // From the queued messages (`messages_queued_idx`): a second or so of
-        // the number's traffic, where the recipients queued in the last hour
-        // are an hour of it.
-        "SELECT count(*) AS n FROM messages m JOIN campaign_recipients r ON r.message_id = m.id \
-         WHERE m.status = 'queued' AND r.number_id = $1 AND r.queued_at > $2",
+        // Read from their delivery jobs: a queue of a second or so of the
+        // number's traffic, vacuumed every few seconds. The queued messages
+        // were read through a partial index that keeps an entry for every
+        // message sent since the last vacuum of `messages` (19 ms a batch at
+        // 1,000/s), the recipients through every one queued in the hour.
+        "SELECT count(*) AS n FROM jobs j \
+           JOIN conversations c ON c.id = (j.payload ->> 'conversation_id')::uuid \
+          WHERE j.kind = 'deliver_message' AND j.status IN ('queued', 'running') \
+            AND c.number_id = $1",
     )
     .bind::<diesel::sql_types::Uuid, _>(number_id)
-    .bind::<Timestamptz, _>(since)
     .prepared()
     .get_result(conn)
     .await?;

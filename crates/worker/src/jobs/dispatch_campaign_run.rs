@@ -201,9 +201,7 @@ impl DispatchCampaignRun {
                     });
             return Ok(Next::Sleep(freed));
         };
-        let room = outbox_room(&number)
-            - recipients::waiting_in_outbox(conn, number.id, now - chrono::Duration::hours(1))
-                .await?;
+        let room = outbox_room(&number) - recipients::waiting_in_outbox(conn, number.id).await?;
         if room <= 0 {
             return Ok(Next::Wait);
         }

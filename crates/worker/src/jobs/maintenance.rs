@@ -1,11 +1,11 @@
 //! Periodic housekeeping: waking snoozed conversations, forgetting expired
 //! idempotency keys, deleting processed webhook bodies past their retention,
-//! and folding the inbox's count rows.
+//! folding the inbox's count rows, and vacuuming the queue tables.
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use wacrm_persistence::{conversations, events, idempotency, inbox, webhook_events};
+use wacrm_persistence::{conversations, events, idempotency, inbox, jobs, webhook_events};
 
 use wacrm_persistence::AsyncPgConnection;
 
@@ -49,6 +49,26 @@ impl TransactionalJob for WakeSnoozed {
             .map_err(retry)?;
         }
         Ok(())
+    }
+}
+
+/// Vacuums the queue tables far more often than autovacuum would (see
+/// `jobs::vacuum_queue_tables`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct VacuumQueues;
+
+impl Job for VacuumQueues {
+    const KIND: &'static str = "vacuum_queues";
+    type Context = WorkerContext;
+
+    fn unique_key(&self) -> Option<String> {
+        Some(Self::KIND.into())
+    }
+
+    /// Outside any transaction: PostgreSQL runs VACUUM only there.
+    async fn run(&self, ctx: &WorkerContext) -> Result<(), JobError> {
+        let mut conn = ctx.pool.get().await.map_err(retry)?;
+        jobs::vacuum_queue_tables(&mut conn).await.map_err(retry)
     }
 }
 

@@ -23,7 +23,7 @@ pub use dispatch_campaign_run::DispatchCampaignRun;
 pub use fetch_media::FetchMedia;
 pub use import_contacts::{BATCH_ROWS, ImportContacts, ImportProgress};
 pub use maintenance::{
-    CompactConversationCounts, SweepIdempotencyKeys, SweepWebhookEvents, WakeSnoozed,
+    CompactConversationCounts, SweepIdempotencyKeys, SweepWebhookEvents, VacuumQueues, WakeSnoozed,
 };
 pub use mark_read::MarkRead;
 pub use process_crm_event::ProcessCrmEvent;
@@ -132,6 +132,7 @@ pub fn runner(context: WorkerContext) -> Runner<WorkerContext> {
             periodic: true,
         })
         .every::<SweepWebhookDeliveries>(Duration::from_secs(3600), || SweepWebhookDeliveries)
+        .every::<VacuumQueues>(Duration::from_secs(5), || VacuumQueues)
         .concurrency(16)
         .poll_interval(Duration::from_secs(5))
 }
