@@ -360,6 +360,30 @@ async fn the_dry_run_says_what_would_happen_and_changes_nothing() {
         )
         .await;
     assert_eq!(by_phone.body["matched"], json!([]));
+    // Exactly one of the two, and a number only with a phone (the document's oneOf).
+    for (body, field) in [
+        (
+            json!({"text": "hi", "conversation_id": conversation, "phone": "+254700000001"}),
+            "phone",
+        ),
+        (
+            json!({"text": "hi", "conversation_id": conversation, "number_id": conversation}),
+            "number_id",
+        ),
+        (json!({"text": "hi"}), "conversation_id"),
+    ] {
+        let refused = inbox
+            .app
+            .post("/api/v1/bots/test", &inbox.admin, body)
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            refused.body
+        );
+        assert_eq!(refused.body["errors"][0]["field"], field);
+    }
     assert_eq!(inbox.app.run_jobs().await, 0);
     assert!(meta.requests().is_empty());
     assert_eq!(inbox.only_conversation().await.1.len(), 1);

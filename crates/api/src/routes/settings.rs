@@ -286,6 +286,7 @@ pub struct AiRequestBody {
     /// Overrides the provider's API host; must be on a public internet address
     /// (422 `address_not_allowed`). Changing it while a key is stored requires
     /// `api_key` again (422 `credentials_required`).
+    #[schema(pattern = r"^ *[Hh][Tt][Tt][Pp][Ss]?://[^/\s]")]
     pub base_url: Option<String>,
 }
 
