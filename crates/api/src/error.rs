@@ -112,6 +112,13 @@ impl ApiError {
         error
     }
 
+    /// 409 `cannot_change_self`: the caller would lock themselves out (deactivate
+    /// or delete their own staff account, or take `admin` from it). For an API
+    /// key the caller's account is that of the staff member who created it.
+    pub fn cannot_change_self(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::CONFLICT, "cannot_change_self", detail)
+    }
+
     pub fn bad_request(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, detail)
     }

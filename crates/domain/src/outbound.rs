@@ -90,6 +90,7 @@ pub enum OutboundContent {
 
 /// Media by a public link or by an id the provider gave an upload: exactly one of them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Media {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
@@ -103,20 +104,50 @@ pub struct Media {
     pub filename: Option<String>,
 }
 
+/// A text header's one parameter: 1 to 60 characters, not only spaces (the
+/// document's shape only).
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[schema(min_length = 1, max_length = 60, pattern = r"\S")]
+#[allow(dead_code)]
+pub struct HeaderParamText(String);
+
+/// A body parameter's value: 1 to 1024 characters, not only spaces (the
+/// document's shape only).
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[schema(min_length = 1, max_length = 1024, pattern = r"\S")]
+#[allow(dead_code)]
+pub struct BodyParamText(String);
+
 /// A template's header value: the text header's parameters, or the media it shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TemplateHeader {
     Text {
+        #[cfg_attr(feature = "openapi", schema(max_items = 1, value_type = Vec<HeaderParamText>))]
         params: Vec<String>,
     },
     Image {
+        #[cfg_attr(
+            feature = "openapi",
+            schema(pattern = r"^ *[Hh][Tt][Tt][Pp][Ss]?://[^/\s]")
+        )]
         link: String,
     },
     Video {
+        #[cfg_attr(
+            feature = "openapi",
+            schema(pattern = r"^ *[Hh][Tt][Tt][Pp][Ss]?://[^/\s]")
+        )]
         link: String,
     },
     Document {
+        #[cfg_attr(
+            feature = "openapi",
+            schema(pattern = r"^ *[Hh][Tt][Tt][Pp][Ss]?://[^/\s]")
+        )]
         link: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         filename: Option<String>,
@@ -125,11 +156,17 @@ pub enum TemplateHeader {
 
 /// The value for one of a template's buttons, by its position among the buttons.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ButtonParam {
     /// 0-based position of the button in the template.
+    #[cfg_attr(feature = "openapi", schema(maximum = 9))]
     pub index: u8,
     pub sub_type: ButtonSubType,
     /// The URL suffix, the quick-reply payload, or the coupon code.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 2000, pattern = r"\S")
+    )]
     pub param: String,
 }
 
@@ -156,52 +193,120 @@ impl ButtonSubType {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Interactive {
     /// Up to three reply buttons.
     Buttons {
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 1024, pattern = r"\S")
+        )]
         body: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 60, pattern = r"\S")
+        )]
         header: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 60, pattern = r"\S")
+        )]
         footer: Option<String>,
+        #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 3))]
         buttons: Vec<ReplyButton>,
     },
     /// A menu: one button opens sections of rows.
     List {
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 4096, pattern = r"\S")
+        )]
         body: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 60, pattern = r"\S")
+        )]
         header: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 60, pattern = r"\S")
+        )]
         footer: Option<String>,
         /// The label of the button that opens the list.
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 20, pattern = r"\S")
+        )]
         button: String,
+        #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 10))]
         sections: Vec<ListSection>,
     },
     /// One button that opens a URL.
     CtaUrl {
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 1024, pattern = r"\S")
+        )]
         body: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 60, pattern = r"\S")
+        )]
         header: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 60, pattern = r"\S")
+        )]
         footer: Option<String>,
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 20, pattern = r"\S")
+        )]
         display_text: String,
+        #[cfg_attr(
+            feature = "openapi",
+            schema(pattern = r"^ *[Hh][Tt][Tt][Pp][Ss]?://[^/\s]")
+        )]
         url: String,
     },
     /// A WhatsApp Flow (Meta's `interactive.type = "flow"`): a button that opens the
     /// published Flow named by `flow_id` or `flow_name`; the customer's answers come
     /// back as an `nfm_reply` message.
     Flow {
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 1024, pattern = r"\S")
+        )]
         body: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 60, pattern = r"\S")
+        )]
         header: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 60, pattern = r"\S")
+        )]
         footer: Option<String>,
         /// Meta's Flow message version; only `"3"` exists.
         #[serde(default = "flow_message_version")]
+        #[cfg_attr(feature = "openapi", schema(pattern = "^3$"))]
         flow_message_version: String,
         /// Our identifier for this Flow session, echoed back in the reply.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 256, pattern = r"\S")
+        )]
         flow_token: Option<String>,
         /// Exactly one of `flow_id` and `flow_name`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -209,6 +314,10 @@ pub enum Interactive {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         flow_name: Option<String>,
         /// The button's label: at most 20 characters.
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 20, pattern = r"\S")
+        )]
         flow_cta: String,
         #[serde(default)]
         flow_action: FlowAction,
@@ -220,6 +329,7 @@ pub enum Interactive {
 
 /// How a Flow starts: on a screen we name, or by asking our data endpoint.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FlowAction {
     #[default]
@@ -228,11 +338,17 @@ pub enum FlowAction {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FlowActionPayload {
     /// The id of the Flow's first screen.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 256, pattern = r"\S")
+    )]
     pub screen: String,
     /// Input for that screen: a non-empty object when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub data: Option<Value>,
 }
 
@@ -241,24 +357,49 @@ fn flow_message_version() -> String {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReplyButton {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 256, pattern = r"\S")
+    )]
     pub id: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 20, pattern = r"\S")
+    )]
     pub title: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListSection {
     /// Required by WhatsApp once there is more than one section.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 24, pattern = r"\S")
+    )]
     pub title: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 10))]
     pub rows: Vec<ListRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListRow {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 200, pattern = r"\S")
+    )]
     pub id: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 24, pattern = r"\S")
+    )]
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 72))]
     pub description: Option<String>,
 }
 

@@ -23,7 +23,10 @@ pub const MAX_SOURCE_CHARS: usize = 1_024;
 pub struct ValueSource {
     /// Literal text and `{{field.path}}` references, e.g. `{{name}}` or
     /// `Order {{custom_fields.order_id}}`.
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1024))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 1024, pattern = r"\S")
+    )]
     pub value: String,
     /// Used as the whole parameter when a referenced field is missing or
     /// empty; without it, that recipient or event is skipped with the field

@@ -360,6 +360,30 @@ async fn the_dry_run_says_what_would_happen_and_changes_nothing() {
         )
         .await;
     assert_eq!(by_phone.body["matched"], json!([]));
+    // Exactly one of the two, and a number only with a phone (the document's oneOf).
+    for (body, field) in [
+        (
+            json!({"text": "hi", "conversation_id": conversation, "phone": "+254700000001"}),
+            "phone",
+        ),
+        (
+            json!({"text": "hi", "conversation_id": conversation, "number_id": conversation}),
+            "number_id",
+        ),
+        (json!({"text": "hi"}), "conversation_id"),
+    ] {
+        let refused = inbox
+            .app
+            .post("/api/v1/bots/test", &inbox.admin, body)
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            refused.body
+        );
+        assert_eq!(refused.body["errors"][0]["field"], field);
+    }
     assert_eq!(inbox.app.run_jobs().await, 0);
     assert!(meta.requests().is_empty());
     assert_eq!(inbox.only_conversation().await.1.len(), 1);
@@ -632,8 +656,8 @@ async fn business_hours_and_first_message_in_session_triggers() {
     let (inbox, meta) = meta_outbox().await;
     accept_bot_replies(&meta);
     let all_day: Vec<&str> = vec!["00:00-23:59"];
-    let open = json!({"time_zone": "America/Sao_Paulo", "monday": all_day, "tuesday": all_day, "wednesday": all_day,
-        "thursday": all_day, "friday": all_day, "saturday": all_day, "sunday": all_day});
+    // API.md's shape: `{time_zone, week}`, seven days Monday first.
+    let open = json!({"time_zone": "America/Sao_Paulo", "week": vec![all_day.clone(); 7]});
     let saved = inbox
         .app
         .call(
@@ -644,6 +668,31 @@ async fn business_hours_and_first_message_in_session_triggers() {
         )
         .await;
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    assert_eq!(
+        saved.body,
+        json!({"time_zone": "America/Sao_Paulo", "week": vec![all_day.clone(); 7]})
+    );
+    let read = inbox
+        .app
+        .get("/api/v1/settings/business-hours", &inbox.admin)
+        .await;
+    assert_eq!(read.body, saved.body);
+    // Not seven days, or the days by name: not the documented shape.
+    for wrong in [
+        json!({"time_zone": "America/Sao_Paulo", "week": [all_day.clone()]}),
+        json!({"time_zone": "America/Sao_Paulo", "monday": all_day.clone()}),
+    ] {
+        let refused = inbox
+            .app
+            .call(
+                Method::PUT,
+                "/api/v1/settings/business-hours",
+                Some(&inbox.admin),
+                Some(wrong),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    }
     bot(&inbox, json!({"name": "Back again", "priority": 20, "continue": true, "trigger": {"type": "first_message_in_session"},
         "response": {"type": "text", "text": "Welcome back!"}})).await;
     bot(&inbox, json!({"name": "Open", "priority": 10, "cooldown_minutes": 60, "trigger": {"type": "business_hours"},

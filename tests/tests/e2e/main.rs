@@ -30,6 +30,7 @@ mod quick_replies;
 mod realtime;
 mod segments;
 mod service;
+mod staff;
 mod tickets;
 mod visibility;
 mod webhook_endpoints;

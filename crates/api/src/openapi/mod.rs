@@ -13,7 +13,7 @@ pub use time_zone::TimeZone;
 
 use actix_web::App;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ComponentsBuilder, OpenApi as Document};
+use utoipa::openapi::{ComponentsBuilder, OpenApi as Document, RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt as _;
 
@@ -100,7 +100,21 @@ pub fn finish(mut document: Document) -> Document {
     common_responses::apply(&mut document);
     closed_variants::apply(&mut document);
     phone_format::apply(&mut document);
+    time_zone::apply(&mut document);
     document
+}
+
+/// A schema written as JSON, for what utoipa cannot derive (one of several
+/// field sets, a field tied to another's value). The tests below read each
+/// back from the document, so a typo cannot ship as an empty schema.
+pub fn hand_written(value: serde_json::Value) -> RefOr<Schema> {
+    serde_json::from_value(value)
+        .unwrap_or_else(|_| RefOr::T(Schema::Object(utoipa::openapi::Object::new())))
+}
+
+/// As [`hand_written`], for a schema that is one object.
+pub fn hand_written_object(value: serde_json::Value) -> utoipa::openapi::Object {
+    serde_json::from_value(value).unwrap_or_default()
 }
 
 /// The operations of a path that the API serves, to change each in place.
@@ -116,4 +130,25 @@ fn operations_mut(
     ]
     .into_iter()
     .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each hand-written schema parsed: none fell back to an empty object.
+    #[test]
+    fn hand_written_schemas_are_in_the_document() {
+        let document = document();
+        let schemas = &document.components.as_ref().unwrap().schemas;
+        for name in ["BotTestRequest", "StatusRequest", "CreateConnectionRequest"] {
+            let Some(RefOr::T(Schema::OneOf(one_of))) = schemas.get(name) else {
+                panic!("{name} is not a oneOf in the document");
+            };
+            assert!(one_of.items.len() >= 2, "{name}");
+        }
+        let json = serde_json::to_value(&document).unwrap();
+        let fields = &json["components"]["schemas"]["CreateWhatsappContactRequest"]["properties"]["custom_fields"];
+        assert_eq!(fields["maxProperties"], 50, "{fields}");
+    }
 }

@@ -7,7 +7,7 @@
 //! instead of arbitrary strings.
 
 use utoipa::openapi::path::ParameterIn;
-use utoipa::openapi::schema::SchemaFormat;
+use utoipa::openapi::schema::{SchemaFormat, SchemaType, Type};
 use utoipa::openapi::{OpenApi as Document, RefOr, Schema};
 
 pub const FORMAT: &str = "phone";
@@ -60,6 +60,10 @@ fn mark_fields(schema: &mut RefOr<Schema>) {
 
 fn mark(schema: &mut RefOr<Schema>) {
     if let RefOr::T(Schema::Object(object)) = schema {
+        // A variant where the field must be absent (`type: null`) reads no phone.
+        if matches!(object.schema_type, SchemaType::Type(Type::Null)) {
+            return;
+        }
         object.format = Some(SchemaFormat::Custom(FORMAT.to_owned()));
         object
             .description

@@ -26,3 +26,48 @@ impl ToSchema for TimeZone {
         Cow::Borrowed("TimeZone")
     }
 }
+
+/// The schemas whose `time_zone` the domain declares as a plain string (it has
+/// no `TimeZone` schema of its own) but parses as an IANA name: pointed at
+/// [`TimeZone`] here, so the document refuses what the handler refuses.
+const PLAIN_ZONES: [&str; 2] = ["Schedule", "QuietHours"];
+
+pub fn apply(document: &mut utoipa::openapi::OpenApi) {
+    let Some(components) = document.components.as_mut() else {
+        return;
+    };
+    for name in PLAIN_ZONES {
+        match components.schemas.get_mut(name) {
+            Some(RefOr::T(Schema::OneOf(one_of))) => {
+                one_of.items.iter_mut().for_each(point_at_time_zone);
+            }
+            Some(schema) => point_at_time_zone(schema),
+            None => {}
+        }
+    }
+}
+
+fn point_at_time_zone(schema: &mut RefOr<Schema>) {
+    let RefOr::T(Schema::Object(object)) = schema else {
+        return;
+    };
+    let Some(RefOr::T(Schema::Object(zone))) = object.properties.get("time_zone") else {
+        return;
+    };
+    let nullable =
+        matches!(&zone.schema_type, SchemaType::Array(types) if types.contains(&Type::Null));
+    let reference = RefOr::Ref(utoipa::openapi::Ref::from_schema_name("TimeZone"));
+    let replacement = if nullable {
+        RefOr::T(Schema::OneOf(
+            utoipa::openapi::schema::OneOfBuilder::new()
+                .item(reference)
+                .item(ObjectBuilder::new().schema_type(SchemaType::new(Type::Null)))
+                .build(),
+        ))
+    } else {
+        reference
+    };
+    object
+        .properties
+        .insert("time_zone".to_owned(), replacement);
+}

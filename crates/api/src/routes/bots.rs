@@ -3,10 +3,10 @@
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use wacrm_domain::bots::{self, Bot, Context, ConversationState};
+use wacrm_domain::bots::{self, Bot, Context, ConversationState, Response, Trigger};
 use wacrm_domain::{NormalizedPhone, Permission, RelType};
 use wacrm_persistence::{bots as store, numbers};
 use wacrm_worker::jobs::{conversation_state, inputs};
@@ -53,6 +53,63 @@ fn respond(row: store::BotRow) -> ApiResult<BotResponse> {
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
+}
+
+/// A new bot (the schema of the body; the handler reads the domain's `Bot`).
+/// Every check the handler makes on a field alone is declared here; what is
+/// checked across fields stays a 422 (a menu's levels and replies, a flow's
+/// graph, words that are only punctuation, a human request answered with a
+/// menu, flow or rating).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct BotRequest {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    name: String,
+    #[serde(default = "yes")]
+    #[schema(default = true)]
+    is_active: bool,
+    /// Higher first; bots of equal priority in id order.
+    #[serde(default)]
+    priority: i32,
+    /// The business numbers the bot answers on; empty for all of them.
+    #[serde(default)]
+    number_ids: Vec<Uuid>,
+    trigger: Trigger,
+    response: Response,
+    /// Let lower-priority bots answer the same event too.
+    #[serde(default, rename = "continue")]
+    continue_after: bool,
+    /// After replying in a conversation, stay silent there for this long (0: never).
+    #[serde(default)]
+    #[schema(maximum = 10080)]
+    cooldown_minutes: u32,
+}
+
+/// The fields of a bot to change (the schema of the body): each replaces the
+/// stored one, and the result is checked as a whole, as on create.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct BotChanges {
+    #[schema(nullable = false, min_length = 1, max_length = 100, pattern = r"\S")]
+    name: Option<String>,
+    #[schema(nullable = false)]
+    is_active: Option<bool>,
+    #[schema(nullable = false)]
+    priority: Option<i32>,
+    #[schema(nullable = false)]
+    number_ids: Option<Vec<Uuid>>,
+    #[schema(nullable = false)]
+    trigger: Option<Trigger>,
+    #[schema(nullable = false)]
+    response: Option<Response>,
+    #[schema(nullable = false, rename = "continue")]
+    continue_after: Option<bool>,
+    #[schema(nullable = false, maximum = 10080)]
+    cooldown_minutes: Option<u32>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Parses and validates a bot definition for `id`.
@@ -130,7 +187,7 @@ pub async fn list_bots(
 }
 
 /// Create a bot; its trigger, response (menus, flows) and numbers are validated.
-#[utoipa::path(tag = "bots", request_body(content = Object, description = "the bot"), security(("bearer" = []), ("api_key" = [])), responses(
+#[utoipa::path(tag = "bots", request_body = BotRequest, security(("bearer" = []), ("api_key" = [])), responses(
     (status = 201, body = BotResponse),
     (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -163,7 +220,7 @@ pub async fn get_bot(
 }
 
 /// Change a bot: the fields given replace the stored ones, and the result is validated whole.
-#[utoipa::path(tag = "bots", params(("id" = Uuid, Path)), request_body(content = Object, description = "fields to change"), security(("bearer" = []), ("api_key" = [])), responses(
+#[utoipa::path(tag = "bots", params(("id" = Uuid, Path)), request_body = BotChanges, security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = BotResponse),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -209,7 +266,10 @@ pub async fn delete_bot(
 }
 
 /// A dry run: the conversation (or, for a phone, a new one on a number) as it is.
-#[derive(Deserialize, ToSchema)]
+/// Exactly one of `conversation_id` and `phone`; `number_id` goes with a phone
+/// (a conversation has its number). The schema is written by hand: utoipa has
+/// no way to say "one of these two fields".
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BotTestRequest {
     /// The customer's message.
@@ -221,6 +281,45 @@ pub struct BotTestRequest {
     pub phone: Option<String>,
     pub number_id: Option<Uuid>,
 }
+
+impl utoipa::PartialSchema for BotTestRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let text = json!({"type": "string", "description": "The customer's message."});
+        let at = json!({"type": ["string", "null"], "format": "date-time",
+            "description": "When it is sent (default: now); business hours and windows are judged then."});
+        let absent = json!({"type": "null"});
+        crate::openapi::hand_written(json!({
+            "description": "A dry run: give a `conversation_id`, or a `phone` (judged as a first message on `number_id`, default: the default number).",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "title": "In a conversation",
+                    "required": ["text", "conversation_id"],
+                    "properties": {
+                        "text": text, "at": at,
+                        "conversation_id": {"type": "string", "format": "uuid"},
+                        "phone": absent, "number_id": absent,
+                    },
+                    "additionalProperties": false,
+                },
+                {
+                    "type": "object",
+                    "title": "From a phone",
+                    "required": ["text", "phone"],
+                    "properties": {
+                        "text": text, "at": at,
+                        "conversation_id": absent,
+                        "phone": {"type": "string"},
+                        "number_id": {"type": ["string", "null"], "format": "uuid"},
+                    },
+                    "additionalProperties": false,
+                },
+            ],
+        }))
+    }
+}
+
+impl ToSchema for BotTestRequest {}
 
 #[derive(Serialize, ToSchema)]
 pub struct BotTestResponse {
@@ -251,6 +350,21 @@ pub async fn test_bots(
     principal.require(Permission::WHATSAPP_BOT_VIEW)?;
     let body = body.into_inner();
     let mut conn = state.conn().await?;
+    let only = |field: &str, message: &str| {
+        ApiError::validation(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    };
+    if body.conversation_id.is_some() && body.phone.is_some() {
+        return Err(only("phone", "give a conversation_id or a phone, not both"));
+    }
+    if body.conversation_id.is_some() && body.number_id.is_some() {
+        return Err(only(
+            "number_id",
+            "goes with a phone: a conversation has its number",
+        ));
+    }
     let (conversation_state, number_id) = match (body.conversation_id, &body.phone) {
         (Some(id), _) => {
             let conversation = visible_conversation(&mut conn, &principal, id).await?;
@@ -273,10 +387,7 @@ pub async fn test_bots(
             (ConversationState::new(RelType::General), number.id)
         }
         (None, None) => {
-            return Err(ApiError::validation(vec![FieldError {
-                field: "conversation_id".into(),
-                message: "give a conversation_id or a phone".into(),
-            }]));
+            return Err(only("conversation_id", "give a conversation_id or a phone"));
         }
     };
     let connection_id = numbers::find(&mut conn, number_id).await?.connection_id;

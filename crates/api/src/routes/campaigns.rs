@@ -32,10 +32,10 @@ use crate::validation::Checks;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateRef {
-    #[schema(min_length = 1, max_length = 512)]
+    #[schema(min_length = 1, max_length = 512, pattern = r"\S")]
     pub name: String,
     /// As the provider lists it, e.g. `en` or `pt_BR`.
-    #[schema(min_length = 1, max_length = 15)]
+    #[schema(min_length = 1, max_length = 15, pattern = r"\S")]
     pub language: String,
 }
 
@@ -131,10 +131,10 @@ impl CampaignRequest {
         let mut checks = Checks::default();
         let name = checks.text("name", &self.name, 200);
         checks.filter("audience.", self.audience.validate());
-        if self.template.name.trim().is_empty() || self.template.name.len() > 512 {
+        if self.template.name.trim().is_empty() || self.template.name.chars().count() > 512 {
             checks.fail("template.name", "must be 1 to 512 characters");
         }
-        if self.template.language.trim().is_empty() || self.template.language.len() > 15 {
+        if self.template.language.trim().is_empty() || self.template.language.chars().count() > 15 {
             checks.fail("template.language", "must be 1 to 15 characters");
         }
         if let Err(problem) = self.schedule.validate() {

@@ -4,6 +4,7 @@
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 use wacrm_domain::connection::Credentials;
@@ -154,19 +155,88 @@ impl CredentialsRequest {
     }
 }
 
-#[derive(Deserialize, ToSchema)]
+/// A new connection: its provider, a name, the credentials that provider needs,
+/// and an optional API host. The schema is written by hand, one variant per
+/// provider, from the same tables the handler checks (`Credentials::required`
+/// and `Credentials::accepted`).
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConnectionRequest {
-    /// `meta`, `lipachat`, `whats91` or `tata`.
-    #[schema(pattern = "^(meta|lipachat|whats91|tata)$")]
     pub provider: String,
-    #[schema(pattern = "\\S")]
     pub name: String,
     pub credentials: CredentialsRequest,
-    /// Overrides the provider's API host (sandboxes, proxies, tests). Must be
-    /// on a public internet address (422 `address_not_allowed`).
     pub base_url: Option<String>,
 }
+
+/// Every credential field, as `CredentialsRequest` spells it, with what it is.
+const CREDENTIAL_FIELDS: [(&str, &str); 7] = [
+    ("access_token", "Meta's system-user access token"),
+    ("app_secret", "Meta's app secret, which signs its webhooks"),
+    (
+        "verify_token",
+        "The token Meta echoes when verifying the webhook",
+    ),
+    ("waba_id", "Meta's WhatsApp Business Account id"),
+    ("api_key", "The provider's API key"),
+    ("signing_secret", "Signs `X-Whats91-Signature`"),
+    (
+        "verification_token",
+        "Expected in `X-CRM-Webhook-Token` (optional)",
+    ),
+];
+
+/// `base_url`: an http(s) URL; its host must also be a public address (422).
+const BASE_URL_PATTERN: &str = r"^ *[Hh][Tt][Tt][Pp][Ss]?://[^/\s]";
+
+impl utoipa::PartialSchema for CreateConnectionRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let variants: Vec<serde_json::Value> = Provider::ALL
+            .into_iter()
+            .map(|provider| {
+                let required = Credentials::required(provider);
+                let accepted = Credentials::accepted(provider);
+                let mut fields = serde_json::Map::new();
+                for (field, about) in CREDENTIAL_FIELDS {
+                    let schema = if required.contains(&field) {
+                        json!({"type": "string", "minLength": 1, "description": about})
+                    } else if accepted.contains(&field) {
+                        json!({"type": ["string", "null"], "description": about})
+                    } else {
+                        json!({"type": ["string", "null"], "maxLength": 0,
+                            "description": format!("not used by {provider}: leave it out")})
+                    };
+                    fields.insert(field.to_owned(), schema);
+                }
+                json!({
+                    "type": "object",
+                    "title": provider.as_str(),
+                    "required": ["provider", "name", "credentials"],
+                    "properties": {
+                        "provider": {"type": "string", "enum": [provider.as_str()]},
+                        "name": {"type": "string", "maxLength": 200, "pattern": r"\S"},
+                        "credentials": {
+                            "type": "object",
+                            "description": "Write-only; the fields this provider uses.",
+                            "required": required,
+                            "properties": fields,
+                            "additionalProperties": false,
+                        },
+                        "base_url": {"type": ["string", "null"], "pattern": BASE_URL_PATTERN,
+                            "description": "Overrides the provider's API host (sandboxes, proxies, tests). \
+                                Must be on a public internet address (422 `address_not_allowed`)."},
+                    },
+                    "additionalProperties": false,
+                })
+            })
+            .collect();
+        crate::openapi::hand_written(json!({
+            "description": "A connection to one provider; `provider` picks the credentials it needs.",
+            "oneOf": variants,
+        }))
+    }
+}
+
+impl ToSchema for CreateConnectionRequest {}
 
 /// Only the fields given change; credentials merge field by field. A new
 /// `base_url` must come with the credentials sent to it (`access_token` for
@@ -175,10 +245,11 @@ pub struct CreateConnectionRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateConnectionRequest {
+    #[schema(max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     pub credentials: Option<CredentialsRequest>,
     #[serde(default, with = "::serde_with::rust::double_option")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<String>, nullable, pattern = r"^ *[Hh][Tt][Tt][Pp][Ss]?://[^/\s]")]
     pub base_url: Option<Option<String>>,
 }
 

@@ -29,8 +29,10 @@ const MAX_OPTIONS_BYTES: usize = 64 * 1024;
 /// Most columns a mapping may name.
 const MAX_MAPPED_COLUMNS: usize = 200;
 
-/// The `multipart/form-data` body of an import.
-#[derive(ToSchema)]
+/// The `multipart/form-data` body of an import: exactly these two parts
+/// (422 `unexpected_part` for any other).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ImportUpload {
     /// The CSV file (RFC 4180, UTF-8, comma-separated, first row the header),

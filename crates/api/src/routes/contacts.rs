@@ -52,8 +52,10 @@ impl From<contacts::Contact> for ContactResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateContactRequest {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     pub phone: Option<String>,
+    #[schema(pattern = "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", max_length = 254)]
     pub email: Option<String>,
     pub company: Option<String>,
 }
@@ -62,12 +64,13 @@ pub struct CreateContactRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateContactRequest {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(value_type = Option<String>, nullable)]
     pub phone: Option<Option<String>>,
     #[serde(default, with = "::serde_with::rust::double_option")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<String>, nullable, pattern = "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", max_length = 254)]
     pub email: Option<Option<String>>,
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(value_type = Option<String>, nullable)]

@@ -28,15 +28,48 @@ pub struct AssignRequest {
     pub staff_id: Option<Uuid>,
 }
 
-#[derive(Deserialize, ToSchema)]
+/// `open`, `pending` or `resolved`; or `snoozed` with `snooze_until`, a future
+/// time when it reopens by itself (only a snoozed conversation has one). The
+/// schema is written by hand: utoipa cannot tie a field to another's value.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusRequest {
-    /// `open`, `pending`, `resolved` or `snoozed`.
-    #[schema(pattern = "^(open|pending|resolved|snoozed)$")]
     pub status: String,
-    /// Required with `snoozed`: when it reopens by itself.
     pub snooze_until: Option<DateTime<Utc>>,
 }
+
+impl utoipa::PartialSchema for StatusRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::openapi::hand_written(json!({
+            "description": "`open`, `pending` or `resolved`; or `snoozed` until a future time.",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "title": "Open, pending or resolved",
+                    "required": ["status"],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["open", "pending", "resolved"]},
+                        "snooze_until": {"type": "null"},
+                    },
+                    "additionalProperties": false,
+                },
+                {
+                    "type": "object",
+                    "title": "Snoozed",
+                    "required": ["status", "snooze_until"],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["snoozed"]},
+                        "snooze_until": {"type": "string", "format": "date-time",
+                            "description": "When it reopens by itself: a time in the future (422 otherwise)."},
+                    },
+                    "additionalProperties": false,
+                },
+            ],
+        }))
+    }
+}
+
+impl utoipa::ToSchema for StatusRequest {}
 
 /// Assign the conversation to a staff member (or unassign it).
 #[utoipa::path(tag = "inbox", params(("id" = Uuid, Path)), request_body = AssignRequest, security(("bearer" = []), ("api_key" = [])), responses(

@@ -58,8 +58,10 @@ impl From<leads::Lead> for LeadResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateLeadRequest {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     pub phone: Option<String>,
+    #[schema(pattern = "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", max_length = 254)]
     pub email: Option<String>,
     pub status_id: Option<Uuid>,
     pub source_id: Option<Uuid>,
@@ -70,12 +72,13 @@ pub struct CreateLeadRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateLeadRequest {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(value_type = Option<String>, nullable)]
     pub phone: Option<Option<String>>,
     #[serde(default, with = "::serde_with::rust::double_option")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<String>, nullable, pattern = "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", max_length = 254)]
     pub email: Option<Option<String>>,
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(value_type = Option<Uuid>, nullable)]

@@ -32,10 +32,16 @@ const COMPONENT_TYPES: [&str; 4] = ["HEADER", "BODY", "FOOTER", "BUTTONS"];
 pub struct CreateTemplateRequest {
     pub connection_id: Uuid,
     /// As the provider knows it: lowercase letters, digits and underscores.
+    #[schema(min_length = 1, max_length = 512, pattern = "^[a-z0-9_]+$")]
     pub name: String,
-    /// The language code the provider approved it in, e.g. `en` or `en_US`.
+    /// The language code the provider approved it in, e.g. `en` or `en_US`:
+    /// letters, with `_` between parts.
+    #[schema(min_length = 2, max_length = 16, pattern = "^[A-Za-z]+(_[A-Za-z]+)*$")]
     pub language: String,
-    /// MARKETING, UTILITY or AUTHENTICATION.
+    /// MARKETING, UTILITY or AUTHENTICATION (any case).
+    #[schema(
+        pattern = r"^[ \t\n\r]*([Mm][Aa][Rr][Kk][Ee][Tt][Ii][Nn][Gg]|[Uu][Tt][Ii][Ll][Ii][Tt][Yy]|[Aa][Uu][Tt][Hh][Ee][Nn][Tt][Ii][Cc][Aa][Tt][Ii][Oo][Nn])[ \t\n\r]*$"
+    )]
     pub category: String,
     /// Meta-shaped components: `[{type: "BODY", text: "Hi {{1}}"}, {type: "HEADER",
     /// format: "IMAGE"}, {type: "FOOTER", text}, {type: "BUTTONS", buttons: [...]}]`.
@@ -43,15 +49,27 @@ pub struct CreateTemplateRequest {
     #[schema(value_type = Vec<Object>)]
     pub components: Value,
     /// Defaults to APPROVED: the admin asserts the provider approved the template.
+    /// APPROVED, PENDING, REJECTED, PAUSED or DISABLED (any case).
+    #[schema(
+        pattern = r"^[ \t\n\r]*([Aa][Pp][Pp][Rr][Oo][Vv][Ee][Dd]|[Pp][Ee][Nn][Dd][Ii][Nn][Gg]|[Rr][Ee][Jj][Ee][Cc][Tt][Ee][Dd]|[Pp][Aa][Uu][Ss][Ee][Dd]|[Dd][Ii][Ss][Aa][Bb][Ll][Ee][Dd])[ \t\n\r]*$"
+    )]
     pub status: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTemplateRequest {
+    /// MARKETING, UTILITY or AUTHENTICATION (any case).
+    #[schema(
+        pattern = r"^[ \t\n\r]*([Mm][Aa][Rr][Kk][Ee][Tt][Ii][Nn][Gg]|[Uu][Tt][Ii][Ll][Ii][Tt][Yy]|[Aa][Uu][Tt][Hh][Ee][Nn][Tt][Ii][Cc][Aa][Tt][Ii][Oo][Nn])[ \t\n\r]*$"
+    )]
     pub category: Option<String>,
     #[schema(value_type = Option<Vec<Object>>)]
     pub components: Option<Value>,
+    /// APPROVED, PENDING, REJECTED, PAUSED or DISABLED (any case).
+    #[schema(
+        pattern = r"^[ \t\n\r]*([Aa][Pp][Pp][Rr][Oo][Vv][Ee][Dd]|[Pp][Ee][Nn][Dd][Ii][Nn][Gg]|[Rr][Ee][Jj][Ee][Cc][Tt][Ee][Dd]|[Pp][Aa][Uu][Ss][Ee][Dd]|[Dd][Ii][Ss][Aa][Bb][Ll][Ee][Dd])[ \t\n\r]*$"
+    )]
     pub status: Option<String>,
 }
 
@@ -96,8 +114,8 @@ pub async fn create_template(
         NewManualTemplate {
             id: Uuid::now_v7(),
             connection_id: request.connection_id,
-            name: request.name.trim().to_owned(),
-            language: request.language.trim().to_owned(),
+            name: request.name.clone(),
+            language: request.language.clone(),
             category: Some(category),
             status,
             components: request.components,
@@ -111,8 +129,7 @@ pub async fn create_template(
             "already_exists",
             format!(
                 "the connection already has a template named {} in {}",
-                request.name.trim(),
-                request.language.trim()
+                request.name, request.language
             ),
         ),
         other => other.into(),
@@ -207,8 +224,9 @@ fn field(name: &str, message: String) -> FieldError {
     }
 }
 
+/// Exactly the document's pattern: no spaces around it either (the name is
+/// matched against the provider's as it is).
 fn check_name(errors: &mut Vec<FieldError>, name: &str) {
-    let name = name.trim();
     let valid = name
         .bytes()
         .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_');
@@ -220,9 +238,9 @@ fn check_name(errors: &mut Vec<FieldError>, name: &str) {
     }
 }
 
-/// `en`, `en_US`, `pt_BR`, `zh_HK`: letters, with one `_` before a region.
+/// `en`, `en_US`, `pt_BR`, `zh_HK`: letters, with one `_` between parts, 2 to 16
+/// characters (the document's pattern exactly).
 fn check_language(errors: &mut Vec<FieldError>, language: &str) {
-    let language = language.trim();
     let valid = (2..=16).contains(&language.len())
         && language
             .split('_')

@@ -27,7 +27,6 @@ pub enum ContentRequest {
         preview_url: bool,
     },
     Template {
-        #[schema(value_type = Object)]
         template: TemplateRequest,
     },
     Image {
@@ -43,7 +42,7 @@ pub enum ContentRequest {
         video: Media,
     },
     Document {
-        #[schema(value_type = CaptionedMedia)]
+        #[schema(value_type = DocumentMedia)]
         document: Media,
     },
     Sticker {
@@ -54,17 +53,25 @@ pub enum ContentRequest {
         location: LocationRequest,
     },
     Contacts {
-        /// Contact cards as Meta documents them.
+        /// Contact cards as Meta documents them (each with `name.formatted_name`).
+        #[schema(min_items = 1)]
         contacts: Vec<Value>,
     },
     Interactive {
         /// `{"kind": "buttons" | "list" | "cta_url" | "flow", ...}`.
-        #[schema(value_type = Object)]
         interactive: Interactive,
     },
     Reaction {
         reaction: ReactionRequest,
     },
+}
+
+/// A property only other media carry: absent or `null` (schema only).
+fn absent() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Null)
+        .description(Some("not for this kind of media: leave it out"))
+        .build()
 }
 
 /// Media by its public `link` or by a provider `media_id`, exactly one of them
@@ -94,7 +101,8 @@ pub struct MediaLink {
     link: String,
     #[schema(max_length = 1024)]
     caption: Option<String>,
-    /// Documents only: the name the customer sees.
+    /// Documents only.
+    #[schema(schema_with = absent)]
     filename: Option<String>,
 }
 
@@ -106,7 +114,40 @@ pub struct MediaId {
     media_id: String,
     #[schema(max_length = 1024)]
     caption: Option<String>,
-    /// Documents only: the name the customer sees.
+    /// Documents only.
+    #[schema(schema_with = absent)]
+    filename: Option<String>,
+}
+
+/// Documents: as [`CaptionedMedia`], with the file name the customer sees
+/// (only documents carry one: 422 for other media).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum DocumentMedia {
+    Link(DocumentLink),
+    Id(DocumentId),
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct DocumentLink {
+    /// An `http(s)://` URL the provider fetches.
+    #[schema(pattern = r"^ *[Hh][Tt][Tt][Pp][Ss]?://[^/\s]")]
+    link: String,
+    #[schema(max_length = 1024)]
+    caption: Option<String>,
+    filename: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct DocumentId {
+    /// The provider's id of media uploaded to it.
+    #[schema(pattern = r"\S")]
+    media_id: String,
+    #[schema(max_length = 1024)]
+    caption: Option<String>,
     filename: Option<String>,
 }
 
@@ -116,6 +157,12 @@ pub struct UncaptionedMediaLink {
     /// An `http(s)://` URL the provider fetches.
     #[schema(pattern = r"^ *[Hh][Tt][Tt][Pp][Ss]?://[^/\s]")]
     link: String,
+    /// Images, videos and documents only.
+    #[schema(schema_with = absent)]
+    caption: Option<String>,
+    /// Documents only.
+    #[schema(schema_with = absent)]
+    filename: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -124,20 +171,37 @@ pub struct UncaptionedMediaId {
     /// The provider's id of media uploaded to it.
     #[schema(pattern = r"\S")]
     media_id: String,
+    /// Images, videos and documents only.
+    #[schema(schema_with = absent)]
+    caption: Option<String>,
+    /// Documents only.
+    #[schema(schema_with = absent)]
+    filename: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// An approved template of the conversation's connection, by name and language,
+/// with the values of its placeholders.
+#[derive(Deserialize, ToSchema)]
 pub struct TemplateRequest {
+    /// As the provider lists it.
+    #[schema(min_length = 1, max_length = 512, pattern = r"\S")]
     name: String,
+    /// As the provider lists it, e.g. `en` or `pt_BR`.
+    #[schema(min_length = 1, max_length = 16, pattern = r"\S")]
     language: String,
     #[serde(default)]
     header: Option<wacrm_domain::outbound::TemplateHeader>,
+    /// The values of the body's placeholders, in order.
     #[serde(default)]
+    #[schema(value_type = Vec<wacrm_domain::outbound::BodyParamText>)]
     body_params: Vec<String>,
     #[serde(default)]
     button_params: Vec<wacrm_domain::outbound::ButtonParam>,
+    /// For named-parameter templates (`{{first_name}}`): the name of each body
+    /// parameter, as many as `body_params`.
     #[serde(default)]
     body_param_names: Vec<String>,
+    /// Likewise for a text header's one parameter.
     #[serde(default)]
     header_param_name: Option<String>,
 }
@@ -199,6 +263,9 @@ pub struct SendMessageRequest {
     #[serde(flatten)]
     pub content: ContentRequest,
     /// Our id of a message in the conversation this one replies to.
+    #[schema(
+        pattern = r"^([0-9A-Fa-f]{32}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}|urn:uuid:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$"
+    )]
     pub reply_to: Option<Uuid>,
 }
 
@@ -207,9 +274,16 @@ pub struct StartMessageRequest {
     /// The customer's phone in any common spelling.
     pub to_phone: String,
     /// The business number to send from (default: a default number with a working connection).
+    #[schema(
+        pattern = r"^([0-9A-Fa-f]{32}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}|urn:uuid:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$"
+    )]
     pub number_id: Option<Uuid>,
     #[serde(flatten)]
     pub content: ContentRequest,
+    /// Our id of a message in the conversation this one replies to.
+    #[schema(
+        pattern = r"^([0-9A-Fa-f]{32}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}|urn:uuid:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$"
+    )]
     pub reply_to: Option<Uuid>,
 }
 

@@ -1,6 +1,7 @@
 //! Inbound settings: auto-lead (seed 001) and lead notes (seed 004). Admin only.
 
 use actix_web::{get, put, web};
+use chrono::Weekday;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -194,30 +195,68 @@ pub async fn put_inbox(
     Ok(body)
 }
 
-/// The shape of the business hours, for the document only: the handlers read and
-/// write the domain's `BusinessHours`, whose serde form this mirrors. An interval
-/// is `HH:MM-HH:MM` (hours 0 to 23, `24:00` only as an end; an end not after its
-/// start crosses midnight; start and end differ, `00:00-24:00` is the whole day).
-#[derive(Deserialize, ToSchema)]
+/// The business hours as API.md names them: `{time_zone, week}`, where `week`
+/// is seven lists of intervals, Monday first (an empty list: closed that day;
+/// `week` left out or `null`: closed all week). An interval is `HH:MM-HH:MM`
+/// (hours 0 to 23, `24:00` only as an end; an end not after its start crosses
+/// midnight; start and end differ, `00:00-24:00` is the whole day).
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 pub struct BusinessHoursBody {
     #[schema(value_type = crate::openapi::TimeZone)]
     time_zone: String,
     #[serde(default)]
-    monday: Vec<IntervalText>,
-    #[serde(default)]
-    tuesday: Vec<IntervalText>,
-    #[serde(default)]
-    wednesday: Vec<IntervalText>,
-    #[serde(default)]
-    thursday: Vec<IntervalText>,
-    #[serde(default)]
-    friday: Vec<IntervalText>,
-    #[serde(default)]
-    saturday: Vec<IntervalText>,
-    #[serde(default)]
-    sunday: Vec<IntervalText>,
+    #[schema(value_type = Option<Vec<Vec<IntervalText>>>, min_items = 7, max_items = 7)]
+    week: Option<Vec<Vec<String>>>,
+}
+
+/// Monday first, as `week` lists the days.
+const WEEK: [Weekday; 7] = [
+    Weekday::Mon,
+    Weekday::Tue,
+    Weekday::Wed,
+    Weekday::Thu,
+    Weekday::Fri,
+    Weekday::Sat,
+    Weekday::Sun,
+];
+
+impl From<&BusinessHours> for BusinessHoursBody {
+    fn from(hours: &BusinessHours) -> Self {
+        Self {
+            time_zone: hours.time_zone().to_owned(),
+            week: Some(
+                WEEK.iter()
+                    .map(|day| hours.day(*day).iter().map(ToString::to_string).collect())
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl TryFrom<BusinessHoursBody> for BusinessHours {
+    type Error = String;
+
+    fn try_from(body: BusinessHoursBody) -> Result<Self, Self::Error> {
+        let mut hours =
+            BusinessHours::closed(&body.time_zone).map_err(|error| error.to_string())?;
+        let Some(week) = body.week else {
+            return Ok(hours);
+        };
+        if week.len() != WEEK.len() {
+            return Err(format!(
+                "`week` holds seven days, Monday first; {} given",
+                week.len()
+            ));
+        }
+        for (day, intervals) in WEEK.iter().zip(&week) {
+            let intervals: Vec<&str> = intervals.iter().map(String::as_str).collect();
+            hours = hours
+                .with(*day, &intervals)
+                .map_err(|error| error.to_string())?;
+        }
+        Ok(hours)
+    }
 }
 
 /// `HH:MM-HH:MM`, spaces allowed around the times; the lookahead refuses an
@@ -229,8 +268,8 @@ pub struct BusinessHoursBody {
 pub struct IntervalText(#[allow(dead_code)] String);
 
 /// The weekly schedule in an IANA time zone: `{"time_zone": "Africa/Nairobi",
-/// "monday": ["08:00-12:00", "13:00-17:00"], ..., "saturday": ["22:00-02:00"]}`
-/// (an interval may cross midnight; a day left out is closed).
+/// "week": [["08:00-12:00", "13:00-17:00"], …, ["22:00-02:00"], []]}`, Monday
+/// first (an interval may cross midnight; an empty day is closed).
 #[utoipa::path(tag = "settings", security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = BusinessHoursBody),
     (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -239,34 +278,30 @@ pub struct IntervalText(#[allow(dead_code)] String);
 pub async fn get_business_hours(
     state: web::Data<AppState>,
     principal: Principal,
-) -> ApiResult<web::Json<serde_json::Value>> {
+) -> ApiResult<web::Json<BusinessHoursBody>> {
     principal.require(Permission::ADMIN)?;
     let mut conn = state.conn().await?;
     let hours: BusinessHours = settings::load(&mut conn, BusinessHours::KEY).await?;
-    Ok(web::Json(
-        serde_json::to_value(hours).map_err(ApiError::internal)?,
-    ))
+    Ok(web::Json(BusinessHoursBody::from(&hours)))
 }
 
 #[utoipa::path(tag = "settings", request_body = BusinessHoursBody, security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = BusinessHoursBody),
-    (status = 400, body = Problem, content_type = "application/problem+json", description = "not a schedule (unknown time zone, bad interval)"),
+    (status = 400, body = Problem, content_type = "application/problem+json", description = "not a schedule (unknown time zone, bad interval, not seven days)"),
 ))]
 #[put("/settings/business-hours")]
 pub async fn put_business_hours(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<serde_json::Value>,
-) -> ApiResult<web::Json<serde_json::Value>> {
+    body: web::Json<BusinessHoursBody>,
+) -> ApiResult<web::Json<BusinessHoursBody>> {
     principal.require(Permission::ADMIN)?;
-    let hours: BusinessHours = serde_json::from_value(body.into_inner()).map_err(|error| {
+    let hours = BusinessHours::try_from(body.into_inner()).map_err(|error| {
         ApiError::bad_request("invalid_body", format!("not a weekly schedule: {error}"))
     })?;
     let mut conn = state.conn().await?;
     settings::save(&mut conn, BusinessHours::KEY, &hours).await?;
-    Ok(web::Json(
-        serde_json::to_value(hours).map_err(ApiError::internal)?,
-    ))
+    Ok(web::Json(BusinessHoursBody::from(&hours)))
 }
 
 /// AI answers for `ai` bots. `api_key` is write-only (`has_api_key` says whether one is set).
@@ -286,6 +321,7 @@ pub struct AiRequestBody {
     /// Overrides the provider's API host; must be on a public internet address
     /// (422 `address_not_allowed`). Changing it while a key is stored requires
     /// `api_key` again (422 `credentials_required`).
+    #[schema(pattern = r"^ *[Hh][Tt][Tt][Pp][Ss]?://[^/\s]")]
     pub base_url: Option<String>,
 }
 

@@ -159,10 +159,13 @@ pub async fn get_staff(
 }
 
 /// Change a staff member. A new password or deactivation ends their sessions.
+/// Callers cannot deactivate their own account or take the admin permission
+/// from it (409 `cannot_change_self`); with an API key, "own" is the account
+/// of the staff member who created the key.
 #[utoipa::path(tag = "staff", params(("id" = Uuid, Path)), request_body = UpdateStaffRequest, security(("bearer" = []), ("api_key" = [])), responses(
     (status = 200, body = StaffResponse),
     (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json", description = "`already_exists`: the email is taken; `cannot_change_self`: the caller's own account would be deactivated or lose `admin`"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
 #[patch("/staff/{id}")]
@@ -175,10 +178,8 @@ pub async fn update_staff(
     principal.require(Permission::ADMIN)?;
     let id = id.into_inner();
     let body = body.into_inner();
-    if principal.staff_id() == Some(id) && body.is_active == Some(false) {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::CONFLICT,
-            "cannot_change_self",
+    if principal.acts_for == Some(id) && body.is_active == Some(false) {
+        return Err(ApiError::cannot_change_self(
             "you cannot deactivate your own account",
         ));
     }
@@ -208,6 +209,15 @@ pub async fn update_staff(
         checks.password("password", new_password);
     }
     checks.finish()?;
+    let demotes = changes
+        .permissions
+        .as_ref()
+        .is_some_and(|names| !names.iter().any(|name| name == Permission::ADMIN.as_str()));
+    if principal.acts_for == Some(id) && demotes {
+        return Err(ApiError::cannot_change_self(
+            "you cannot take the admin permission from your own account",
+        ));
+    }
     if let Some(new_password) = body.password {
         changes.password_hash = Some(password::hash(new_password).await?);
     }
@@ -221,11 +231,12 @@ pub async fn update_staff(
 }
 
 /// Delete a staff member; their leads become unassigned and the API keys they
-/// created are revoked.
+/// created are revoked. Callers cannot delete their own account (409
+/// `cannot_change_self`; with an API key, the account of its creator).
 #[utoipa::path(tag = "staff", params(("id" = Uuid, Path)), security(("bearer" = []), ("api_key" = [])), responses(
     (status = 204),
     (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 409, body = Problem, content_type = "application/problem+json", description = "`cannot_change_self`"),
+    (status = 409, body = Problem, content_type = "application/problem+json", description = "`cannot_change_self`: the caller's own account"),
 ))]
 #[delete("/staff/{id}")]
 pub async fn delete_staff(
@@ -234,10 +245,8 @@ pub async fn delete_staff(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::ADMIN)?;
-    if principal.staff_id() == Some(*id) {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::CONFLICT,
-            "cannot_change_self",
+    if principal.acts_for == Some(*id) {
+        return Err(ApiError::cannot_change_self(
             "you cannot delete your own account",
         ));
     }

@@ -103,11 +103,39 @@ pub fn string_fields(value: serde_json::Value) -> BTreeMap<String, String> {
     }
 }
 
+/// A label: 1 to 64 characters, not only spaces, without `;` (which separates
+/// labels in a CSV cell); surrounding spaces are trimmed (schema only).
+#[derive(ToSchema)]
+#[schema(max_length = 64, pattern = r"^[^;]*[^;\s][^;]*$")]
+#[allow(dead_code)]
+pub struct LabelText(String);
+
+/// Custom fields: at most 50 keys of `[a-z0-9_]{1,64}`, string values of at
+/// most 1000 characters (16 kB in all, which no schema states).
+fn custom_fields_schema() -> utoipa::openapi::Object {
+    crate::openapi::hand_written_object(serde_json::json!({
+        "type": "object",
+        "description": "Template variables: keys of `[a-z0-9_]{1,64}`, at most 50, string values of at most 1000 characters.",
+        "propertyNames": {"type": "string", "pattern": "^[a-z0-9_]{1,64}$"},
+        "additionalProperties": {"type": "string", "maxLength": 1000},
+        "maxProperties": 50,
+    }))
+}
+
+fn nullable_custom_fields_schema() -> utoipa::openapi::Object {
+    let mut schema = custom_fields_schema();
+    schema.schema_type = utoipa::openapi::schema::SchemaType::from_iter([
+        utoipa::openapi::schema::Type::Object,
+        utoipa::openapi::schema::Type::Null,
+    ]);
+    schema
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OptInRequest {
     pub status: OptInStatus,
-    #[schema(max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub source: Option<String>,
     /// When it was given; defaults to now for `opted_in`.
     pub at: Option<DateTime<Utc>>,
@@ -128,10 +156,11 @@ pub struct CreateWhatsappContactRequest {
     #[schema(value_type = Option<crate::openapi::TimeZone>, example = "Africa/Nairobi")]
     pub time_zone: Option<String>,
     #[serde(default)]
-    #[schema(max_items = 50, value_type = Vec<String>)]
+    #[schema(max_items = 50, value_type = Vec<LabelText>)]
     pub labels: Vec<String>,
     /// String values under keys of `[a-z0-9_]{1,64}` (template variables), at most 50.
     #[serde(default)]
+    #[schema(schema_with = custom_fields_schema)]
     pub custom_fields: BTreeMap<String, String>,
     pub opt_in: Option<OptInRequest>,
 }
@@ -153,9 +182,10 @@ pub struct UpdateWhatsappContactRequest {
     #[schema(value_type = Option<crate::openapi::TimeZone>, nullable)]
     pub time_zone: Option<Option<String>>,
     /// Replaces the labels.
-    #[schema(max_items = 50)]
+    #[schema(max_items = 50, value_type = Option<Vec<LabelText>>)]
     pub labels: Option<Vec<String>>,
     /// Replaces the custom fields.
+    #[schema(schema_with = nullable_custom_fields_schema)]
     pub custom_fields: Option<BTreeMap<String, String>>,
     pub opt_in: Option<OptInRequest>,
 }

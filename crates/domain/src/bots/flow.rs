@@ -40,6 +40,7 @@ const MAX_VALUE: usize = 1024;
 const MAX_VARIABLE_NAME: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FlowDefinition {
     /// The id of the node the flow starts at.
     pub start: String,
@@ -49,6 +50,7 @@ pub struct FlowDefinition {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FlowNode {
     pub id: String,
     #[serde(flatten)]
@@ -56,6 +58,7 @@ pub struct FlowNode {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum NodeKind {
     Message {
@@ -103,6 +106,7 @@ impl NodeKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FlowEdge {
     pub from: String,
     pub to: String,
@@ -111,6 +115,7 @@ pub struct FlowEdge {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EdgeCondition {
     #[default]

@@ -46,17 +46,34 @@ const EXIT: [&str; 6] = ["exit", "quit", "sair", "salir", "cancel", "cancelar"];
 pub const DEFAULT_INVALID_TEXT: &str = "Sorry, that is not one of the options.";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MenuDefinition {
     /// The message above the top level's list.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 3000, pattern = r"\S")
+    )]
     pub body: String,
     /// The label of the button that opens the list.
     #[serde(default = "default_button")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 20, pattern = r"\S")
+    )]
     pub button: String,
     /// The label of the row that goes up a level.
     #[serde(default = "default_back_title")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 21, pattern = r"\S")
+    )]
     pub back_title: String,
     /// Put before the level when a reply is not an option.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 500, pattern = r"\S")
+    )]
     pub invalid_text: Option<String>,
     pub items: Vec<MenuItem>,
 }
@@ -71,6 +88,7 @@ fn default_back_title() -> String {
 
 /// A row of a level: a submenu when it has `items`, else a leaf that replies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MenuItem {
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -79,6 +97,7 @@ pub struct MenuItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(no_recursion))]
     pub items: Vec<MenuItem>,
     /// A leaf's answer, with `{{variables}}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

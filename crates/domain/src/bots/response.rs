@@ -23,6 +23,7 @@ const MAX_INSTRUCTIONS: usize = 4000;
 const MAX_TEXT: usize = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MediaKind {
     Image,
@@ -32,20 +33,34 @@ pub enum MediaKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Response {
     Text {
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 4096, pattern = r"\S")
+        )]
         text: String,
         #[serde(default)]
         preview_url: bool,
     },
     /// An approved template: the only response sent outside the 24-hour window.
     Template {
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 512, pattern = r"\S")
+        )]
         name: String,
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 16, pattern = r"\S")
+        )]
         language: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         header: Option<TemplateHeader>,
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::outbound::BodyParamText>))]
         body_params: Vec<String>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         button_params: Vec<ButtonParam>,
@@ -60,7 +75,9 @@ pub enum Response {
         media: Media,
     },
     Location {
+        #[cfg_attr(feature = "openapi", schema(minimum = -90, maximum = 90))]
         latitude: f64,
+        #[cfg_attr(feature = "openapi", schema(minimum = -180, maximum = 180))]
         longitude: f64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
@@ -68,27 +85,50 @@ pub enum Response {
         address: Option<String>,
     },
     Buttons {
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 1024, pattern = r"\S")
+        )]
         body: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 60, pattern = r"\S")
+        )]
         header: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 60, pattern = r"\S")
+        )]
         footer: Option<String>,
+        #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 3))]
         buttons: Vec<ReplyButton>,
     },
     Contact {
         /// Cards as Meta documents them (`name.formatted_name`, `phones`…).
+        #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>, min_items = 1))]
         contacts: Vec<Value>,
     },
     /// The worker asks the configured AI (OpenAI / Gemini) and sends the answer
     /// or stores it as a suggestion, as the AI settings say.
     Ai {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         instructions: Option<String>,
     },
     Rating {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 4096, pattern = r"\S")
+        )]
         question: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 4096, pattern = r"\S")
+        )]
         thanks: Option<String>,
     },
 }

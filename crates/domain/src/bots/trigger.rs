@@ -59,18 +59,23 @@ fn default_human_phrases() -> Vec<String> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Trigger {
     Exact {
+        #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
         values: Vec<String>,
     },
     Contains {
+        #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
         values: Vec<String>,
     },
     FirstMessage,
     Keyword {
+        #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
         keywords: Vec<String>,
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(max_items = 100))]
         synonyms: Vec<String>,
     },
     BusinessHours,
@@ -78,26 +83,38 @@ pub enum Trigger {
     FirstMessageInSession,
     /// The customer has written nothing for `minutes` after their last message.
     Idle {
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10080))]
         minutes: u32,
     },
     HumanRequest {
         #[serde(default = "default_human_phrases")]
+        #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
         phrases: Vec<String>,
     },
     Synonym {
+        #[cfg_attr(feature = "openapi", schema(min_items = 1, value_type = Vec<WordGroup>))]
         groups: Vec<Vec<String>>,
     },
     /// `minutes` before the customer's 24-hour window closes, if they have not
     /// written since it opened.
     TimeoutReminder {
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1439))]
         minutes: u32,
     },
     /// `minutes` after the first customer message no staff member has answered.
     NoStaffResponse {
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10080))]
         minutes: u32,
     },
     ClosedRating,
 }
+
+/// One group of a `synonym` trigger: 1 to 100 words (the document's shape only).
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[schema(min_items = 1, max_items = 100)]
+#[allow(dead_code)]
+pub struct WordGroup(Vec<String>);
 
 /// What a message trigger may ask about the inbound message besides its words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

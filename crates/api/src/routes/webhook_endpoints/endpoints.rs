@@ -88,7 +88,7 @@ pub struct WebhookEndpointWithSecretResponse {
 pub struct CreateWebhookEndpointRequest {
     /// An http(s) URL on a public internet address (unless
     /// `allow_private_targets`); up to 2048 characters.
-    #[schema(pattern = "^https?://", max_length = 2048)]
+    #[schema(pattern = "^https?://[^/\\s]", max_length = 2048)]
     pub url: String,
     /// Up to 500 characters (default empty).
     #[schema(max_length = 500)]
@@ -107,7 +107,7 @@ pub struct CreateWebhookEndpointRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhookEndpointRequest {
-    #[schema(pattern = "^https?://", max_length = 2048)]
+    #[schema(pattern = "^https?://[^/\\s]", max_length = 2048)]
     pub url: Option<String>,
     #[schema(max_length = 500)]
     pub description: Option<String>,
