@@ -197,6 +197,25 @@ async fn every_credential_a_request_carries_must_be_valid() {
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{invalid}");
         assert_eq!(answer.problem_code(), "invalid_token");
     }
+    // A well-signed token whose session has ended (logout) is no more valid
+    // beside a key than alone.
+    let login = app
+        .login(crate::harness::ADMIN_EMAIL, crate::harness::ADMIN_PASSWORD)
+        .await;
+    let ended = login.body["access_token"].as_str().unwrap().to_owned();
+    let refresh = login.body["refresh_token"].as_str().unwrap().to_owned();
+    let logout = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/auth/logout",
+            None,
+            Some(json!({"refresh_token": refresh})),
+        )
+        .await;
+    assert_eq!(logout.status, StatusCode::NO_CONTENT);
+    let answer = call(Some(&format!("Bearer {ended}"))).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.problem_code(), "session_revoked");
 }
 
 #[tokio::test]

@@ -77,13 +77,15 @@ impl Principal {
                 })
         });
         if let Some(key) = headers.get(API_KEY_HEADER) {
+            let mut conn = state.conn().await?;
             // Every credential a request carries must hold: an invalid token beside a
-            // valid key is refused, never ignored.
+            // valid key (forged, expired, or of an ended session or an inactive
+            // account) is refused, never ignored. The key then acts.
             if let Some(token) = bearer {
-                state.tokens.verify(token?.trim())?;
+                let claims = state.tokens.verify(token?.trim())?;
+                Self::of_staff(&mut conn, claims.sub, claims.sid, None).await?;
             }
             let key = key.to_str().unwrap_or_default();
-            let mut conn = state.conn().await?;
             let found = api_keys::find_unrevoked(&mut conn, &tokens::digest(key))
                 .await?
                 .ok_or_else(key_refused)?;
