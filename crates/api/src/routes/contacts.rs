@@ -57,6 +57,7 @@ pub struct CreateContactRequest {
     pub phone: Option<String>,
     #[schema(pattern = "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", max_length = 254)]
     pub email: Option<String>,
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub company: Option<String>,
 }
 
@@ -73,7 +74,7 @@ pub struct UpdateContactRequest {
     #[schema(value_type = Option<String>, nullable, pattern = "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", max_length = 254)]
     pub email: Option<Option<String>>,
     #[serde(default, with = "::serde_with::rust::double_option")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<String>, nullable, min_length = 1, max_length = 200, pattern = r"\S")]
     pub company: Option<Option<String>>,
 }
 

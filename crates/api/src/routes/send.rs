@@ -22,6 +22,7 @@ use crate::state::AppState;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ContentRequest {
     Text {
+        #[schema(min_length = 1, max_length = 4096, pattern = r"\S")]
         text: String,
         #[serde(default)]
         preview_url: bool,
