@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use futures_util::StreamExt as _;
 use tokio::sync::broadcast;
 use wacrm_persistence::events::{self, CHANNEL};
@@ -66,7 +66,7 @@ type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 /// Feeds this node's SSE clients from its LISTEN connection until it closes.
 async fn listen(database_url: String, sender: broadcast::Sender<Arc<str>>) -> Result<(), Failure> {
-    let mut conn = AsyncPgConnection::establish(&database_url).await?;
+    let mut conn = wacrm_persistence::pool::establish(&database_url).await?;
     diesel::sql_query(format!("LISTEN {CHANNEL}"))
         .execute(&mut conn)
         .await?;
@@ -101,7 +101,7 @@ where
 
 /// Moves committed events to NOTIFY until `shutdown`.
 async fn relay_committed(database_url: String, shutdown: CancellationToken) -> Result<(), Failure> {
-    let mut conn = AsyncPgConnection::establish(&database_url).await?;
+    let mut conn = wacrm_persistence::pool::establish(&database_url).await?;
     loop {
         let relayed = events::relay(&mut conn).await?;
         if relayed < usize::try_from(events::RELAY_BATCH).unwrap_or(usize::MAX) {

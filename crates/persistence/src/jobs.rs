@@ -642,9 +642,13 @@ pub async fn active_with_ordering_keys(
 /// minute (`autovacuum_naptime`): by then a busy queue holds some 60,000
 /// dead rows (measured at 1,000 sends a second: a claim took 10 ms, and the
 /// rate fell by a quarter). Both tables stay small, so this takes
-/// milliseconds. Tables locked by someone else are skipped, not waited for.
+/// milliseconds. Tables locked by someone else are skipped, not waited for;
+/// no parallel worker is started for indexes this small (PostgreSQL launched
+/// one for the jobs' indexes); and the tables are never truncated, which
+/// would lock out every writer (their `vacuum_truncate`, see migration
+/// `000027_queue_tables`).
 pub async fn vacuum_queue_tables(conn: &mut AsyncPgConnection) -> StoreResult<()> {
-    diesel::sql_query("VACUUM (SKIP_LOCKED) jobs, event_relay")
+    diesel::sql_query("VACUUM (SKIP_LOCKED, PARALLEL 0) jobs, event_relay")
         .execute(conn)
         .await?;
     Ok(())

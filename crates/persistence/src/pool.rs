@@ -42,29 +42,9 @@ pub fn connect_with_timeout(
     // first query instead, and the job or request is retried.
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::Fast;
-    // Set once per connection, at connect: no round trip per request.
-    let mut settings = format!(
-        "SELECT set_config('idle_in_transaction_session_timeout', '{}', false)",
-        IDLE_IN_TRANSACTION_TIMEOUT.as_millis()
-    );
-    if let Some(timeout) = statement_timeout {
-        settings += &format!(
-            ", set_config('statement_timeout', '{}', false)",
-            timeout.as_millis()
-        );
-    }
-    config.custom_setup = Box::new(move |url| {
-        let settings = settings.clone();
-        Box::pin(async move {
-            use diesel_async::{AsyncConnection as _, RunQueryDsl as _};
-            let mut conn = AsyncPgConnection::establish(url).await?;
-            diesel::sql_query(settings)
-                .execute(&mut conn)
-                .await
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-            Ok(conn)
-        })
-    });
+    let settings = session_settings(statement_timeout);
+    config.custom_setup =
+        Box::new(move |url| Box::pin(establish_with(url.to_owned(), settings.clone())));
     let manager =
         AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     let timeout = Some(Duration::from_secs(5));
@@ -76,4 +56,48 @@ pub fn connect_with_timeout(
         .runtime(deadpool::Runtime::Tokio1)
         .build()
         .map_err(|error| StoreError::Pool(error.to_string()))
+}
+
+/// A connection of its own (not pooled) to `database_url`, with the settings
+/// every pooled connection has.
+pub async fn establish(database_url: &str) -> diesel::ConnectionResult<AsyncPgConnection> {
+    establish_with(database_url.to_owned(), session_settings(None)).await
+}
+
+async fn establish_with(
+    url: String,
+    settings: String,
+) -> diesel::ConnectionResult<AsyncPgConnection> {
+    use diesel_async::{AsyncConnection as _, RunQueryDsl as _};
+    let mut conn = AsyncPgConnection::establish(&url).await?;
+    diesel::sql_query(settings)
+        .execute(&mut conn)
+        .await
+        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+    Ok(conn)
+}
+
+/// The statement that sets up a session, once per connection at connect (no
+/// round trip per request).
+///
+/// JIT compilation is off. PostgreSQL compiles a statement whose estimated
+/// cost passes `jit_above_cost`, and every statement here is a short one
+/// that runs in milliseconds: the bots' batched history read (a few hundred
+/// index lookups, estimated far above the threshold) spent 60-85 ms of its
+/// 75-110 ms compiling, on every call (measured with `EXPLAIN ANALYZE` on
+/// bench/ingest's backlog). The setting is ours to choose per session, so a
+/// server configured otherwise keeps it for its other users.
+fn session_settings(statement_timeout: Option<Duration>) -> String {
+    let mut settings = format!(
+        "SELECT set_config('idle_in_transaction_session_timeout', '{}', false), \
+                set_config('jit', 'off', false)",
+        IDLE_IN_TRANSACTION_TIMEOUT.as_millis()
+    );
+    if let Some(timeout) = statement_timeout {
+        settings += &format!(
+            ", set_config('statement_timeout', '{}', false)",
+            timeout.as_millis()
+        );
+    }
+    settings
 }

@@ -376,6 +376,72 @@ async fn the_queue_tables_are_vacuumed_by_a_job_of_their_own() {
     assert_eq!(vacuums(&mut db, "event_relay").await, before.1 + 1);
 }
 
+/// Truncating a table's empty tail locks out every writer: the vacuum of the
+/// queue tables leaves their pages in place, to be filled again.
+#[tokio::test]
+async fn vacuuming_the_queue_tables_never_truncates_them() {
+    use diesel_async::RunQueryDsl as _;
+    #[derive(diesel::QueryableByName)]
+    struct Size {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        bytes: i64,
+    }
+    async fn size(db: &mut AsyncPgConnection, table: &str) -> i64 {
+        diesel::sql_query("SELECT pg_relation_size($1::regclass) AS bytes")
+            .bind::<diesel::sql_types::Text, _>(table)
+            .get_result::<Size>(db)
+            .await
+            .unwrap()
+            .bytes
+    }
+    let app = TestApp::spawn().await;
+    let mut db = app.db().await;
+    // Rows that come and go in one transaction: dead at once, and never seen
+    // by the relay or a runner. Every page they filled is empty afterwards.
+    diesel::sql_query(
+        "WITH relayed AS (INSERT INTO event_relay (channel, payload) \
+             SELECT 'nobody_listens', repeat('x', 200) FROM generate_series(1, 5000) RETURNING 1), \
+         queued AS (INSERT INTO jobs (kind, payload, max_attempts, run_at) \
+             SELECT 'not_a_kind', jsonb_build_object('padding', repeat('x', 200)), 1, \
+                    now() + interval '1 day' FROM generate_series(1, 5000) RETURNING 1) \
+         SELECT (SELECT count(*) FROM relayed) + (SELECT count(*) FROM queued)",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap();
+    diesel::sql_query("DELETE FROM event_relay WHERE channel = 'nobody_listens'")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    diesel::sql_query("DELETE FROM jobs WHERE kind = 'not_a_kind'")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let before = (
+        size(&mut db, "jobs").await,
+        size(&mut db, "event_relay").await,
+    );
+    assert!(before.0 > 0 && before.1 > 0, "{before:?}");
+
+    jobs::enqueue(
+        &mut db,
+        wacrm_worker::new_job(&wacrm_worker::jobs::VacuumQueues).unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(app.run_jobs().await, 1);
+    // Not smaller (the vacuum job's own row may have taken a new page).
+    let after = (
+        size(&mut db, "jobs").await,
+        size(&mut db, "event_relay").await,
+    );
+    assert!(
+        after.0 >= before.0 && after.1 >= before.1,
+        "{before:?} -> {after:?}"
+    );
+}
+
 #[tokio::test]
 async fn without_advice_a_failed_job_waits_out_the_backoff() {
     let (_db, pool, ctx) = setup().await;

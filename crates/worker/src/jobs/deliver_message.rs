@@ -46,6 +46,10 @@ pub struct DeliverMessage {
     /// Orders the conversation's deliveries (absent in jobs queued before it was).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<Uuid>,
+    /// The sending number, so that the campaigns' dispatcher counts what waits
+    /// on a number from the queue alone (absent in jobs queued before it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_id: Option<Uuid>,
 }
 
 impl Job for DeliverMessage {

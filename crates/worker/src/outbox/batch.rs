@@ -100,6 +100,7 @@ pub async fn queue_batch(
         let job = DeliverMessage {
             message_id: *message_id,
             conversation_id: Some(*conversation_id),
+            number_id: Some(number_id),
         };
         deliveries
             .push(crate::new_job(&job).map_err(|error| StoreError::Corrupt(error.to_string()))?);

@@ -109,6 +109,7 @@ pub async fn queue(
         &DeliverMessage {
             message_id: message.id,
             conversation_id: Some(conversation.id),
+            number_id: Some(conversation.number_id),
         },
     )
     .await
