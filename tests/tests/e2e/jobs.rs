@@ -340,40 +340,51 @@ async fn the_apps_workers_read_the_apps_clock() {
     assert_eq!(app.run_jobs().await, 1);
 }
 
-/// Jobs and relayed events are rows inserted and deleted; their tables are
-/// vacuumed every few seconds rather than when autovacuum comes by.
-#[tokio::test]
-async fn the_queue_tables_are_vacuumed_by_a_job_of_their_own() {
+/// One figure PostgreSQL keeps of the queue tables: `sql` selects it as `n`
+/// for the table named `$1`; answered for `jobs` and `event_relay`.
+async fn of_queue_tables(db: &mut AsyncPgConnection, sql: &str) -> (i64, i64) {
+    use diesel_async::RunQueryDsl as _;
     #[derive(diesel::QueryableByName)]
-    struct Vacuums {
+    struct Figure {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    async fn vacuums(db: &mut AsyncPgConnection, table: &str) -> i64 {
-        use diesel_async::RunQueryDsl as _;
-        diesel::sql_query("SELECT vacuum_count AS n FROM pg_stat_user_tables WHERE relname = $1")
+    let mut of = async |table: &str| {
+        diesel::sql_query(sql)
             .bind::<diesel::sql_types::Text, _>(table)
-            .get_result::<Vacuums>(db)
+            .get_result::<Figure>(&mut *db)
             .await
             .unwrap()
             .n
-    }
-    let app = TestApp::spawn().await;
-    let mut db = app.db().await;
-    let before = (
-        vacuums(&mut db, "jobs").await,
-        vacuums(&mut db, "event_relay").await,
-    );
+    };
+    (of("jobs").await, of("event_relay").await)
+}
+
+/// Queues the queue tables' vacuum and runs it.
+async fn vacuum_the_queue_tables(app: &TestApp, db: &mut AsyncPgConnection) {
     jobs::enqueue(
-        &mut db,
+        db,
         wacrm_worker::new_job(&wacrm_worker::jobs::VacuumQueues).unwrap(),
     )
     .await
     .unwrap()
     .unwrap();
     assert_eq!(app.run_jobs().await, 1);
-    assert_eq!(vacuums(&mut db, "jobs").await, before.0 + 1);
-    assert_eq!(vacuums(&mut db, "event_relay").await, before.1 + 1);
+}
+
+/// Jobs and relayed events are rows inserted and deleted; their tables are
+/// vacuumed every few seconds rather than when autovacuum comes by.
+#[tokio::test]
+async fn the_queue_tables_are_vacuumed_by_a_job_of_their_own() {
+    const VACUUMS: &str = "SELECT vacuum_count AS n FROM pg_stat_user_tables WHERE relname = $1";
+    let app = TestApp::spawn().await;
+    let mut db = app.db().await;
+    let before = of_queue_tables(&mut db, VACUUMS).await;
+    vacuum_the_queue_tables(&app, &mut db).await;
+    assert_eq!(
+        of_queue_tables(&mut db, VACUUMS).await,
+        (before.0 + 1, before.1 + 1)
+    );
 }
 
 /// Truncating a table's empty tail locks out every writer: the vacuum of the
@@ -381,23 +392,12 @@ async fn the_queue_tables_are_vacuumed_by_a_job_of_their_own() {
 #[tokio::test]
 async fn vacuuming_the_queue_tables_never_truncates_them() {
     use diesel_async::RunQueryDsl as _;
-    #[derive(diesel::QueryableByName)]
-    struct Size {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        bytes: i64,
-    }
-    async fn size(db: &mut AsyncPgConnection, table: &str) -> i64 {
-        diesel::sql_query("SELECT pg_relation_size($1::regclass) AS bytes")
-            .bind::<diesel::sql_types::Text, _>(table)
-            .get_result::<Size>(db)
-            .await
-            .unwrap()
-            .bytes
-    }
+    const SIZE: &str = "SELECT pg_relation_size($1::regclass) AS n";
     let app = TestApp::spawn().await;
     let mut db = app.db().await;
-    // Rows that come and go in one transaction: dead at once, and never seen
-    // by the relay or a runner. Every page they filled is empty afterwards.
+    // Rows no runner claims (an unknown kind, due tomorrow) and no client
+    // listens for, deleted at once: every page they filled is empty
+    // afterwards, at the tables' end.
     diesel::sql_query(
         "WITH relayed AS (INSERT INTO event_relay (channel, payload) \
              SELECT 'nobody_listens', repeat('x', 200) FROM generate_series(1, 5000) RETURNING 1), \
@@ -409,33 +409,19 @@ async fn vacuuming_the_queue_tables_never_truncates_them() {
     .execute(&mut db)
     .await
     .unwrap();
-    diesel::sql_query("DELETE FROM event_relay WHERE channel = 'nobody_listens'")
-        .execute(&mut db)
-        .await
-        .unwrap();
-    diesel::sql_query("DELETE FROM jobs WHERE kind = 'not_a_kind'")
-        .execute(&mut db)
-        .await
-        .unwrap();
-    let before = (
-        size(&mut db, "jobs").await,
-        size(&mut db, "event_relay").await,
-    );
+    diesel::sql_query(
+        "WITH relayed AS (DELETE FROM event_relay WHERE channel = 'nobody_listens' RETURNING 1) \
+         DELETE FROM jobs WHERE kind = 'not_a_kind'",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap();
+    let before = of_queue_tables(&mut db, SIZE).await;
     assert!(before.0 > 0 && before.1 > 0, "{before:?}");
 
-    jobs::enqueue(
-        &mut db,
-        wacrm_worker::new_job(&wacrm_worker::jobs::VacuumQueues).unwrap(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    assert_eq!(app.run_jobs().await, 1);
+    vacuum_the_queue_tables(&app, &mut db).await;
     // Not smaller (the vacuum job's own row may have taken a new page).
-    let after = (
-        size(&mut db, "jobs").await,
-        size(&mut db, "event_relay").await,
-    );
+    let after = of_queue_tables(&mut db, SIZE).await;
     assert!(
         after.0 >= before.0 && after.1 >= before.1,
         "{before:?} -> {after:?}"
