@@ -120,7 +120,9 @@ pub struct HeaderParamText(String);
 #[allow(dead_code)]
 pub struct BodyParamText(String);
 
-/// A template's header value: the text header's parameters, or the media it shows.
+/// A template's header value: the text header's parameters, or the media it
+/// shows, by a public link or by the id the provider gave an upload (Meta's
+/// `POST /{phone-number-id}/media`): exactly one of the two, as for [`Media`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -130,28 +132,64 @@ pub enum TemplateHeader {
         params: Vec<String>,
     },
     Image {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(
             feature = "openapi",
             schema(pattern = r"^ *[Hh][Tt][Tt][Pp][Ss]?://[^/\s]")
         )]
-        link: String,
+        link: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_id: Option<String>,
     },
     Video {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(
             feature = "openapi",
             schema(pattern = r"^ *[Hh][Tt][Tt][Pp][Ss]?://[^/\s]")
         )]
-        link: String,
+        link: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_id: Option<String>,
     },
     Document {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(
             feature = "openapi",
             schema(pattern = r"^ *[Hh][Tt][Tt][Pp][Ss]?://[^/\s]")
         )]
-        link: String,
+        link: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_id: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         filename: Option<String>,
     },
+}
+
+/// Where a media header's file comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaSource<'a> {
+    Link(&'a str),
+    Uploaded(&'a str),
+}
+
+impl TemplateHeader {
+    /// The media header's file: its link, else its upload's id; `None` for a
+    /// text header or one that names neither (refused by
+    /// [`OutboundContent::validate`]).
+    pub fn media_source(&self) -> Option<MediaSource<'_>> {
+        let (link, media_id) = match self {
+            Self::Text { .. } => return None,
+            Self::Image { link, media_id }
+            | Self::Video { link, media_id }
+            | Self::Document { link, media_id, .. } => (link, media_id),
+        };
+        fn given(value: &Option<String>) -> Option<&str> {
+            value.as_deref().filter(|value| !value.trim().is_empty())
+        }
+        given(link)
+            .map(MediaSource::Link)
+            .or_else(|| given(media_id).map(MediaSource::Uploaded))
+    }
 }
 
 /// The value for one of a template's buttons, by its position among the buttons.
@@ -612,17 +650,31 @@ fn is_http_url(link: &str) -> bool {
     rest.is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
 }
 
-fn validate_media(errors: &mut Errors, media: &Media, captioned: bool) {
-    let link = media.link.as_deref().filter(|link| !link.trim().is_empty());
-    let id = media.media_id.as_deref().filter(|id| !id.trim().is_empty());
+/// A file given by exactly one of an http(s) link and an upload's id; the
+/// fields are named under `prefix` (`""` or `"header."`).
+fn validate_link_or_id(
+    errors: &mut Errors,
+    prefix: &str,
+    link: Option<&String>,
+    media_id: Option<&String>,
+) {
+    let link = link.filter(|link| !link.trim().is_empty());
+    let id = media_id.filter(|id| !id.trim().is_empty());
     match (link, id) {
-        (None, None) => errors.push("link", "a link or a media_id is required"),
-        (Some(_), Some(_)) => errors.push("media_id", "give a link or a media_id, not both"),
+        (None, None) => errors.push(format!("{prefix}link"), "a link or a media_id is required"),
+        (Some(_), Some(_)) => errors.push(
+            format!("{prefix}media_id"),
+            "give a link or a media_id, not both",
+        ),
         (Some(link), None) if !is_http_url(link) => {
-            errors.push("link", "must be an http(s) URL");
+            errors.push(format!("{prefix}link"), "must be an http(s) URL");
         }
         _ => {}
     }
+}
+
+fn validate_media(errors: &mut Errors, media: &Media, captioned: bool) {
+    validate_link_or_id(errors, "", media.link.as_ref(), media.media_id.as_ref());
     match &media.caption {
         Some(_) if !captioned => errors.push("caption", "audio and stickers carry no caption"),
         Some(caption) => errors.max("caption", caption, limits::CAPTION),
@@ -645,11 +697,11 @@ fn validate_template_header(
             }
         }
         Some(
-            TemplateHeader::Image { link }
-            | TemplateHeader::Video { link }
-            | TemplateHeader::Document { link, .. },
-        ) if !is_http_url(link) => errors.push("header.link", "must be an http(s) URL"),
-        Some(_) | None => {}
+            TemplateHeader::Image { link, media_id }
+            | TemplateHeader::Video { link, media_id }
+            | TemplateHeader::Document { link, media_id, .. },
+        ) => validate_link_or_id(errors, "header.", link.as_ref(), media_id.as_ref()),
+        None => {}
     }
     let has_text_param =
         matches!(header, Some(TemplateHeader::Text { params }) if !params.is_empty());
@@ -1112,7 +1164,8 @@ mod tests {
             name: "order_update".into(),
             language: "en".into(),
             header: Some(TemplateHeader::Image {
-                link: "not a link".into(),
+                link: Some("not a link".into()),
+                media_id: None,
             }),
             body_params: vec!["Asha".into(), String::new()],
             button_params: vec![
@@ -1213,7 +1266,8 @@ mod tests {
                     name: "order_update".into(),
                     language: "en".into(),
                     header: Some(TemplateHeader::Document {
-                        link: "https://cdn.example/i.pdf".into(),
+                        link: Some("https://cdn.example/i.pdf".into()),
+                        media_id: None,
                         filename: Some("invoice.pdf".into()),
                     }),
                     body_params: vec!["Asha".into()],

@@ -385,7 +385,8 @@ mod tests {
     fn exactly_the_parameters_pass() {
         let needed = requirements(&order_update());
         let header = TemplateHeader::Image {
-            link: "https://cdn.example/p.jpg".into(),
+            link: Some("https://cdn.example/p.jpg".into()),
+            media_id: None,
         };
         let buttons = [
             button(1, ButtonSubType::Url),
@@ -418,7 +419,8 @@ mod tests {
             )
         );
         let video = TemplateHeader::Video {
-            link: "https://cdn.example/v.mp4".into(),
+            link: None,
+            media_id: Some("1013859600285441".into()),
         };
         assert_eq!(
             check(
@@ -457,7 +459,8 @@ mod tests {
         );
         let plain = requirements(&json!([{"type": "BODY", "text": "Hello"}]));
         let document = TemplateHeader::Document {
-            link: "https://cdn.example/d.pdf".into(),
+            link: Some("https://cdn.example/d.pdf".into()),
+            media_id: None,
             filename: None,
         };
         assert_eq!(
@@ -561,16 +564,23 @@ mod tests {
     }
 
     fn matching_header(header: &Header) -> Option<TemplateHeader> {
-        let link = "https://cdn.example/m".to_owned();
+        let link = Some("https://cdn.example/m".to_owned());
         match header {
             Header::None | Header::Text(false) => None,
             Header::Text(true) => Some(TemplateHeader::Text {
                 params: vec!["Asha".into()],
             }),
-            Header::Media(HeaderMedia::Image) => Some(TemplateHeader::Image { link }),
-            Header::Media(HeaderMedia::Video) => Some(TemplateHeader::Video { link }),
+            Header::Media(HeaderMedia::Image) => Some(TemplateHeader::Image {
+                link,
+                media_id: None,
+            }),
+            Header::Media(HeaderMedia::Video) => Some(TemplateHeader::Video {
+                link,
+                media_id: None,
+            }),
             Header::Media(_) => Some(TemplateHeader::Document {
                 link,
+                media_id: None,
                 filename: None,
             }),
         }

@@ -29,7 +29,9 @@ pub struct MappedParameters {
     pub buttons: Vec<MappedButton>,
 }
 
-/// A header: its text parameters' sources, or the media it shows.
+/// A header: its text parameters' sources, or the media it shows, by a
+/// public HTTPS link (a `{{field}}` reference is allowed, e.g. a per-recipient
+/// invoice document) or by the id the provider gave an upload: exactly one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -37,19 +39,38 @@ pub enum MappedHeader {
     Text {
         params: Vec<ValueSource>,
     },
-    /// A public HTTPS link (a `{{field}}` reference is allowed, e.g. a
-    /// per-recipient invoice document).
     Image {
-        link: ValueSource,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link: Option<ValueSource>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_id: Option<ValueSource>,
     },
     Video {
-        link: ValueSource,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link: Option<ValueSource>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_id: Option<ValueSource>,
     },
     Document {
-        link: ValueSource,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link: Option<ValueSource>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_id: Option<ValueSource>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         filename: Option<ValueSource>,
     },
+}
+
+impl MappedHeader {
+    /// A media header's sources: `(link, media_id)`.
+    fn media(&self) -> Option<(Option<&ValueSource>, Option<&ValueSource>)> {
+        match self {
+            Self::Text { .. } => None,
+            Self::Image { link, media_id }
+            | Self::Video { link, media_id }
+            | Self::Document { link, media_id, .. } => Some((link.as_ref(), media_id.as_ref())),
+        }
+    }
 }
 
 /// A button's value by its position among the template's buttons.
@@ -80,11 +101,11 @@ impl MappedParameters {
                     sources.push((format!("header.params[{i}]"), param));
                 }
             }
-            Some(
-                MappedHeader::Image { link }
-                | MappedHeader::Video { link }
-                | MappedHeader::Document { link, .. },
-            ) => sources.push(("header.link".to_owned(), link)),
+            Some(media) => {
+                let (link, media_id) = media.media().unwrap_or_default();
+                sources.extend(link.map(|link| ("header.link".to_owned(), link)));
+                sources.extend(media_id.map(|id| ("header.media_id".to_owned(), id)));
+            }
             None => {}
         }
         if let Some(MappedHeader::Document {
@@ -117,6 +138,17 @@ impl MappedParameters {
                 message: format!("at most {MAX_PARAMETERS} body parameters and buttons"),
             });
         }
+        match self.header.as_ref().and_then(MappedHeader::media) {
+            Some((None, None)) => problems.push(MappingProblem {
+                field: "header.link".into(),
+                message: "a link or a media_id is required".into(),
+            }),
+            Some((Some(_), Some(_))) => problems.push(MappingProblem {
+                field: "header.media_id".into(),
+                message: "give a link or a media_id, not both".into(),
+            }),
+            _ => {}
+        }
         for (field, source) in self.sources() {
             if let Err(error) = source.validate(roots) {
                 problems.push(MappingProblem {
@@ -125,7 +157,6 @@ impl MappedParameters {
                 });
             }
         }
-        // The shape, with every source standing in for its value.
         let sample = self.shape();
         if let OutboundContent::Template {
             header,
@@ -148,7 +179,9 @@ impl MappedParameters {
         }
     }
 
-    fn shape(&self) -> OutboundContent {
+    /// The message the mapping makes, with every source standing in for its
+    /// value: what a provider is asked whether it can carry.
+    pub fn shape(&self) -> OutboundContent {
         let fill = |_: &ValueSource| Ok::<String, String>("x".to_owned());
         self.build(
             String::new(),
@@ -191,10 +224,21 @@ impl MappedParameters {
             Some(MappedHeader::Text { params }) => Some(TemplateHeader::Text {
                 params: params.iter().map(&fill).collect::<Result<_, _>>()?,
             }),
-            Some(MappedHeader::Image { link }) => Some(TemplateHeader::Image { link: fill(link)? }),
-            Some(MappedHeader::Video { link }) => Some(TemplateHeader::Video { link: fill(link)? }),
-            Some(MappedHeader::Document { link, filename }) => Some(TemplateHeader::Document {
-                link: fill(link)?,
+            Some(MappedHeader::Image { link, media_id }) => Some(TemplateHeader::Image {
+                link: link.as_ref().map(&fill).transpose()?,
+                media_id: media_id.as_ref().map(&fill).transpose()?,
+            }),
+            Some(MappedHeader::Video { link, media_id }) => Some(TemplateHeader::Video {
+                link: link.as_ref().map(&fill).transpose()?,
+                media_id: media_id.as_ref().map(&fill).transpose()?,
+            }),
+            Some(MappedHeader::Document {
+                link,
+                media_id,
+                filename,
+            }) => Some(TemplateHeader::Document {
+                link: link.as_ref().map(&fill).transpose()?,
+                media_id: media_id.as_ref().map(&fill).transpose()?,
                 filename: filename.as_ref().map(&fill).transpose()?,
             }),
         };
@@ -227,6 +271,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::outbound::MediaSource;
 
     fn requirements(body: &str) -> TemplateRequirements {
         template::requirements(&json!([{"type": "BODY", "text": body}]))
@@ -294,6 +339,53 @@ mod tests {
             .validate(&["name"], &requirements("Total {{1}}"))
             .unwrap_err();
         assert_eq!(problems[0].field, "body[0]");
+    }
+
+    #[test]
+    fn a_media_header_comes_from_a_link_or_an_uploaded_id_never_both() {
+        let needs = template::requirements(&json!([
+            {"type": "HEADER", "format": "IMAGE"},
+            {"type": "BODY", "text": "Your invoice"}
+        ]));
+        let by_link = mapping(
+            json!({"header": {"type": "image", "link": {"value": "{{custom_fields.card}}"}}}),
+        );
+        assert!(by_link.validate(&["custom_fields"], &needs).is_ok());
+        let record = json!({"custom_fields": {"card": "https://cdn.example/asha.png"}});
+        let Ok(OutboundContent::Template { header, .. }) =
+            by_link.render("t", "en", &needs, &record)
+        else {
+            panic!("a template");
+        };
+        let header = header.unwrap();
+        assert_eq!(
+            header.media_source(),
+            Some(MediaSource::Link("https://cdn.example/asha.png"))
+        );
+
+        let uploaded = mapping(
+            json!({"header": {"type": "image", "media_id": {"value": "1013859600285441"}}}),
+        );
+        assert!(uploaded.validate(&[], &needs).is_ok());
+        let Ok(OutboundContent::Template { header, .. }) =
+            uploaded.render("t", "en", &needs, &json!({}))
+        else {
+            panic!("a template");
+        };
+        assert_eq!(
+            header.unwrap().media_source(),
+            Some(MediaSource::Uploaded("1013859600285441"))
+        );
+
+        let neither = mapping(json!({"header": {"type": "image"}}));
+        let problems = neither.validate(&[], &needs).unwrap_err();
+        assert_eq!(problems[0].field, "header.link", "{problems:?}");
+        let both = mapping(
+            json!({"header": {"type": "image", "link": {"value": "https://cdn.example/a.png"},
+                                              "media_id": {"value": "1013859600285441"}}}),
+        );
+        let problems = both.validate(&[], &needs).unwrap_err();
+        assert_eq!(problems[0].field, "header.media_id", "{problems:?}");
     }
 
     #[test]

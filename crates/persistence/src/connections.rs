@@ -115,6 +115,15 @@ pub async fn find(
         .open(cipher)
 }
 
+/// The provider a connection speaks to (its credentials stay sealed).
+pub async fn provider_of(conn: &mut AsyncPgConnection, id: Uuid) -> StoreResult<String> {
+    Ok(connections::table
+        .find(id)
+        .select(connections::provider)
+        .first(conn)
+        .await?)
+}
+
 /// Conversations with the number each is on and that number's connection,
 /// in one round trip (what a batch of deliveries needs to call the
 /// providers), keyed by conversation; a connection's credentials are opened

@@ -201,7 +201,8 @@ pub(crate) mod fixtures {
             name: "declined_transfert".into(),
             language: "en".into(),
             header: Some(TemplateHeader::Image {
-                link: "https://picsum.photos/id/237/200/300".into(),
+                link: Some("https://picsum.photos/id/237/200/300".into()),
+                media_id: None,
             }),
             body_params: vec!["John".into(), "Airtime".into()],
             button_params: vec![ButtonParam {

@@ -11,14 +11,15 @@ use diesel_async::AsyncConnection as _;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use wacrm_domain::Permission;
 use wacrm_domain::audiences::Audience;
 use wacrm_domain::campaigns::{CampaignStatus, PauseReason, QuietHours, RECORD_ROOTS, Schedule};
 use wacrm_domain::template;
 use wacrm_domain::template_mapping::MappedParameters;
+use wacrm_domain::{Permission, Provider};
 use wacrm_persistence::campaigns::runs;
 use wacrm_persistence::campaigns::{self as store, Campaign, CampaignChanges, NewCampaign};
-use wacrm_persistence::{AsyncPgConnection, StoreError, jobs, numbers, templates};
+use wacrm_persistence::{AsyncPgConnection, StoreError, connections, jobs, numbers, templates};
+use wacrm_providers::client;
 use wacrm_worker::campaigns::{self as lifecycle, LifecycleError};
 use wacrm_worker::jobs::StartCampaignRun;
 
@@ -429,6 +430,15 @@ async fn startable(
                     serde_json::from_value(campaign.parameters.clone())
                         .map_err(ApiError::internal)?;
                 let requirements = template::requirements(&found.components);
+                let provider = connections::provider_of(conn, number.connection_id).await?;
+                if let Some(provider) = Provider::parse(&provider)
+                    && let Err(unsupported) = client::supports(provider, &parameters.shape())
+                {
+                    reasons.push(FieldError {
+                        field: "parameters".into(),
+                        message: unsupported.to_string(),
+                    });
+                }
                 if let Err(problems) = parameters.validate(RECORD_ROOTS, &requirements) {
                     reasons.extend(problems.into_iter().map(|problem| {
                         FieldError {

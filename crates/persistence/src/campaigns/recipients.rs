@@ -453,7 +453,8 @@ pub struct Funnel {
     pub skipped: i64,
     #[diesel(sql_type = BigInt)]
     pub pending: i64,
-    /// Handed to the outbox.
+    /// Handed to the outbox (whatever became of the send since: a message
+    /// that failed stays counted here and among the failed).
     #[diesel(sql_type = BigInt)]
     pub queued: i64,
     #[diesel(sql_type = BigInt)]
@@ -477,7 +478,7 @@ pub async fn funnel(conn: &mut AsyncPgConnection, run_id: Uuid) -> StoreResult<F
         "SELECT count(*) AS audience, \
            count(*) FILTER (WHERE r.status = 'skipped') AS skipped, \
            count(*) FILTER (WHERE r.status = 'pending') AS pending, \
-           count(*) FILTER (WHERE r.status = 'queued') AS queued, \
+           count(*) FILTER (WHERE r.queued_at IS NOT NULL) AS queued, \
            count(*) FILTER (WHERE m.status IN ('sent', 'delivered', 'read', 'played')) AS sent, \
            count(*) FILTER (WHERE m.status IN ('delivered', 'read', 'played')) AS delivered, \
            count(*) FILTER (WHERE m.status IN ('read', 'played')) AS read, \

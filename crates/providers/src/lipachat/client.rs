@@ -33,7 +33,8 @@
 use serde_json::{Value, json};
 use wacrm_domain::Provider;
 use wacrm_domain::outbound::{
-    ButtonSubType, Interactive, Media, OutboundContent, OutboundMessage, TemplateHeader,
+    ButtonSubType, Interactive, Media, MediaSource, OutboundContent, OutboundMessage,
+    TemplateHeader,
 };
 
 use crate::call::{Answer, Auth, CallLog, Request, endpoint};
@@ -68,6 +69,12 @@ pub(crate) fn supports(content: &OutboundContent) -> Result<(), Unsupported> {
             if media.link.is_none() =>
         {
             unsupported("uploaded-media (media_id)")
+        }
+        OutboundContent::Template {
+            header: Some(header),
+            ..
+        } if matches!(header.media_source(), Some(MediaSource::Uploaded(_))) => {
+            unsupported("template header by uploaded media (media_id)")
         }
         _ => Ok(()),
     }
@@ -202,18 +209,23 @@ fn request(content: &OutboundContent) -> Result<(&'static [&'static str], Value)
                 Some(TemplateHeader::Text { params }) if !params.is_empty() => {
                     components["header"] = json!({"type": "TEXT", "placeholders": params});
                 }
-                Some(TemplateHeader::Image { link }) => {
-                    components["header"] = json!({"type": "IMAGE", "mediaUrl": link});
-                }
-                Some(TemplateHeader::Video { link }) => {
-                    components["header"] = json!({"type": "VIDEO", "mediaUrl": link});
-                }
-                Some(TemplateHeader::Document { link, filename }) => {
-                    let mut header = json!({"type": "DOCUMENT", "mediaUrl": link});
+                Some(TemplateHeader::Text { .. }) | None => {}
+                // By link only: `supports` refuses an uploaded one.
+                Some(media) => {
+                    let link = match media.media_source() {
+                        Some(MediaSource::Link(link)) => Some(link),
+                        _ => None,
+                    };
+                    let (kind, filename) = match media {
+                        TemplateHeader::Document { filename, .. } => ("DOCUMENT", filename),
+                        TemplateHeader::Video { .. } => ("VIDEO", &None),
+                        _ => ("IMAGE", &None),
+                    };
+                    let mut header = json!({"type": kind});
+                    insert_some(&mut header, "mediaUrl", link);
                     insert_some(&mut header, "filename", filename.as_deref());
                     components["header"] = header;
                 }
-                Some(TemplateHeader::Text { .. }) | None => {}
             }
             if !button_params.is_empty() {
                 let mut buttons: Vec<_> = button_params.iter().collect();
@@ -284,7 +296,7 @@ mod tests {
     use wacrm_domain::Provider;
     use wacrm_domain::connection::Credentials;
     use wacrm_domain::inbound::TemplateStatus;
-    use wacrm_domain::outbound::{Media, OutboundContent};
+    use wacrm_domain::outbound::{Media, OutboundContent, TemplateHeader};
 
     use crate::client::{ProviderClient, SenderNumber, Sent};
     use crate::error::ProviderError;
@@ -431,7 +443,21 @@ mod tests {
             media_id: Some("1".into()),
             ..Media::default()
         });
-        for content in [location(), contacts(), reaction(), cta_url(), by_id] {
+        let mut template_by_id = template();
+        if let OutboundContent::Template { header, .. } = &mut template_by_id {
+            *header = Some(TemplateHeader::Image {
+                link: None,
+                media_id: Some("1".into()),
+            });
+        }
+        for content in [
+            location(),
+            contacts(),
+            reaction(),
+            cta_url(),
+            by_id,
+            template_by_id,
+        ] {
             assert!(lipachat.supports(&content).is_err(), "{content:?}");
             let outcome = lipachat.send(&FROM, &message(content)).await;
             assert!(

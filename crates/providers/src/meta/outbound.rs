@@ -5,8 +5,8 @@
 
 use serde_json::{Map, Value, json};
 use wacrm_domain::outbound::{
-    ButtonParam, ButtonSubType, FlowAction, Interactive, ListSection, Media, OutboundContent,
-    OutboundMessage, TemplateHeader,
+    ButtonParam, ButtonSubType, FlowAction, Interactive, ListSection, Media, MediaSource,
+    OutboundContent, OutboundMessage, TemplateHeader,
 };
 
 pub(crate) fn message_body(message: &OutboundMessage) -> Value {
@@ -222,16 +222,22 @@ fn template_components(
             .iter()
             .map(|param| text_parameter(param, header_param_name))
             .collect(),
-        Some(TemplateHeader::Image { link }) => {
-            vec![json!({"type": "image", "image": {"link": link}})]
-        }
-        Some(TemplateHeader::Video { link }) => {
-            vec![json!({"type": "video", "video": {"link": link}})]
-        }
-        Some(TemplateHeader::Document { link, filename }) => {
-            let mut document = json!({"link": link});
-            insert_some(&mut document, "filename", filename.as_deref());
-            vec![json!({"type": "document", "document": document})]
+        Some(media) => {
+            // `{link}` or `{id}` (an upload's), as for a media message.
+            let mut object = match media.media_source() {
+                Some(MediaSource::Link(link)) => json!({"link": link}),
+                Some(MediaSource::Uploaded(id)) => json!({"id": id}),
+                None => json!({}),
+            };
+            let kind = match media {
+                TemplateHeader::Document { filename, .. } => {
+                    insert_some(&mut object, "filename", filename.as_deref());
+                    "document"
+                }
+                TemplateHeader::Video { .. } => "video",
+                _ => "image",
+            };
+            vec![json!({"type": kind, (kind): object})]
         }
         None => Vec::new(),
     };
@@ -344,7 +350,8 @@ mod tests {
             name: "order_update".into(),
             language: "en_US".into(),
             header: Some(TemplateHeader::Document {
-                link: "https://cdn.example/i.pdf".into(),
+                link: Some("https://cdn.example/i.pdf".into()),
+                media_id: None,
                 filename: Some("invoice.pdf".into()),
             }),
             body_params: vec!["Asha".into(), "#1042".into()],
@@ -405,6 +412,33 @@ mod tests {
             envelope(
                 "template",
                 json!({"name": "hello_world", "language": {"code": "en_US"}})
+            )
+        );
+    }
+
+    /// A media header by an uploaded media's id (Cloud API "Template messages"
+    /// reference: a header `image` parameter takes `id` or `link`).
+    #[test]
+    fn a_template_header_image_by_its_uploaded_id() {
+        let template = OutboundContent::Template {
+            name: "spring_sale".into(),
+            language: "en_US".into(),
+            header: Some(TemplateHeader::Image {
+                link: None,
+                media_id: Some("1013859600285441".into()),
+            }),
+            body_params: vec![],
+            button_params: vec![],
+            body_param_names: vec![],
+            header_param_name: None,
+        };
+        assert_eq!(
+            body(template, None),
+            envelope(
+                "template",
+                json!({"name": "spring_sale", "language": {"code": "en_US"}, "components": [
+                    {"type": "header", "parameters": [{"type": "image", "image": {"id": "1013859600285441"}}]}
+                ]})
             )
         );
     }

@@ -8,6 +8,7 @@ mod conversations_first;
 mod exactly_once;
 mod lifecycle;
 mod provider_errors;
+mod reports;
 mod sending;
 
 use std::time::Duration;
@@ -31,8 +32,18 @@ pub struct Campaigns {
 
 /// Meta's template list entry (Graph API `GET /{waba}/message_templates`).
 pub fn template(name: &str, status: &str, category: &str, body: &str) -> Value {
+    template_of(
+        name,
+        status,
+        category,
+        json!([{"type": "BODY", "text": body}]),
+    )
+}
+
+/// The same with its `components` as given.
+pub fn template_of(name: &str, status: &str, category: &str, components: Value) -> Value {
     json!({"name": name, "language": "en_US", "status": status, "category": category, "id": format!("{name}-id"),
-           "components": [{"type": "BODY", "text": body}]})
+           "components": components})
 }
 
 impl Campaigns {
@@ -56,7 +67,13 @@ impl Campaigns {
     /// Syncs the template with `status` from the fake Graph API, which lists
     /// it so from now on (the workers' hourly sync also asks).
     pub async fn sync_template(&self, status: &str, category: &str, body: &str) {
-        let listed = json!({"data": [template(TEMPLATE, status, category, body)],
+        self.sync_listed(template(TEMPLATE, status, category, body))
+            .await;
+    }
+
+    /// Syncs the template as `listed` (a [`template_of`] entry).
+    pub async fn sync_listed(&self, listed: Value) {
+        let listed = json!({"data": [listed],
                             "paging": {"cursors": {"before": "A", "after": "END"}}});
         self.meta.script_json_each(
             "GET",

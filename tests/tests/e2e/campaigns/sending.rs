@@ -6,7 +6,7 @@ use chrono::{Duration, SubsecRound as _, Timelike};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::Campaigns;
+use super::{Campaigns, TEMPLATE, template_of};
 use crate::audience_fixtures::{block, set_consent};
 
 const BODY: &str = "Hi {{1}}, use {{2}}";
@@ -138,6 +138,81 @@ async fn a_utility_template_reaches_an_opted_out_customer() {
         c.sends(),
         [("254712000004".to_owned(), strings(&["Dana", "D4"]))]
     );
+}
+
+/// A media header by each recipient's own link, or by one media uploaded to
+/// Meta beforehand (Cloud API "Template messages" reference: a header `image`
+/// parameter takes `link` or `id`; the IMAGE header as Meta's template list
+/// gives it, with its `header_handle` example).
+#[tokio::test]
+async fn a_header_image_goes_by_each_recipients_link_or_by_one_uploaded_id() {
+    let c = Campaigns::new("MARKETING", BODY).await;
+    c.sync_listed(template_of(
+        TEMPLATE,
+        "APPROVED",
+        "MARKETING",
+        json!([
+            {"type": "HEADER", "format": "IMAGE", "example": {"header_handle": ["4::aW1hZ2UvanBlZw==:ARa5"]}},
+            {"type": "BODY", "text": BODY}
+        ]),
+    ))
+    .await;
+    let group = c
+        .group(&[(
+            "Asha",
+            "+254712000001",
+            json!({"code": "A1", "card": "https://cdn.example/cards/asha.png"}),
+        )])
+        .await;
+    let body = json!([{"value": "{{name}}"}, {"value": "{{custom_fields.code}}"}]);
+    let with_header =
+        |header: serde_json::Value| json!({"parameters": {"header": header, "body": body.clone()}});
+    for header in [
+        json!({"type": "image", "link": {"value": "{{custom_fields.card}}"}}),
+        json!({"type": "image", "media_id": {"value": "1013859600285441"}}),
+    ] {
+        let campaign = c
+            .create(&group, json!({"type": "onetime"}), with_header(header))
+            .await;
+        assert_eq!(c.act(&campaign, "start").await.status, StatusCode::OK);
+        c.work_until_status(&campaign, "completed").await;
+    }
+    let headers: Vec<serde_json::Value> = c
+        .meta
+        .requests_to("POST", &crate::outbound::messages_path())
+        .iter()
+        .map(|request| request.json()["template"]["components"][0].clone())
+        .collect();
+    assert_eq!(
+        headers,
+        [
+            json!({"type": "header", "parameters": [{"type": "image", "image": {"link": "https://cdn.example/cards/asha.png"}}]}),
+            json!({"type": "header", "parameters": [{"type": "image", "image": {"id": "1013859600285441"}}]}),
+        ]
+    );
+
+    // Neither, or both: refused, and the answer says where.
+    for (header, field) in [
+        (json!({"type": "image"}), "parameters.header.link"),
+        (
+            json!({"type": "image", "link": {"value": "https://cdn.example/a.png"}, "media_id": {"value": "1013859600285441"}}),
+            "parameters.header.media_id",
+        ),
+    ] {
+        let mut campaign = with_header(header);
+        campaign["name"] = json!("Cards");
+        campaign["audience"] = json!({"whatsapp_groups": [group]});
+        campaign["number_id"] = json!(c.inbox.number_id);
+        campaign["template"] = json!({"name": TEMPLATE, "language": "en_US"});
+        campaign["schedule"] = json!({"type": "onetime"});
+        let refused = c.app().post("/api/v1/campaigns", c.admin(), campaign).await;
+        assert_eq!(refused.problem_code(), "validation_failed");
+        assert_eq!(
+            refused.body["errors"][0]["field"], field,
+            "{}",
+            refused.body
+        );
+    }
 }
 
 #[tokio::test]
