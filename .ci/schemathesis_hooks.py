@@ -54,7 +54,7 @@ DATE_RANGE = r"(filter\.|audience\.([a-z_]+\.)?)?created_before|audience\.whatsa
 # A bot's fields checked across its parts (see the bots' entries below).
 BOT_RULES = (
     r"trigger\.((values|keywords|synonyms|phrases)\[\d+\]|groups\[\d+\]\[\d+\])"
-    r"|response\.((items|nodes|edges)(\[.*)?|start|type|link|media_id|filename|caption"
+    r"|response\.((items|nodes|edges)(\[.*)?|start|type|(header\.)?(link|media_id)|filename|caption"
     r"|buttons\[\d+\]\.(id|title)|contacts\[\d+\]\.name\.formatted_name"
     r"|body_param_names|header_param_name|button_params\[\d+\]\.index)"
 )
@@ -72,9 +72,11 @@ NOTIFICATION_MAPPING = [
 # content's own rules across fields: a Flow names exactly one of `flow_id` and
 # `flow_name` and, to navigate, its first screen; a list's sections are titled
 # when there are several and hold 1 to 10 rows in all with unique ids; reply
-# buttons are unique; a template's parameter names match its parameters.
+# buttons are unique; a template's parameter names match its parameters; a
+# media header names exactly one of `link` and `media_id`.
 SENDING = [
     (422, "validation_failed", r"number_id|reply_to|flow_id|flow_name|flow_action_payload(\.data)?"
+        r"|header\.(link|media_id)"
         r"|sections(\[\d+\]\.(title|rows\[\d+\]\.id))?|buttons\[\d+\]\.(id|title)"
         r"|body_param_names|header_param_name|button_params\[\d+\]\.index|contacts\[\d+\]\.name\.formatted_name"),
     (422, "template_not_found", ANY),
@@ -174,8 +176,9 @@ BY_DESIGN = {
     "POST /api/v1/connections/{id}/rotate-webhook-token": [(422, "webhook_token_not_used", None)],
     # Bots: rules across a bot's parts — words that are only punctuation, a
     # menu's levels (titles unique, not numbers or navigation words, depth),
-    # a flow's graph (start, edges, branches), media given by exactly one of
-    # link and media_id, unique buttons, a human request answered by a dialogue.
+    # a flow's graph (start, edges, branches), media (and a template's media
+    # header) given by exactly one of link and media_id, unique buttons, a
+    # human request answered by a dialogue.
     "POST /api/v1/bots": [(422, "validation_failed", BOT_RULES)],
     "PATCH /api/v1/bots/{id}": [(422, "validation_failed", BOT_RULES)],
     # Contact import: the file must be a CSV whose header names the mapped columns.

@@ -12,12 +12,24 @@
 #
 #   bash bench/campaigns.sh                     # 100,000 recipients, 80 and 1000/s
 #   RECIPIENTS=5000 RATES=200 MEASURE_SECONDS=15 WACRM_BIN=target/debug/wacrm bash bench/campaigns.sh
+#   RECIPIENTS=2000 RATES=200 KILL_AT=400 bash bench/campaigns.sh   # two nodes, one killed
+#
+# With KILL_AT=N a second `wacrm serve` (workers on, same database, same
+# secrets) runs beside the first, and once the fake Graph API has received N
+# sends of a campaign it is killed with SIGKILL, mid-run: the first node
+# must finish the campaign alone, reaching every recipient once. The script
+# then prints the recipients reached, those reached twice (0) and the run's
+# report (sent + delivery_unknown = audience: none lost; a send cut off
+# between the provider's call and our record of it is `delivery_unknown`).
+# The second node is the one killed because the first owns the embedded
+# PostgreSQL (its watchdog stops the cluster when it dies).
 #
 # Environment: RECIPIENTS (100000), RATES ("80 1000"), LATENCY_MS (200),
 # MEASURE_SECONDS (60), PG_STATS=1 (after each campaign, the statements
 # that took PostgreSQL the most time, from pg_stat_statements), WACRM_BIN (a
 # wacrm binary; unset: builds and uses target/release/wacrm), SKIP_BUILD=1.
-# WACRM_DELIVERY_SLOTS is passed to wacrm when set. Needs curl, psql and python3.
+# WACRM_DELIVERY_SLOTS is passed to wacrm when set. KILL_AT (sends before the
+# second node is killed; unset: one node). Needs curl, psql and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -48,10 +60,12 @@ DATA_DIR="$(mktemp -d /tmp/wacrm-bench.XXXXXX)"
 chmod 755 "$DATA_DIR"
 WACRM_PID=""
 META_PID=""
+NODE2_PID=""
 
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
+  [ -n "$NODE2_PID" ] && kill -KILL "$NODE2_PID" 2>/dev/null || true
   stop_wacrm
   [ -n "$META_PID" ] && kill "$META_PID" 2>/dev/null || true
   rm -rf "$DATA_DIR"
@@ -76,6 +90,24 @@ if [ "${PG_STATS:-0}" = 1 ]; then
   statement_stats_preload
   stop_wacrm
   start_wacrm "${campaign_env[@]}"
+fi
+if [ -n "${KILL_AT:-}" ]; then
+  # The second node: the first's database (over its socket) and data
+  # directory (its secrets: the connection's credentials must open).
+  port2="$(free_port)"
+  unset_env=(-u DATABASE_URL)
+  for name in $(compgen -e | grep '^WACRM_'); do unset_env+=(-u "$name"); done
+  env "${unset_env[@]}" "${campaign_env[@]}" \
+      DATABASE_URL="host='$DATA_DIR/postgres/run' user=wacrm dbname=wacrm" \
+      WACRM_DATA_DIR="$DATA_DIR" WACRM_LISTEN="127.0.0.1:$port2" \
+      "$WACRM" serve >>"$DATA_DIR/node2.log" 2>&1 &
+  NODE2_PID=$!
+  for _ in $(seq 1 600); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --noproxy '*' "http://127.0.0.1:$port2/readyz" || true)" = 200 ] && break
+    kill -0 "$NODE2_PID" 2>/dev/null || { echo "the second node exited:" >&2; cat "$DATA_DIR/node2.log" >&2; exit 1; }
+    sleep 0.2
+  done
+  echo "== a second node (pid $NODE2_PID) on 127.0.0.1:$port2, same database; killed after $KILL_AT sends =="
 fi
 
 field() { python3 -c 'import json, sys
@@ -141,6 +173,12 @@ for rate in $RATES; do
   while :; do
     status="$(api GET "/api/v1/campaigns/$campaign" | field status)"
     [ "$status" = completed ] && break
+    if [ -n "$NODE2_PID" ] && [ $(( $(curl -s --noproxy '*' "$META/stats" | field sent) - before )) -ge "$KILL_AT" ]; then
+      kill -KILL "$NODE2_PID"
+      wait "$NODE2_PID" 2>/dev/null || true
+      echo "  killed the second node (SIGKILL) after $(( $(curl -s --noproxy '*' "$META/stats" | field sent) - before )) sends"
+      NODE2_PID=""
+    fi
     [ $(( $(date +%s) - started )) -ge "$MEASURE_SECONDS" ] && break
     sleep 1
     ticks=$((ticks + 1))
@@ -188,6 +226,18 @@ print(f"sent {sum(c for _, c in mine)} over {len(mine)} s; achieved {achieved:.1
       f"({achieved / rate * 100:.1f}% of {rate}/s); busiest second {busiest} "
       f"({'within' if busiest <= rate else 'OVER'} the limit); recipients reached twice so far: {stats['repeated']}")
 PY
+  if [ -n "${KILL_AT:-}" ]; then
+    run="$(api GET "/api/v1/campaigns/$campaign/runs" | field 0.id)"
+    api GET "/api/v1/campaigns/runs/$run/report" | python3 -c 'import json, sys
+r, stats = json.load(sys.stdin), json.load(open(sys.argv[1]))
+unknown = sum(x["count"] for x in r["reasons"] if x["reason"] == "delivery_unknown")
+reached, twice = stats["recipients"], stats["repeated"]
+audience, sent, failed, pending = r["audience"], r["sent"], r["failed"], r["pending"]
+lost = audience - r["skipped"] - sent - failed - pending
+print(f"after the kill: campaign {sys.argv[2]}; the fake Graph API reached {reached} recipients, {twice} of them twice")
+print(f"report: audience {audience}, sent {sent}, delivery_unknown {unknown}, "
+      f"other failures {failed - unknown}, pending {pending}; lost: {lost}")' "$DATA_DIR/stats.json" "$status"
+  fi
   echo "wacrm VmHWM $(memory)"
   awk -v busy=$((busy1 - busy0)) -v total=$((total1 - total0)) -v w=$((wacrm1 - wacrm0)) \
       -v pg=$((pg1 - pg0)) -v meta=$((meta1 - meta0)) 'BEGIN {

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::error::{StoreError, StoreResult};
 use crate::page::{Page, PageRequest};
+use crate::prepared::PreparedExt as _;
 use crate::schema::numbers;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -197,4 +198,38 @@ pub async fn total_rate(conn: &mut AsyncPgConnection) -> StoreResult<i64> {
         .first(conn)
         .await?;
     Ok(total.unwrap_or(0))
+}
+
+/// Reserves the next `count` send slots of `number`, `interval` seconds
+/// apart, in the table every worker node shares (`number_send_slots`);
+/// returns how many seconds from now the first one is (0 when the number has
+/// been idle). The slots are the caller's alone: nodes reserving at once get
+/// consecutive runs of slots, so together they keep the number's rate.
+pub async fn reserve_send_slots(
+    conn: &mut AsyncPgConnection,
+    number: Uuid,
+    count: i32,
+    interval: f64,
+) -> StoreResult<f64> {
+    #[derive(QueryableByName)]
+    struct Reserved {
+        #[diesel(sql_type = diesel::sql_types::Double)]
+        wait: f64,
+    }
+    // `statement_timestamp()` is one instant for the whole statement: the
+    // first slot is the later of the stored one and now.
+    let reserved: Reserved = diesel::sql_query(
+        "INSERT INTO number_send_slots AS s (number_id, next_slot) \
+         VALUES ($1, statement_timestamp() + make_interval(secs => $2 * $3)) \
+         ON CONFLICT (number_id) DO UPDATE \
+           SET next_slot = greatest(s.next_slot, statement_timestamp()) + make_interval(secs => $2 * $3) \
+         RETURNING extract(epoch FROM s.next_slot - statement_timestamp())::float8 - $2 * $3 AS wait",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(number)
+    .bind::<diesel::sql_types::Double, _>(f64::from(count))
+    .bind::<diesel::sql_types::Double, _>(interval)
+    .prepared()
+    .get_result(conn)
+    .await?;
+    Ok(reserved.wait.max(0.0))
 }

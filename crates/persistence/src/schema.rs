@@ -350,6 +350,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    number_send_slots (number_id) {
+        number_id -> Uuid,
+        next_slot -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     staff,
     refresh_tokens,

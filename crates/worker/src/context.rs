@@ -55,13 +55,13 @@ impl WorkerContext {
     ) -> Result<Self, reqwest::Error> {
         Ok(Self {
             signal: JobSignal::start(pool.clone()),
+            pacer: Pacer::new(pool.clone()),
             deliveries: Deliveries::start(pool.clone(), cipher.clone()),
             pool,
             cipher,
             http: HttpClient::new(egress)?,
             media,
             graph_version,
-            pacer: Pacer::default(),
             webhook_retention: DEFAULT_WEBHOOK_RETENTION,
             clock: Clock::system(),
             webhook_delivery: WebhookDelivery::new()?,

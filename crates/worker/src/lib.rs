@@ -28,7 +28,7 @@ pub mod media_store;
 pub mod notifications;
 pub mod outbox;
 mod outcome;
-mod pacer;
+pub mod pacer;
 mod periodic;
 pub mod provider_errors;
 pub mod revisions;

@@ -284,6 +284,14 @@ mod tests {
             ProviderError::Retryable { code: Some(ref code), retry_after: Some(after), .. }
                 if code == "130429" && after == Duration::from_secs(7)
         ));
+        // Too many messages to one customer too fast (the "pair rate limit"):
+        // backs off the same way, without a Retry-After.
+        let pair_limit = classify(400, None, &self::error(131056, None));
+        assert!(matches!(
+            pair_limit,
+            ProviderError::Retryable { code: Some(ref code), retry_after: None, .. }
+                if code == "131056"
+        ));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 mod conversations_first;
 mod exactly_once;
 mod lifecycle;
+mod pacing;
 mod provider_errors;
 mod reports;
 mod sending;

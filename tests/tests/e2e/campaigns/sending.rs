@@ -215,6 +215,67 @@ async fn a_header_image_goes_by_each_recipients_link_or_by_one_uploaded_id() {
     }
 }
 
+/// Lipachat documents a template's header media by URL only (`mediaUrl` in
+/// its template send body): a campaign whose header is an uploaded id cannot
+/// start on a Lipachat number, and says why; the same campaign by link can.
+#[tokio::test]
+async fn a_lipachat_number_refuses_a_campaign_whose_header_is_an_uploaded_id() {
+    let inbox = crate::inbound::Inbox::new(
+        "lipachat",
+        json!({"api_key": "lipa-key"}),
+        json!({"phone": "254110090747", "is_default": true}),
+    )
+    .await;
+    let c = Campaigns {
+        inbox,
+        meta: crate::harness::fake_provider::FakeProvider::start().await,
+    };
+    let template = c
+        .app()
+        .post(
+            "/api/v1/templates",
+            c.admin(),
+            json!({"connection_id": c.inbox.connection["id"], "name": TEMPLATE, "language": "en_US",
+                   "category": "MARKETING", "status": "APPROVED",
+                   "components": [{"type": "HEADER", "format": "IMAGE"}, {"type": "BODY", "text": BODY}]}),
+        )
+        .await;
+    assert_eq!(template.status, StatusCode::CREATED, "{}", template.body);
+    let group = c
+        .group(&[("Asha", "+254712000001", json!({"code": "A1"}))])
+        .await;
+    let body = json!([{"value": "{{name}}"}, {"value": "{{custom_fields.code}}"}]);
+
+    let uploaded = c
+        .create(
+            &group,
+            json!({"type": "onetime"}),
+            json!({"parameters": {"header": {"type": "image", "media_id": {"value": "1013859600285441"}}, "body": body}}),
+        )
+        .await;
+    let refused = c.act(&uploaded, "start").await;
+    assert_eq!(refused.problem_code(), "campaign_not_startable");
+    assert_eq!(refused.body["errors"][0]["field"], "parameters");
+    assert!(
+        refused.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("lipachat cannot send"),
+        "{}",
+        refused.body
+    );
+
+    let by_link = c
+        .create(
+            &group,
+            json!({"type": "onetime", "send_at": (c.app().clock().now() + Duration::hours(1)).to_rfc3339()}),
+            json!({"parameters": {"header": {"type": "image", "link": {"value": "https://cdn.example/a.png"}}, "body": body}}),
+        )
+        .await;
+    let started = c.act(&by_link, "start").await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+}
+
 #[tokio::test]
 async fn quiet_hours_hold_a_recipient_until_morning_in_their_own_zone() {
     let c = Campaigns::new("MARKETING", BODY).await;

@@ -177,12 +177,20 @@ impl TestApp {
         let pool = wacrm_persistence::pool::connect(&url, 8).expect("a pool");
         let mut context = self.worker_context.clone();
         context.pool = pool.clone();
+        // Its own pacer, as another process has: the nodes share a number's
+        // rate through the database alone.
+        context.pacer = wacrm_worker::pacer::Pacer::new(pool.clone());
         let connections = NodeConnections {
             pool,
             name,
             database_url: self._database.url.clone(),
         };
         (wacrm_worker::jobs::runner(context), connections)
+    }
+
+    /// A pool of `size` connections of its own to the app's database.
+    pub fn pool(&self, size: usize) -> wacrm_persistence::PgPool {
+        wacrm_persistence::pool::connect(&self._database.url, size).expect("a pool")
     }
 
     /// Runs every job that is due with `runner`; returns how many ran.

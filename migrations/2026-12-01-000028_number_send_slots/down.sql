@@ -1,0 +1,1 @@
+DROP TABLE number_send_slots;
