@@ -82,7 +82,9 @@ impl Pacer {
             run.left -= 1;
             return next;
         }
-        let count = (rate * BLOCK.as_secs_f64()).ceil().max(1.0);
+        // At least 1; a few thousand at most (a rate is an i32 per second).
+        #[allow(clippy::cast_possible_truncation)]
+        let count = ((rate * BLOCK.as_secs_f64()).ceil() as i32).max(1);
         let first = match self.reserve(number, count, interval).await {
             Ok(wait) => Instant::now() + wait,
             Err(error) => {
@@ -92,23 +94,18 @@ impl Pacer {
                 run.next.map_or(now, |next| next.max(now))
             }
         };
-        // `count` is at least 1 and at most a few thousand.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let left = count as u32 - 1;
         run.next = Some(first + interval);
-        run.left = left;
+        run.left = count.unsigned_abs() - 1;
         first
     }
 
     async fn reserve(
         &self,
         number: Uuid,
-        count: f64,
+        count: i32,
         interval: Duration,
     ) -> Result<Duration, String> {
         let mut conn = self.pool.get().await.map_err(|error| error.to_string())?;
-        #[allow(clippy::cast_possible_truncation)]
-        let count = count as i32;
         let wait = numbers::reserve_send_slots(&mut conn, number, count, interval.as_secs_f64())
             .await
             .map_err(|error| error.to_string())?;

@@ -366,20 +366,8 @@ async fn rows_join_the_group_and_progress_reaches_the_stream() {
     .unwrap();
     assert_eq!((members.members, members.member_count), (2, 2));
 
-    let mut received = String::new();
     let id = import["id"].as_str().unwrap().to_owned();
-    let completed = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(chunk) = stream.next().await {
-            received.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-            if received.contains("\"status\":\"completed\"") {
-                return true;
-            }
-        }
-        false
-    })
-    .await
-    .unwrap_or(false);
-    assert!(completed, "got: {received}");
+    let received = crate::harness::read_stream_until(&mut stream, "\"status\":\"completed\"").await;
     let frame = received
         .split("\n\n")
         .find(|frame| frame.contains("\"status\":\"completed\""))

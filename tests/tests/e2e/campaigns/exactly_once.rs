@@ -81,10 +81,7 @@ async fn two_nodes_and_a_crash_reach_every_recipient_exactly_once() {
     let twice: Vec<_> = sends.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "sent more than once: {twice:?}");
 
-    let run = c.runs(&campaign).await[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let run = c.first_run(&campaign).await;
     let report = c.report(&run).await;
     assert_eq!(report["audience"], RECIPIENTS, "{report}");
     assert_eq!(report["pending"], 0, "{report}");

@@ -256,6 +256,21 @@ impl Campaigns {
             .collect()
     }
 
+    /// The wamid the fake Graph API answered the send to `phone` with (the
+    /// n-th send is `wamid.CAMPAIGN{n}`, from 1).
+    pub fn wamid_of(&self, phone: &str) -> String {
+        let n = self.sends().iter().position(|(to, _)| to == phone).unwrap() + 1;
+        format!("wamid.CAMPAIGN{n}")
+    }
+
+    /// The id of the campaign's first run.
+    pub async fn first_run(&self, campaign: &str) -> String {
+        self.runs(campaign).await[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// Runs the workers in the background (polling every 50 ms) until
     /// `done` holds, then stops them.
     pub async fn work_until<F, Fut>(&self, what: &str, done: F)

@@ -25,11 +25,6 @@ const HEALTHY_ECOSYSTEM: &str =
     "This message was not delivered to maintain healthy ecosystem engagement.";
 
 /// The wamid the fake Graph API gave the send to `phone`.
-fn wamid_of(c: &Campaigns, phone: &str) -> String {
-    let n = c.sends().iter().position(|(to, _)| to == phone).unwrap() + 1;
-    format!("wamid.CAMPAIGN{n}")
-}
-
 #[tokio::test]
 async fn error_131049_retries_once_a_day_later_and_131026_marks_the_recipient_invalid() {
     let c = Campaigns::new("MARKETING", BODY).await;
@@ -44,13 +39,10 @@ async fn error_131049_retries_once_a_day_later_and_131026_marks_the_recipient_in
         .await;
     assert_eq!(c.act(&campaign, "start").await.status, StatusCode::OK);
     c.work_until_status(&campaign, "completed").await;
-    let run = c.runs(&campaign).await[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let run = c.first_run(&campaign).await;
 
-    let asha = wamid_of(&c, "254712000001");
-    let ben = wamid_of(&c, "254712000002");
+    let asha = c.wamid_of("254712000001");
+    let ben = c.wamid_of("254712000002");
     for report in [
         failed_status(&asha, "254712000001", 131_049, HEALTHY_ECOSYSTEM),
         failed_status(&ben, "254712000002", 131_026, "Message undeliverable"),
@@ -137,10 +129,7 @@ async fn error_130429_backs_off_and_the_recipient_is_still_sent_once() {
 
     // Refused once, retried after the backoff, accepted once.
     assert_eq!(c.sends().len(), 2);
-    let run = c.runs(&campaign).await[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let run = c.first_run(&campaign).await;
     assert_eq!(
         c.recipients(&run).await,
         [("254712000001".into(), "sent".into(), None)]
@@ -197,10 +186,7 @@ async fn a_campaign_whose_sends_mostly_fail_pauses_itself() {
     let paused = c.campaign(&campaign).await;
     assert_eq!(paused["pause_reason"], "failure_ratio", "{paused}");
     assert!(c.sends().len() < 300, "{} sent", c.sends().len());
-    let run = c.runs(&campaign).await[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let run = c.first_run(&campaign).await;
     let report = c.report(&run).await;
     assert!(report["pending"].as_i64().unwrap() > 0, "{report}");
     assert!(

@@ -103,37 +103,7 @@ async fn the_report_follows_statuses_forward_and_counts_replies_opt_outs_and_fai
 
     assert_eq!(c.act(&campaign, "start").await.status, StatusCode::OK);
     c.work_until_status(&campaign, "completed").await;
-    let run = c.runs(&campaign).await[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-
-    // Each recipient's message and the wamid Meta answered its send with.
-    let messages = c
-        .app()
-        .get(
-            &format!("/api/v1/campaigns/runs/{run}/recipients?limit=10"),
-            c.admin(),
-        )
-        .await;
-    let mut wamids = std::collections::HashMap::new();
-    for row in messages.body["items"].as_array().unwrap() {
-        let message = c
-            .app()
-            .get(
-                &format!("/api/v1/messages/{}", row["message_id"].as_str().unwrap()),
-                c.admin(),
-            )
-            .await;
-        wamids.insert(
-            row["phone"].as_str().unwrap().to_owned(),
-            message.body["provider_message_id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
-    }
-    let wamid_of = |phone: &str| wamids[phone].clone();
+    let run = c.first_run(&campaign).await;
 
     // Asha reads it, then a late `delivered` arrives: she stays at read.
     // Ben's is delivered and he answers a minute later; Chidi's fails with
@@ -141,9 +111,9 @@ async fn the_report_follows_statuses_forward_and_counts_replies_opt_outs_and_fai
     // Dana's stays sent, and she writes STOP.
     let at = c.app().clock().now().timestamp();
     let statuses = webhook(json!({"statuses": [
-        status(&wamid_of(asha), "delivered", asha, at + 1),
-        status(&wamid_of(asha), "read", asha, at + 2),
-        status(&wamid_of(ben), "delivered", ben, at + 2),
+        status(&c.wamid_of(asha), "delivered", asha, at + 1),
+        status(&c.wamid_of(asha), "read", asha, at + 2),
+        status(&c.wamid_of(ben), "delivered", ben, at + 2),
     ]}));
     assert_eq!(
         c.inbox.post_meta(META_SECRET, &statuses).await.status,
@@ -151,13 +121,13 @@ async fn the_report_follows_statuses_forward_and_counts_replies_opt_outs_and_fai
     );
     c.app().run_jobs().await;
     let failed = |phone: &str, code: i64, title: &str| {
-        let mut failed = status(&wamid_of(phone), "failed", phone, at + 3);
+        let mut failed = status(&c.wamid_of(phone), "failed", phone, at + 3);
         failed["errors"] = json!([{"code": code, "title": title, "message": title,
                                    "error_data": {"details": title}}]);
         failed
     };
     let late = webhook(json!({"statuses": [
-        status(&wamid_of(asha), "delivered", asha, at + 4),
+        status(&c.wamid_of(asha), "delivered", asha, at + 4),
         failed(chidi, 131_026, "Message undeliverable"),
         failed(eli, 131_000, "Something went wrong"),
     ]}));
@@ -233,19 +203,8 @@ async fn the_report_follows_statuses_forward_and_counts_replies_opt_outs_and_fai
     assert_eq!(listed(&c, &run, "sent").await, [(dana.to_owned(), None)]);
 
     // The run's progress reached the stream, then its completion.
-    let mut received = String::new();
-    let completed = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(chunk) = stream.next().await {
-            received.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-            if received.contains("event: campaign.completed\n") {
-                return true;
-            }
-        }
-        false
-    })
-    .await
-    .unwrap_or(false);
-    assert!(completed, "got: {received}");
+    let received =
+        crate::harness::read_stream_until(&mut stream, "event: campaign.completed\n").await;
     let frames = |event: &str| -> Vec<Value> {
         received
             .split("\n\n")

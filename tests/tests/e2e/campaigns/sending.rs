@@ -304,10 +304,7 @@ async fn quiet_hours_hold_a_recipient_until_morning_in_their_own_zone() {
     c.work_until("New York is sent to", || async { c.sends().len() == 1 })
         .await;
     assert_eq!(c.sends()[0].0, "12125550123");
-    let run = c.runs(&campaign).await[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let run = c.first_run(&campaign).await;
     assert!(
         c.recipients(&run)
             .await

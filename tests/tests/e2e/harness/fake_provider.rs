@@ -186,6 +186,9 @@ impl Drop for FakeProvider {
 async fn answer(request: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
     let method = request.method().to_string();
     let path = request.path().to_owned();
+    // Recorded and answered under the routes' lock: the n-th request recorded
+    // on a route is the one `script_json_each` answers with `body(n)`.
+    let mut routes = shared.routes.lock().unwrap();
     shared.requests.lock().unwrap().push(Recorded {
         method: method.clone(),
         path: path.clone(),
@@ -202,7 +205,6 @@ async fn answer(request: HttpRequest, body: web::Bytes, shared: web::Data<Shared
             .collect(),
         body,
     });
-    let mut routes = shared.routes.lock().unwrap();
     let Some(route) = routes.get_mut(&(method.clone(), path.clone())) else {
         return HttpResponse::NotFound().json(serde_json::json!({"error": "not scripted"}));
     };

@@ -8,8 +8,10 @@
 pub mod database;
 pub mod eventually;
 pub mod fake_provider;
+pub mod stream;
 
 pub use eventually::eventually;
+pub use stream::read_stream_until;
 
 use base64::Engine as _;
 use reqwest::{Method, StatusCode};

@@ -64,19 +64,7 @@ async fn a_connected_agent_receives_message_created() {
     );
     inbox.app.run_jobs().await;
 
-    let mut received = String::new();
-    let found = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(chunk) = stream.next().await {
-            received.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-            if received.contains("event: message.created") {
-                return true;
-            }
-        }
-        false
-    })
-    .await
-    .unwrap_or(false);
-    assert!(found, "got: {received}");
+    let received = crate::harness::read_stream_until(&mut stream, "event: message.created").await;
     let (conversation, messages) = inbox.only_conversation().await;
     assert!(received.contains(messages[0]["id"].as_str().unwrap()));
     assert!(received.contains(conversation["id"].as_str().unwrap()));
