@@ -2,11 +2,8 @@
 //! with a column mapping, the `import_contacts` job imports it, and the user
 //! reads the counts and the rows that failed, by row and column.
 
-use std::time::Duration;
-
 use diesel::sql_types::{Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl as _;
-use futures_util::StreamExt as _;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -8,9 +8,6 @@
 //! the failed status's error object from the Cloud API error codes reference
 //! (131026 "Message undeliverable", 131000 "Something went wrong").
 
-use std::time::Duration;
-
-use futures_util::StreamExt as _;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

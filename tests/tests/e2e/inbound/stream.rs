@@ -1,8 +1,5 @@
 //! Server-Sent Events: a new inbound message reaches a connected agent.
 
-use std::time::Duration;
-
-use futures_util::StreamExt as _;
 use reqwest::StatusCode;
 use serde_json::json;
 
